@@ -1,0 +1,309 @@
+//! Typed webhook payloads, as a receiver parses them.
+//!
+//! Every struct keeps the fields it does not know in `extra`, because real LiveChat payloads carry
+//! more than the documentation shows (`chat.url`, `chat.agents`, `visitor.country`, …) and a
+//! receiver must neither fail on them nor lose them. Fields the documentation marks as sometimes
+//! absent are `Option`s; lists default to empty.
+
+use serde::{Deserialize, Deserializer, Serialize};
+use serde_json::{Map, Value};
+
+use crate::EventType;
+
+/// Fields this crate does not model, kept as they arrived.
+pub type Extra = Map<String, Value>;
+
+/// One webhook as it arrives at a receiver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WebhookPayload {
+    pub event_type: EventType,
+    /// The license's webhook token; with `license_id` it authenticates Visitors API calls.
+    pub token: String,
+    /// A string on the wire; a number is accepted too.
+    #[serde(deserialize_with = "string_or_number")]
+    pub license_id: String,
+    /// The same on every attempt of one event: use it to drop duplicate deliveries.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event_unique_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chat: Option<Chat>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub visitor: Option<Visitor>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pre_chat_survey: Option<Vec<PreChatSurveyItem>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<Ticket>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canned_response: Option<CannedResponse>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data type `chat`: start and end time and the transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chat {
+    #[serde(deserialize_with = "string_or_number")]
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_timestamp: Option<i64>,
+    /// Absent while the chat is still going on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended_timestamp: Option<i64>,
+    #[serde(default)]
+    pub messages: Vec<ChatMessage>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One line of a chat transcript.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChatMessage {
+    /// `agent`, `supervisor` (a whisper) or `visitor`.
+    pub user_type: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timestamp: Option<i64>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data type `visitor`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Visitor {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(default)]
+    pub custom_variables: Vec<CustomVariable>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// A key/value pair set on the visitor by the website. The value is sometimes a number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CustomVariable {
+    pub key: String,
+    pub value: Value,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// One question of the pre-chat survey (data type `pre_chat_survey`, an array of these).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreChatSurveyItem {
+    pub id: String,
+    /// `name`, `email`, `phone`, `question`, `checkbox`, `radio`, `select`, …
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub label: Option<String>,
+    /// The answer of a single-answer question.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answer: Option<Value>,
+    /// The options of a multiple-choice question, each marked chosen or not.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub answers: Option<Vec<PreChatSurveyAnswer>>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PreChatSurveyAnswer {
+    pub label: String,
+    #[serde(default)]
+    pub chosen: bool,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data type `ticket`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assignee: Option<TicketPerson>,
+    #[serde(default)]
+    pub events: Vec<TicketEvent>,
+    #[serde(default)]
+    pub groups: Vec<TicketGroup>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requester: Option<TicketRequester>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub subject: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<TicketSource>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketPerson {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<TicketAuthor>,
+    /// RFC 3339 (`2014-08-18T10:05:05Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub is_private: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<TicketSource>,
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketAuthor {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `agent` or `client`.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketGroup {
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketRequester {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mail: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketSource {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data type `canned_response` (event `canned_response_changed`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CannedResponse {
+    pub id: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<i64>,
+    /// Unix seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub modification_date: Option<i64>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    pub text: String,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    match Value::deserialize(deserializer)? {
+        Value::String(s) => Ok(s),
+        Value::Number(n) => Ok(n.to_string()),
+        other => Err(serde::de::Error::custom(format!(
+            "expected a string or a number, found {}",
+            kind_of(&other)
+        ))),
+    }
+}
+
+fn kind_of(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample;
+    use crate::{DataTypes, EventType};
+
+    #[test]
+    fn every_sample_payload_parses_and_keeps_everything() {
+        for event_type in EventType::ALL {
+            let body = sample::payload(event_type, DataTypes::all_for(event_type), "1025707", "t");
+            let parsed: WebhookPayload = serde_json::from_value(body.clone()).unwrap();
+            assert_eq!(parsed.event_type, event_type);
+            assert_eq!(serde_json::to_value(&parsed).unwrap(), body, "{event_type}");
+        }
+    }
+
+    #[test]
+    fn fields_seen_in_real_payloads_are_kept() {
+        let body = serde_json::json!({
+            "event_type": "chat_ended", "token": "t", "license_id": 1025707,
+            "event_unique_id": "0123456789abcdef0123456789abcdef", "lc_version": "2",
+            "chat": {"id": "MH022RD0K5", "url": "https://example.com/", "referer": "",
+                     "agents": [{"name": "John", "login": "john@example.com"}], "groups": [0],
+                     "events": [{"user_type": "visitor", "text": "Bob left the chat.",
+                                 "timestamp": 1358939109, "type": "closed"}],
+                     "messages": [{"user_type": "visitor", "author_name": "Bob", "text": "hi",
+                                   "timestamp": 1358937661, "json": "{}"}], "tags": []},
+            "visitor": {"id": "S1", "country": "Poland", "custom_variables": [{"key": "n", "value": 5}]}
+        });
+        let parsed: WebhookPayload = serde_json::from_value(body).unwrap();
+        assert_eq!(parsed.license_id, "1025707");
+        assert_eq!(parsed.extra["lc_version"], "2");
+        let chat = parsed.chat.unwrap();
+        assert_eq!(chat.extra["agents"][0]["login"], "john@example.com");
+        assert_eq!(chat.messages[0].extra["json"], "{}");
+        assert_eq!(chat.ended_timestamp, None);
+        assert_eq!(parsed.visitor.unwrap().custom_variables[0].value, 5);
+    }
+
+    #[test]
+    fn a_license_id_of_the_wrong_kind_is_explained() {
+        let err = serde_json::from_value::<WebhookPayload>(serde_json::json!({
+            "event_type": "chat_started", "token": "t", "license_id": [1]
+        }))
+        .unwrap_err();
+        assert!(err.to_string().contains("found an array"), "{err}");
+    }
+}
