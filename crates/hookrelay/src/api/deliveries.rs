@@ -1,0 +1,156 @@
+//! `/v1/licenses/{license_id}/deliveries`: what was sent, what came back, and resending.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::webhooks::license_for;
+use super::{ApiError, ApiResult, AppState, Caller};
+use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
+use crate::domain::webhook::parse_event_type;
+use crate::domain::{now_ms, rfc3339, Invalid};
+use crate::store::Resend;
+
+/// Page size when none is asked for, and the most allowed.
+const DEFAULT_LIMIT: usize = 50;
+const MAX_LIMIT: usize = 500;
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/licenses/{license_id}/deliveries", get(list))
+        .route("/v1/licenses/{license_id}/deliveries/{id}", get(show))
+        .route(
+            "/v1/licenses/{license_id}/deliveries/{id}/resend",
+            post(resend),
+        )
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    status: Option<String>,
+    webhook_id: Option<String>,
+    event_type: Option<String>,
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(license_id): Path<String>,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let Query(q) = query.map_err(|e| ApiError::Invalid(Invalid::new("query", e.body_text())))?;
+    let limit = match q.limit {
+        None => DEFAULT_LIMIT,
+        Some(l) => l
+            .parse::<usize>()
+            .ok()
+            .filter(|l| (1..=MAX_LIMIT).contains(l))
+            .ok_or_else(|| Invalid::new("limit", format!("must be 1 to {MAX_LIMIT}")))?,
+    };
+    let filter = DeliveryFilter {
+        status: q.status.map(|s| s.parse()).transpose()?,
+        webhook_id: q.webhook_id,
+        event_type: q.event_type.map(|e| parse_event_type(&e)).transpose()?,
+        before: q
+            .cursor
+            .map(|c| {
+                c.parse()
+                    .map_err(|_| Invalid::new("cursor", "is not a cursor from a previous page"))
+            })
+            .transpose()?,
+        limit,
+    };
+    let page = state.store.deliveries(&license.license_id, &filter).await?;
+    let next_cursor = (page.len() == limit)
+        .then(|| page.last().map(|d| d.id.to_string()))
+        .flatten();
+    Ok(Json(json!({
+        "deliveries": page.iter().map(view).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
+}
+
+fn parse_id(id: &str) -> ApiResult<DeliveryId> {
+    id.parse::<DeliveryId>()
+        .map_err(|_| ApiError::NotFound("delivery"))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((license_id, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let detail = state
+        .store
+        .delivery(&license.license_id, parse_id(&id)?)
+        .await?
+        .ok_or(ApiError::NotFound("delivery"))?;
+    let mut body = view(&detail.delivery);
+    body["request_body"] = serde_json::from_str(&detail.body).unwrap_or(Value::Null);
+    body["attempts"] = detail.attempts.iter().map(attempt_view).collect();
+    Ok(Json(body))
+}
+
+async fn resend(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((license_id, id)): Path<(String, String)>,
+) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let id = parse_id(&id)?;
+    let now = now_ms();
+    match state
+        .store
+        .resend(&license.license_id, id, now, state.engine.lease_until(now))
+        .await?
+    {
+        Resend::NotFound => Err(ApiError::NotFound("delivery")),
+        Resend::InFlight => Err(ApiError::Conflict(
+            "an attempt of this delivery is under way; try again when it has finished".into(),
+        )),
+        Resend::WebhookDeleted => Err(ApiError::Conflict(
+            "the webhook of this delivery was deleted; there is nowhere to send it".into(),
+        )),
+        Resend::Job(job) => {
+            state.engine.submit(vec![job]);
+            Ok((
+                axum::http::StatusCode::ACCEPTED,
+                Json(json!({"id": id, "status": "pending"})),
+            ))
+        }
+    }
+}
+
+pub fn view(d: &Delivery) -> Value {
+    json!({
+        "id": d.id,
+        "event_id": d.event_id,
+        "webhook_id": d.webhook_id,
+        "event_type": d.event_type,
+        "status": d.status,
+        "attempts": d.attempts,
+        "next_attempt_at": d.next_attempt_at.map(rfc3339),
+        "last_status_code": d.last_status_code,
+        "last_error": d.last_error,
+        "created_at": rfc3339(d.created_at),
+        "updated_at": rfc3339(d.updated_at),
+    })
+}
+
+pub fn attempt_view(a: &Attempt) -> Value {
+    json!({
+        "attempt": a.attempt_no,
+        "started_at": rfc3339(a.started_at),
+        "duration_ms": a.duration_ms,
+        "status_code": a.status_code,
+        "error": a.error,
+        "response_body": a.response_body,
+    })
+}

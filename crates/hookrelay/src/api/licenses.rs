@@ -1,0 +1,99 @@
+//! `/v1/licenses`: creating tenants (admin only) and reading them.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::body::JsonBody;
+use super::{ApiError, ApiResult, AppState, Caller};
+use crate::domain::license::{new_license_id, parse_license_id, parse_login, License};
+use crate::domain::{now_ms, rfc3339, secret};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/licenses", post(create))
+        .route("/v1/licenses/{license_id}", get(show))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewLicenseInput {
+    pub license_id: Option<String>,
+    pub login: Option<String>,
+}
+
+/// A new license with its secrets, shown this once.
+pub struct Created {
+    pub license: License,
+    pub api_key: String,
+}
+
+/// Creates a license; used by the API and by the first start of the server.
+pub async fn create_license(state: &AppState, input: NewLicenseInput) -> ApiResult<Created> {
+    let license_id = match input.license_id {
+        Some(id) => parse_license_id(id.trim())?,
+        None => new_license_id(),
+    };
+    let login = match input.login {
+        Some(login) => parse_login(&login)?,
+        None => format!("license-{license_id}"),
+    };
+    let api_key = secret::new_api_key();
+    let license = License {
+        license_id,
+        login,
+        token: secret::random_hex(16),
+        api_key_hash: secret::hash(&api_key),
+        created_at: now_ms(),
+    };
+    state
+        .store
+        .create_license(license.clone())
+        .await
+        .map_err(|e| match e {
+            crate::store::StoreError::Conflict(_) => {
+                ApiError::Conflict("a license with this license_id or login already exists".into())
+            }
+            other => other.into(),
+        })?;
+    Ok(Created { license, api_key })
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    JsonBody(input): JsonBody<NewLicenseInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    caller.require_admin()?;
+    let created = create_license(&state, input).await?;
+    let mut body = view(&created.license);
+    body["api_key"] = json!(created.api_key);
+    body["token"] = json!(created.license.token);
+    Ok((StatusCode::CREATED, Json(body)))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(license_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    caller.may_access(&license_id)?;
+    let license = state
+        .store
+        .license(&license_id)
+        .await?
+        .ok_or(ApiError::NotFound("license"))?;
+    Ok(Json(view(&license)))
+}
+
+/// The license as shown: no API key (only its holder has it), no token.
+fn view(license: &License) -> Value {
+    json!({
+        "license_id": license.license_id,
+        "login": license.login,
+        "created_at": rfc3339(license.created_at),
+    })
+}

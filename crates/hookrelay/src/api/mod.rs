@@ -1,0 +1,61 @@
+//! The HTTP API: one router per resource, all sharing [`AppState`].
+
+mod auth;
+mod body;
+mod deliveries;
+mod error;
+mod events;
+mod health;
+mod licenses;
+mod webhooks;
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::extract::DefaultBodyLimit;
+use axum::Router;
+
+use crate::config::Config;
+use crate::dispatch::sender::Sender;
+use crate::dispatch::Engine;
+use crate::domain::license::License;
+use crate::store::Store;
+
+pub use auth::Caller;
+pub use error::{ApiError, ApiResult};
+
+/// What every handler can reach.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub engine: Engine,
+    pub sender: Sender,
+    pub config: Arc<Config>,
+    /// The hash of the admin token.
+    pub admin_hash: [u8; 32],
+    /// API key hash → license, so authenticating a busy producer costs no query.
+    pub key_cache: Arc<RwLock<HashMap<[u8; 32], License>>>,
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config.max_body_bytes;
+    Router::new()
+        .merge(health::routes())
+        .merge(licenses::routes())
+        .merge(webhooks::routes())
+        .merge(events::routes())
+        .merge(deliveries::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::Malformed("this method is not allowed on this path".into())
+}

@@ -1,0 +1,265 @@
+//! `/v1/licenses/{license_id}/webhooks`: creating, listing, changing, removing and testing
+//! webhooks.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::body::JsonBody;
+use super::{ApiError, ApiResult, AppState, Caller};
+use crate::domain::license::License;
+use crate::domain::target::TargetUrl;
+use crate::domain::webhook::{parse_data_types, parse_description, parse_event_type, Webhook};
+use crate::domain::{now_ms, rfc3339, secret, Invalid};
+use crate::store::{DeliveryJob, WebhookChanges};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/licenses/{license_id}/webhooks", post(create).get(list))
+        .route(
+            "/v1/licenses/{license_id}/webhooks/{id}",
+            get(show).patch(change).delete(remove),
+        )
+        .route("/v1/licenses/{license_id}/webhooks/{id}/test", post(test))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookInput {
+    pub url: String,
+    pub event_type: String,
+    #[serde(default)]
+    pub data_types: Vec<String>,
+    pub description: Option<String>,
+    pub enabled: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookPatch {
+    url: Option<String>,
+    data_types: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "some")]
+    description: Option<Option<String>>,
+    enabled: Option<bool>,
+}
+
+/// Tells "absent" (`None`) from "null" (`Some(None)`).
+fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Loads the license the path names, after checking the caller may see it.
+pub async fn license_for(
+    state: &AppState,
+    caller: &Caller,
+    license_id: &str,
+) -> ApiResult<License> {
+    caller.may_access(license_id)?;
+    if let Caller::License(l) = caller {
+        return Ok((**l).clone());
+    }
+    state
+        .store
+        .license(license_id)
+        .await?
+        .ok_or(ApiError::NotFound("license"))
+}
+
+/// Parses a target URL and refuses IP literals the target policy forbids, so the user hears of it
+/// now rather than at the first delivery. Host names are checked when they are resolved.
+pub fn checked_target(state: &AppState, url: &str) -> Result<TargetUrl, Invalid> {
+    let target = TargetUrl::parse(url)?;
+    let literal = match target.request_url().host() {
+        Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::V6(ip)),
+        _ => None,
+    };
+    if let Some(ip) = literal {
+        state
+            .sender
+            .policy()
+            .check(ip)
+            .map_err(|e| Invalid::new("url", e.to_string()))?;
+    }
+    Ok(target)
+}
+
+/// Builds and stores a webhook; shared with the LiveChat v2 API.
+pub async fn create_webhook(
+    state: &AppState,
+    license: &License,
+    input: WebhookInput,
+) -> ApiResult<Webhook> {
+    let url = checked_target(state, &input.url)?;
+    let event_type = parse_event_type(&input.event_type)?;
+    let data_types = parse_data_types(event_type, &input.data_types)?;
+    let now = now_ms();
+    let webhook = Webhook {
+        id: secret::random_hex(16),
+        license_id: license.license_id.clone(),
+        url,
+        event_type,
+        data_types,
+        description: parse_description(input.description)?,
+        enabled: input.enabled.unwrap_or(true),
+        created_at: now,
+        updated_at: now,
+    };
+    state.store.create_webhook(webhook.clone()).await?;
+    Ok(webhook)
+}
+
+async fn create(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(license_id): Path<String>,
+    JsonBody(input): JsonBody<WebhookInput>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let webhook = create_webhook(&state, &license, input).await?;
+    Ok((StatusCode::CREATED, Json(view(&webhook))))
+}
+
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(license_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let webhooks = state.store.webhooks(&license.license_id).await?;
+    Ok(Json(
+        json!({"webhooks": webhooks.iter().map(view).collect::<Vec<_>>() }),
+    ))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((license_id, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let webhook = find(&state, &license, &id).await?;
+    Ok(Json(view(&webhook)))
+}
+
+async fn find(state: &AppState, license: &License, id: &str) -> ApiResult<Webhook> {
+    state
+        .store
+        .webhook(&license.license_id, id)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))
+}
+
+async fn change(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((license_id, id)): Path<(String, String)>,
+    JsonBody(patch): JsonBody<WebhookPatch>,
+) -> ApiResult<Json<Value>> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let current = find(&state, &license, &id).await?;
+    let url = patch
+        .url
+        .map(|u| checked_target(&state, &u))
+        .transpose()?
+        .map(|t| t.as_stored().to_string());
+    let data_types = patch
+        .data_types
+        .map(|d| parse_data_types(current.event_type, &d))
+        .transpose()?
+        .map(|d| d.bits());
+    let description = match patch.description {
+        Some(d) => Some(parse_description(d)?),
+        None => None,
+    };
+    let changes = WebhookChanges {
+        url,
+        data_types,
+        description,
+        enabled: patch.enabled,
+    };
+    let webhook = state
+        .store
+        .update_webhook(&license.license_id, &id, changes, now_ms())
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))?;
+    // Re-enabling may make held-back deliveries due.
+    state.engine.wake();
+    Ok(Json(view(&webhook)))
+}
+
+async fn remove(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((license_id, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    if state
+        .store
+        .delete_webhook(&license.license_id, &id, now_ms())
+        .await?
+    {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound("webhook"))
+    }
+}
+
+/// Sends a realistic sample of this webhook's payload now, without storing a delivery.
+async fn test(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((license_id, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let webhook = find(&state, &license, &id).await?;
+    let body = livechat_webhooks::compose_body(
+        webhook.event_type,
+        &license.token,
+        &license.license_id,
+        &secret::random_hex(16),
+        &livechat_webhooks::sample::sections(webhook.event_type),
+        webhook.data_types,
+    );
+    let job = DeliveryJob {
+        id: crate::domain::delivery::DeliveryId(0),
+        attempt_no: 1,
+        license_id: license.license_id.clone(),
+        webhook_id: webhook.id.clone(),
+        event_type: webhook.event_type,
+        url: webhook.url.as_stored().to_string(),
+        body: body.clone().into(),
+    };
+    let sent = state.sender.send(&job, &webhook.url).await;
+    let a = &sent.attempt;
+    let succeeded = a
+        .status_code
+        .is_some_and(|c| crate::dispatch::retry::is_success(c, state.config.success_any_2xx));
+    Ok(Json(json!({
+        "succeeded": succeeded,
+        "status_code": a.status_code,
+        "duration_ms": a.duration_ms,
+        "error": a.error,
+        "response_body": a.response_body,
+        "request_body": serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
+    })))
+}
+
+/// A webhook as shown: the URL's password is always redacted.
+pub fn view(w: &Webhook) -> Value {
+    json!({
+        "id": w.id,
+        "license_id": w.license_id,
+        "url": w.url.redacted(),
+        "event_type": w.event_type,
+        "data_types": w.data_types,
+        "description": w.description,
+        "enabled": w.enabled,
+        "created_at": rfc3339(w.created_at),
+        "updated_at": rfc3339(w.updated_at),
+    })
+}

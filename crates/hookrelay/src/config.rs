@@ -1,0 +1,358 @@
+//! Configuration: defaults, then a TOML file, then `HOOKRELAY_*` environment variables, then
+//! flags, validated once into [`Config`]. The commented default file is embedded in the binary
+//! (`hookrelay config default` prints it) and is also what the defaults are parsed from, so the
+//! two cannot disagree.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+use serde::Deserialize;
+
+/// The commented default configuration.
+pub const DEFAULT_TOML: &str = include_str!("config.default.toml");
+
+/// The validated configuration the server runs with.
+#[derive(Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    /// `None`: generate one on first start.
+    pub admin_token: Option<String>,
+    pub allowed_target_networks: Vec<IpNet>,
+    pub retry_schedule: Vec<Duration>,
+    pub retry_jitter: f64,
+    pub max_retry_after: Duration,
+    pub attempt_timeout: Duration,
+    pub success_any_2xx: bool,
+    pub per_target_concurrency: usize,
+    pub max_in_flight: usize,
+    pub max_body_bytes: usize,
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("database_url", &redact_url(&self.database_url))
+            .field("listen", &self.listen)
+            .field("admin_token", &self.admin_token.as_ref().map(|_| "***"))
+            .field("allowed_target_networks", &self.allowed_target_networks)
+            .field("retry_schedule", &self.retry_schedule)
+            .field("attempt_timeout", &self.attempt_timeout)
+            .field("success_any_2xx", &self.success_any_2xx)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The raw layer: every field optional so layers can be merged.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    pub database_url: Option<String>,
+    pub listen: Option<String>,
+    pub admin_token: Option<String>,
+    pub allowed_target_networks: Option<StringList>,
+    pub retry_schedule: Option<StringList>,
+    pub retry_jitter: Option<f64>,
+    pub max_retry_after: Option<String>,
+    pub attempt_timeout: Option<String>,
+    pub success_any_2xx: Option<bool>,
+    pub per_target_concurrency: Option<usize>,
+    pub max_in_flight: Option<usize>,
+    pub max_body_bytes: Option<usize>,
+    pub log_format: Option<String>,
+}
+
+/// A list written either as a TOML array or as one comma-separated string (the env form).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StringList {
+    List(Vec<String>),
+    Joined(String),
+}
+
+impl StringList {
+    fn items(&self) -> Vec<String> {
+        match self {
+            StringList::List(v) => v.iter().map(|s| s.trim().to_string()).collect(),
+            StringList::Joined(s) => s
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect(),
+        }
+    }
+}
+
+/// A configuration problem, naming the setting and the rule.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration: {setting}: {message}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub message: String,
+}
+
+fn bad(setting: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        setting,
+        message: message.into(),
+    }
+}
+
+impl RawConfig {
+    /// Parses one TOML layer.
+    pub fn from_toml(text: &str) -> Result<RawConfig, ConfigError> {
+        toml::from_str(text).map_err(|e| bad("file", e.to_string()))
+    }
+
+    /// Reads the `HOOKRELAY_*` variables through `get` (the process environment in production).
+    pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<RawConfig, ConfigError> {
+        let parse_bool = |name: &'static str| -> Result<Option<bool>, ConfigError> {
+            get(name)
+                .map(|v| match v.trim() {
+                    "1" | "true" | "yes" => Ok(true),
+                    "0" | "false" | "no" => Ok(false),
+                    other => Err(bad(name, format!("`{other}` is not true or false"))),
+                })
+                .transpose()
+        };
+        let parse_num = |name: &'static str| -> Result<Option<usize>, ConfigError> {
+            get(name)
+                .map(|v| {
+                    v.trim()
+                        .parse()
+                        .map_err(|_| bad(name, format!("`{v}` is not a whole number")))
+                })
+                .transpose()
+        };
+        Ok(RawConfig {
+            database_url: get("HOOKRELAY_DATABASE_URL"),
+            listen: get("HOOKRELAY_LISTEN"),
+            admin_token: get("HOOKRELAY_ADMIN_TOKEN").filter(|t| !t.is_empty()),
+            allowed_target_networks: get("HOOKRELAY_ALLOWED_TARGET_NETWORKS")
+                .map(StringList::Joined),
+            retry_schedule: get("HOOKRELAY_RETRY_SCHEDULE").map(StringList::Joined),
+            retry_jitter: get("HOOKRELAY_RETRY_JITTER")
+                .map(|v| {
+                    v.trim().parse().map_err(|_| {
+                        bad("HOOKRELAY_RETRY_JITTER", format!("`{v}` is not a number"))
+                    })
+                })
+                .transpose()?,
+            max_retry_after: get("HOOKRELAY_MAX_RETRY_AFTER"),
+            attempt_timeout: get("HOOKRELAY_ATTEMPT_TIMEOUT"),
+            success_any_2xx: parse_bool("HOOKRELAY_SUCCESS_ANY_2XX")?,
+            per_target_concurrency: parse_num("HOOKRELAY_PER_TARGET_CONCURRENCY")?,
+            max_in_flight: parse_num("HOOKRELAY_MAX_IN_FLIGHT")?,
+            max_body_bytes: parse_num("HOOKRELAY_MAX_BODY_BYTES")?,
+            log_format: get("HOOKRELAY_LOG_FORMAT"),
+        })
+    }
+
+    /// Lays `over` on top of `self`: every setting `over` has wins.
+    pub fn overlay(self, over: RawConfig) -> RawConfig {
+        RawConfig {
+            database_url: over.database_url.or(self.database_url),
+            listen: over.listen.or(self.listen),
+            admin_token: over.admin_token.or(self.admin_token),
+            allowed_target_networks: over
+                .allowed_target_networks
+                .or(self.allowed_target_networks),
+            retry_schedule: over.retry_schedule.or(self.retry_schedule),
+            retry_jitter: over.retry_jitter.or(self.retry_jitter),
+            max_retry_after: over.max_retry_after.or(self.max_retry_after),
+            attempt_timeout: over.attempt_timeout.or(self.attempt_timeout),
+            success_any_2xx: over.success_any_2xx.or(self.success_any_2xx),
+            per_target_concurrency: over.per_target_concurrency.or(self.per_target_concurrency),
+            max_in_flight: over.max_in_flight.or(self.max_in_flight),
+            max_body_bytes: over.max_body_bytes.or(self.max_body_bytes),
+            log_format: over.log_format.or(self.log_format),
+        }
+    }
+
+    /// Validates a fully merged layer (the defaults at the bottom fill every gap).
+    pub fn validate(self) -> Result<Config, ConfigError> {
+        let defaults = RawConfig::from_toml(DEFAULT_TOML).expect("the default file parses");
+        let raw = defaults.overlay(self);
+        let need = |v: Option<String>, name| v.ok_or_else(|| bad(name, "missing"));
+        let database_url = need(raw.database_url, "database_url")?;
+        if !(database_url.starts_with("sqlite://")
+            || database_url.starts_with("postgres://")
+            || database_url.starts_with("postgresql://"))
+        {
+            return Err(bad(
+                "database_url",
+                "must start with sqlite:// or postgres://",
+            ));
+        }
+        let listen_text = need(raw.listen, "listen")?;
+        let listen = listen_text.parse().map_err(|_| {
+            bad(
+                "listen",
+                format!("`{listen_text}` is not an address like 127.0.0.1:8080"),
+            )
+        })?;
+        let allowed_target_networks = raw
+            .allowed_target_networks
+            .map(|l| l.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|s| parse_network(s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let retry_schedule = raw
+            .retry_schedule
+            .map(|l| l.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|s| parse_duration("retry_schedule", s))
+            .collect::<Result<Vec<_>, _>>()?;
+        let retry_jitter = raw.retry_jitter.unwrap_or(0.2);
+        if !(0.0..=0.5).contains(&retry_jitter) {
+            return Err(bad("retry_jitter", "must be between 0 and 0.5"));
+        }
+        let duration = |v: Option<String>, name| parse_duration(name, &need(v, name)?);
+        let attempt_timeout = duration(raw.attempt_timeout, "attempt_timeout")?;
+        if attempt_timeout.is_zero() {
+            return Err(bad("attempt_timeout", "must be more than 0"));
+        }
+        let positive = |v: Option<usize>, name| match v {
+            Some(0) | None => Err(bad(name, "must be at least 1")),
+            Some(n) => Ok(n),
+        };
+        let log_format = match raw.log_format.as_deref().unwrap_or("text") {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => return Err(bad("log_format", format!("`{other}` is not text or json"))),
+        };
+        Ok(Config {
+            database_url,
+            listen,
+            admin_token: raw.admin_token.filter(|t| !t.is_empty()),
+            allowed_target_networks,
+            retry_schedule,
+            retry_jitter,
+            max_retry_after: duration(raw.max_retry_after, "max_retry_after")?,
+            attempt_timeout,
+            success_any_2xx: raw.success_any_2xx.unwrap_or(false),
+            per_target_concurrency: positive(raw.per_target_concurrency, "per_target_concurrency")?,
+            max_in_flight: positive(raw.max_in_flight, "max_in_flight")?,
+            max_body_bytes: positive(raw.max_body_bytes, "max_body_bytes")?,
+            log_format,
+        })
+    }
+}
+
+impl Config {
+    /// The defaults alone, for tests and embedding.
+    pub fn defaults() -> Config {
+        RawConfig::default()
+            .validate()
+            .expect("the defaults are valid")
+    }
+}
+
+fn parse_network(text: &str) -> Result<IpNet, ConfigError> {
+    text.parse::<IpNet>()
+        .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
+        .map_err(|_| {
+            bad(
+                "allowed_target_networks",
+                format!("`{text}` is not a CIDR like 127.0.0.0/8"),
+            )
+        })
+}
+
+fn parse_duration(setting: &'static str, text: &str) -> Result<Duration, ConfigError> {
+    humantime::parse_duration(text.trim()).map_err(|e| {
+        bad(
+            setting,
+            format!("`{text}` is not a duration like 10s, 5m or 1h ({e})"),
+        )
+    })
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn the_defaults_make_ten_retries_within_six_hours_even_with_jitter() {
+        let config = Config::defaults();
+        assert_eq!(config.retry_schedule.len(), 10);
+        let total: Duration = config.retry_schedule.iter().sum();
+        assert!(total.mul_f64(1.0 + config.retry_jitter) < Duration::from_secs(6 * 3600));
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.database_url, "sqlite://hookrelay.db");
+        assert_eq!(config.attempt_timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file() {
+        let file =
+            RawConfig::from_toml("listen = \"127.0.0.1:9000\"\nretry_schedule = [\"1s\"]").unwrap();
+        let env: HashMap<&str, &str> = [
+            ("HOOKRELAY_RETRY_SCHEDULE", "1s, 2s,3m"),
+            ("HOOKRELAY_ALLOWED_TARGET_NETWORKS", "127.0.0.0/8,::1"),
+        ]
+        .into();
+        let env = RawConfig::from_env(|k| env.get(k).map(|v| v.to_string())).unwrap();
+        let config = file.overlay(env).validate().unwrap();
+        assert_eq!(config.listen.port(), 9000);
+        assert_eq!(
+            config.retry_schedule,
+            [1, 2, 180].map(Duration::from_secs).to_vec()
+        );
+        assert_eq!(config.allowed_target_networks.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting() {
+        let env = RawConfig::from_env(|k| {
+            (k == "HOOKRELAY_RETRY_SCHEDULE").then(|| "10s,soon".to_string())
+        })
+        .unwrap();
+        let err = env.validate().unwrap_err().to_string();
+        assert!(
+            err.contains("retry_schedule") && err.contains("soon"),
+            "{err}"
+        );
+        let err = RawConfig::from_toml("lisen = \"x\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_hides_secrets() {
+        let mut config = Config::defaults();
+        config.admin_token = Some("supersecret".into());
+        config.database_url = "postgres://u:pw@localhost/db".into();
+        let shown = format!("{config:?}");
+        assert!(
+            !shown.contains("supersecret") && !shown.contains("pw@"),
+            "{shown}"
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! Makes one HTTP attempt of a delivery and describes what happened.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use reqwest::header::{
+    HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT,
+};
+
+use super::retry::{honours_retry_after, parse_retry_after};
+use super::target_policy::{GuardedResolver, TargetPolicy};
+use crate::domain::delivery::{Attempt, RESPONSE_SNIPPET_BYTES};
+use crate::domain::now_ms;
+use crate::domain::target::TargetUrl;
+use crate::store::DeliveryJob;
+
+/// The `User-Agent` of every webhook.
+pub const USER_AGENT_VALUE: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
+
+/// The HTTP client with its guard, shared by every attempt.
+#[derive(Clone)]
+pub struct Sender {
+    client: reqwest::Client,
+    policy: Arc<TargetPolicy>,
+    timeout: Duration,
+}
+
+/// One attempt's result, plus what the retry policy needs.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub attempt: Attempt,
+    pub retry_after: Option<Duration>,
+}
+
+impl Sender {
+    pub fn new(policy: TargetPolicy, timeout: Duration) -> anyhow::Result<Sender> {
+        let policy = Arc::new(policy);
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver {
+                policy: policy.clone(),
+            }))
+            .connect_timeout(timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Sender {
+            client,
+            policy,
+            timeout,
+        })
+    }
+
+    pub fn policy(&self) -> &TargetPolicy {
+        &self.policy
+    }
+
+    /// POSTs the job's body to its target once.
+    pub async fn send(&self, job: &DeliveryJob, target: &TargetUrl) -> Sent {
+        let started_at = now_ms();
+        let clock = Instant::now();
+        let result = self.exchange(job, target).await;
+        let duration_ms = clock.elapsed().as_millis() as i64;
+        let (status_code, error, response_body, retry_after) = match result {
+            Ok(r) => r,
+            Err(error) => (None, Some(error), None, None),
+        };
+        Sent {
+            attempt: Attempt {
+                attempt_no: job.attempt_no,
+                started_at,
+                duration_ms,
+                status_code,
+                error,
+                response_body,
+            },
+            retry_after,
+        }
+    }
+
+    #[allow(clippy::type_complexity)]
+    async fn exchange(
+        &self,
+        job: &DeliveryJob,
+        target: &TargetUrl,
+    ) -> Result<
+        (
+            Option<u16>,
+            Option<String>,
+            Option<String>,
+            Option<Duration>,
+        ),
+        String,
+    > {
+        if let Some(host) = target.request_url().host() {
+            let literal = match host {
+                url::Host::Ipv4(v4) => Some(std::net::IpAddr::V4(v4)),
+                url::Host::Ipv6(v6) => Some(std::net::IpAddr::V6(v6)),
+                url::Host::Domain(_) => None,
+            };
+            if let Some(ip) = literal {
+                self.policy.check(ip).map_err(|e| e.to_string())?;
+            }
+        }
+        let mut request = self
+            .client
+            .post(target.request_url().clone())
+            .timeout(self.timeout)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
+            .body(job.body.clone());
+        if let Some(auth) = target.authorization() {
+            request = request.header(AUTHORIZATION, auth);
+        }
+        let mut response = request
+            .send()
+            .await
+            .map_err(|e| describe(&e, self.timeout))?;
+        let status = response.status().as_u16();
+        let retry_after = if honours_retry_after(status) {
+            response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, SystemTime::now()))
+        } else {
+            None
+        };
+        let redirect = (300..400).contains(&status).then(|| {
+            let to = response
+                .headers()
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("?");
+            format!("redirected to {to}; redirects are not followed")
+        });
+        let mut snippet = Vec::new();
+        let mut body_error = None;
+        while snippet.len() < RESPONSE_SNIPPET_BYTES {
+            match response.chunk().await {
+                Ok(Some(chunk)) => snippet.extend_from_slice(&chunk),
+                Ok(None) => break,
+                Err(e) => {
+                    body_error = Some(describe(&e, self.timeout));
+                    break;
+                }
+            }
+        }
+        snippet.truncate(RESPONSE_SNIPPET_BYTES);
+        let text = (!snippet.is_empty()).then(|| String::from_utf8_lossy(&snippet).into_owned());
+        let error = redirect.or(body_error.filter(|_| status != 200));
+        Ok((Some(status), error, text, retry_after))
+    }
+}
+
+/// A short, useful description of a transport error, with its causes.
+fn describe(error: &reqwest::Error, timeout: Duration) -> String {
+    if error.is_timeout() {
+        return format!("timed out after {}", humantime::format_duration(timeout));
+    }
+    let mut text = if error.is_connect() {
+        "could not connect".to_string()
+    } else if error.is_body() || error.is_decode() {
+        "the answer broke off".to_string()
+    } else {
+        "the request failed".to_string()
+    };
+    let mut source = std::error::Error::source(error);
+    let mut last = String::new();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !part.is_empty() && !last.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+            last = part;
+        }
+        source = cause.source();
+    }
+    text
+}

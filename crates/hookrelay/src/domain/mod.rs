@@ -1,0 +1,43 @@
+//! Domain types, parsed and validated at the edge so that the rest of the server never checks them
+//! again: licenses, webhooks and their target URLs, incoming events, deliveries, secrets.
+
+pub mod delivery;
+pub mod event;
+pub mod license;
+pub mod secret;
+pub mod target;
+pub mod webhook;
+
+/// A rule a piece of input broke: which field, and what the rule is. Becomes a 4xx answer.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: String,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+        Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Milliseconds since the Unix epoch: the one time unit stored and passed around.
+pub type Millis = i64;
+
+/// The wall clock, in [`Millis`]. Policies take `now` as an argument instead of calling this.
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// RFC 3339 text for API output.
+pub fn rfc3339(ms: Millis) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(t).to_string()
+}

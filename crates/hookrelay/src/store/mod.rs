@@ -1,0 +1,202 @@
+//! Storage: everything hookrelay keeps, behind one trait. Each backend is a module that owns its
+//! SQL and migrations; [`open`] picks one by the URL scheme.
+//!
+//! The trait speaks in intents (`ingest`, `claim_due`, `record_attempts`), not in tables, so the
+//! delivery engine and the HTTP API never see SQL. Writes that must be durable before the API
+//! answers (`ingest`) only return after the commit; backends group concurrent writes into shared
+//! commits so that durability does not cost one fsync per request.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use livechat_webhooks::EventType;
+
+use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
+use crate::domain::event::NewEvent;
+use crate::domain::license::License;
+use crate::domain::webhook::Webhook;
+use crate::domain::Millis;
+
+pub mod sqlite;
+
+/// What can go wrong in a store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken; the text names what already exists.
+    #[error("{0}")]
+    Conflict(String),
+    /// The database cannot be reached right now; the caller may retry later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One attempt to make: everything the sender needs, with the body already composed.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    pub id: DeliveryId,
+    /// The number this attempt will have (1 for the first).
+    pub attempt_no: i64,
+    pub license_id: String,
+    pub webhook_id: String,
+    pub event_type: EventType,
+    /// The target URL as stored, credentials included.
+    pub url: String,
+    pub body: Bytes,
+}
+
+/// The result of ingesting one event.
+#[derive(Debug, Clone)]
+pub struct Ingested {
+    pub event_id: String,
+    /// How many deliveries the event produced (0 for a `chat_changed` with unchanged tags).
+    pub deliveries: usize,
+    /// True when the `Idempotency-Key` was seen before: nothing new was stored.
+    pub duplicate: bool,
+    /// The new deliveries, already leased to this node, when the caller asked for that.
+    pub jobs: Vec<DeliveryJob>,
+}
+
+/// What happened to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    RetryAt(Millis),
+    Failed,
+}
+
+/// One finished attempt, to be recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: DeliveryId,
+    pub attempt: Attempt,
+    pub outcome: Outcome,
+}
+
+/// A delivery with everything needed to show it: the exact body and every attempt.
+#[derive(Debug, Clone)]
+pub struct DeliveryDetail {
+    pub delivery: Delivery,
+    pub license_id: String,
+    pub body: String,
+    pub attempts: Vec<Attempt>,
+}
+
+/// The answer to a resend request.
+#[derive(Debug)]
+pub enum Resend {
+    NotFound,
+    /// An attempt is under way right now; resending would send it twice at once.
+    InFlight,
+    /// Its webhook is gone, so there is nowhere to send it.
+    WebhookDeleted,
+    Job(DeliveryJob),
+}
+
+/// Changes to a webhook (`None`: keep).
+#[derive(Debug, Clone, Default)]
+pub struct WebhookChanges {
+    pub url: Option<String>,
+    pub data_types: Option<u8>,
+    pub description: Option<Option<String>>,
+    pub enabled: Option<bool>,
+}
+
+/// Everything hookrelay stores. Implemented by [`sqlite::SqliteStore`].
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Whether the database answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// A server-wide setting (the admin token's hash).
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Sets a setting unless it is already set; returns the value now stored.
+    async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String>;
+
+    async fn create_license(&self, license: License) -> StoreResult<()>;
+    async fn license(&self, license_id: &str) -> StoreResult<Option<License>>;
+    async fn license_by_key_hash(&self, hash: [u8; 32]) -> StoreResult<Option<License>>;
+    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>>;
+    async fn license_count(&self) -> StoreResult<i64>;
+
+    async fn create_webhook(&self, webhook: Webhook) -> StoreResult<()>;
+    async fn webhooks(&self, license_id: &str) -> StoreResult<Vec<Webhook>>;
+    async fn webhook(&self, license_id: &str, id: &str) -> StoreResult<Option<Webhook>>;
+    /// Applies `changes`; returns the webhook as it is now, or `None` if it does not exist.
+    async fn update_webhook(
+        &self,
+        license_id: &str,
+        id: &str,
+        changes: WebhookChanges,
+        now: Millis,
+    ) -> StoreResult<Option<Webhook>>;
+    /// Removes a webhook; its pending deliveries become `failed`. False if it did not exist.
+    async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
+
+    /// Durably stores events and one delivery per matching enabled webhook, applying the
+    /// `chat_changed` tag rule and idempotency keys. With `lease_until`, the new deliveries are
+    /// leased to the caller and returned as jobs; without, they wait for [`Store::claim_due`].
+    async fn ingest(
+        &self,
+        license: &License,
+        events: Vec<NewEvent>,
+        now: Millis,
+        lease_until: Option<Millis>,
+    ) -> StoreResult<Vec<Ingested>>;
+
+    /// Leases up to `limit` pending deliveries that are due and not leased, earliest first.
+    async fn claim_due(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease_until: Millis,
+    ) -> StoreResult<Vec<DeliveryJob>>;
+    /// When the earliest pending, unleased delivery is due (`None` if there is none).
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
+    /// Records finished attempts and moves their deliveries on; releases their leases.
+    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()>;
+    /// Gives back leased deliveries without an attempt (e.g. at shutdown), due at `due_at`.
+    async fn release(&self, ids: Vec<DeliveryId>, due_at: Millis) -> StoreResult<()>;
+    /// Releases every lease. Only for a single node at start: nothing can be in flight.
+    async fn release_all_leases(&self) -> StoreResult<u64>;
+
+    async fn deliveries(
+        &self,
+        license_id: &str,
+        filter: &DeliveryFilter,
+    ) -> StoreResult<Vec<Delivery>>;
+    async fn delivery(
+        &self,
+        license_id: &str,
+        id: DeliveryId,
+    ) -> StoreResult<Option<DeliveryDetail>>;
+    /// Makes a delivery pending and due now, leased to the caller.
+    async fn resend(
+        &self,
+        license_id: &str,
+        id: DeliveryId,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Resend>;
+    /// Pending deliveries (for the queue-depth gauge).
+    async fn pending_count(&self) -> StoreResult<i64>;
+
+    /// Waits until everything accepted so far is written, then stops the backend's workers.
+    async fn close(&self);
+}
+
+/// Opens the store a database URL names, running migrations.
+pub async fn open(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if let Some(path) = database_url.strip_prefix("sqlite://") {
+        Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else {
+        anyhow::bail!(
+            "database_url: unsupported scheme in `{}`; use sqlite://PATH",
+            crate::config::redact_url(database_url)
+        )
+    }
+}

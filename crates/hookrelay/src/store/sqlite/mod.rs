@@ -1,0 +1,346 @@
+//! The embedded SQLite backend: one file, WAL mode, `synchronous=FULL` so a commit survives a
+//! power cut, one writer thread with group commit ([`writer`]) and a few reader connections.
+//! Single node only: several processes on one file would fight over the write lock and the
+//! leases (that is what the PostgreSQL backend is for).
+
+mod queries;
+mod rows;
+mod writer;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use rusqlite::Connection;
+
+use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
+use crate::domain::event::NewEvent;
+use crate::domain::license::License;
+use crate::domain::webhook::Webhook;
+use crate::domain::Millis;
+use crate::store::{
+    AttemptRecord, DeliveryDetail, DeliveryJob, Ingested, Resend, Store, StoreError, StoreResult,
+    WebhookChanges,
+};
+use writer::Writer;
+
+const SCHEMA: &str = include_str!("schema.sql");
+const SCHEMA_VERSION: i64 = 1;
+/// Reader connections kept open; more are opened on demand under load.
+const READERS: usize = 4;
+
+pub struct SqliteStore {
+    writer: Mutex<Option<Writer>>,
+    writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
+    path: String,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub async fn open(path: &str) -> anyhow::Result<SqliteStore> {
+        let path = path.to_string();
+        let p = path.clone();
+        let (conn, readers) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+            if let Some(dir) = Path::new(&p).parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let conn = connect(&p)?;
+            migrate(&conn)?;
+            // One node owns a SQLite file, so at start nothing can be in flight: leases left by a
+            // crash are released at once instead of waiting for them to expire.
+            let released = queries::release_all_leases(&conn)?;
+            if released > 0 {
+                tracing::info!(
+                    released,
+                    "took back deliveries that were in flight at the last stop"
+                );
+            }
+            let readers = (0..READERS)
+                .map(|_| connect(&p))
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok((conn, readers))
+        })
+        .await??;
+        let (writer, thread) = Writer::start(conn);
+        Ok(SqliteStore {
+            writer: Mutex::new(Some(writer)),
+            writer_thread: Mutex::new(Some(thread)),
+            readers: Arc::new(Mutex::new(readers)),
+            path,
+        })
+    }
+
+    async fn write<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let writer = self.writer.lock().expect("writer lock").clone();
+        match writer {
+            Some(w) => w.write(move |conn| f(conn).map_err(sql_error)).await,
+            None => Err(StoreError::Unavailable("the store is closed".into())),
+        }
+    }
+
+    async fn read<T, F>(&self, f: F) -> StoreResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let readers = self.readers.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = readers.lock().expect("reader pool").pop();
+            let conn = match conn {
+                Some(c) => c,
+                None => connect(&path).map_err(sql_error)?,
+            };
+            let result = f(&conn).map_err(sql_error);
+            let mut pool = readers.lock().expect("reader pool");
+            if pool.len() < READERS {
+                pool.push(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Internal(e.into()))?
+    }
+}
+
+fn connect(path: &str) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = OFF;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -16000;",
+    )?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        anyhow::bail!(
+            "the database was written by a newer hookrelay (schema {version}, this one knows {SCHEMA_VERSION})"
+        );
+    }
+    if version < 1 {
+        conn.execute_batch(&format!(
+            "BEGIN; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
+        ))?;
+    }
+    Ok(())
+}
+
+fn sql_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| "already exists".into()))
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::CannotOpen
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.into()),
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(()))).await
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        let key = key.to_string();
+        self.read(move |c| queries::setting(c, &key)).await
+    }
+
+    async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
+        let (key, value) = (key.to_string(), value.to_string());
+        self.write(move |c| queries::init_setting(c, &key, &value))
+            .await
+    }
+
+    async fn create_license(&self, license: License) -> StoreResult<()> {
+        self.write(move |c| queries::insert_license(c, &license))
+            .await
+    }
+
+    async fn license(&self, license_id: &str) -> StoreResult<Option<License>> {
+        let id = license_id.to_string();
+        self.read(move |c| queries::license_where(c, "license_id", &id))
+            .await
+    }
+
+    async fn license_by_key_hash(&self, hash: [u8; 32]) -> StoreResult<Option<License>> {
+        self.read(move |c| queries::license_where(c, "api_key_hash", &hash.to_vec()))
+            .await
+    }
+
+    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>> {
+        let login = login.to_string();
+        self.read(move |c| queries::license_where(c, "login", &login))
+            .await
+    }
+
+    async fn license_count(&self) -> StoreResult<i64> {
+        self.read(queries::license_count).await
+    }
+
+    async fn create_webhook(&self, webhook: Webhook) -> StoreResult<()> {
+        self.write(move |c| queries::insert_webhook(c, &webhook))
+            .await
+    }
+
+    async fn webhooks(&self, license_id: &str) -> StoreResult<Vec<Webhook>> {
+        let id = license_id.to_string();
+        self.read(move |c| queries::webhooks_of(c, &id)).await
+    }
+
+    async fn webhook(&self, license_id: &str, id: &str) -> StoreResult<Option<Webhook>> {
+        let (license_id, id) = (license_id.to_string(), id.to_string());
+        self.read(move |c| queries::webhook(c, &license_id, &id))
+            .await
+    }
+
+    async fn update_webhook(
+        &self,
+        license_id: &str,
+        id: &str,
+        changes: WebhookChanges,
+        now: Millis,
+    ) -> StoreResult<Option<Webhook>> {
+        let (license_id, id) = (license_id.to_string(), id.to_string());
+        self.write(move |c| queries::update_webhook(c, &license_id, &id, &changes, now))
+            .await
+    }
+
+    async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+        let (license_id, id) = (license_id.to_string(), id.to_string());
+        self.write(move |c| queries::delete_webhook(c, &license_id, &id, now))
+            .await
+    }
+
+    async fn ingest(
+        &self,
+        license: &License,
+        events: Vec<NewEvent>,
+        now: Millis,
+        lease_until: Option<Millis>,
+    ) -> StoreResult<Vec<Ingested>> {
+        let license = license.clone();
+        self.write(move |c| {
+            events
+                .iter()
+                .map(|e| queries::ingest_event(c, &license, e, now, lease_until))
+                .collect()
+        })
+        .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease_until: Millis,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        self.write(move |c| queries::claim_due(c, now, limit, lease_until))
+            .await
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+        self.read(queries::next_due_at).await
+    }
+
+    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()> {
+        self.write(move |c| {
+            records
+                .iter()
+                .try_for_each(|r| queries::record_attempt(c, r))
+        })
+        .await
+    }
+
+    async fn release(&self, ids: Vec<DeliveryId>, due_at: Millis) -> StoreResult<()> {
+        self.write(move |c| {
+            ids.iter()
+                .try_for_each(|id| queries::release(c, *id, due_at))
+        })
+        .await
+    }
+
+    async fn release_all_leases(&self) -> StoreResult<u64> {
+        self.write(queries::release_all_leases).await
+    }
+
+    async fn deliveries(
+        &self,
+        license_id: &str,
+        filter: &DeliveryFilter,
+    ) -> StoreResult<Vec<Delivery>> {
+        let (license_id, filter) = (license_id.to_string(), filter.clone());
+        self.read(move |c| queries::deliveries(c, &license_id, &filter))
+            .await
+    }
+
+    async fn delivery(
+        &self,
+        license_id: &str,
+        id: DeliveryId,
+    ) -> StoreResult<Option<DeliveryDetail>> {
+        let license_id = license_id.to_string();
+        self.read(move |c| {
+            let Some((delivery, body)) = queries::delivery(c, &license_id, id)? else {
+                return Ok(None);
+            };
+            let attempts = queries::attempts(c, id)?;
+            Ok(Some(DeliveryDetail {
+                delivery,
+                license_id,
+                body,
+                attempts,
+            }))
+        })
+        .await
+    }
+
+    async fn resend(
+        &self,
+        license_id: &str,
+        id: DeliveryId,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Resend> {
+        let license_id = license_id.to_string();
+        self.write(move |c| queries::lease_for_resend(c, &license_id, id, now, lease_until))
+            .await
+    }
+
+    async fn pending_count(&self) -> StoreResult<i64> {
+        self.read(queries::pending_count).await
+    }
+
+    async fn close(&self) {
+        // Dropping the last handle ends the writer thread after it commits what it holds.
+        self.writer.lock().expect("writer lock").take();
+        let thread = self.writer_thread.lock().expect("writer thread").take();
+        if let Some(t) = thread {
+            let _ = tokio::task::spawn_blocking(move || t.join()).await;
+        }
+    }
+}

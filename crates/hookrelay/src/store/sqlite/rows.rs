@@ -1,0 +1,84 @@
+//! Turning SQLite rows into domain values.
+
+use livechat_webhooks::{DataTypes, EventType};
+use rusqlite::Row;
+
+use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
+use crate::domain::license::License;
+use crate::domain::target::TargetUrl;
+use crate::domain::webhook::Webhook;
+
+pub const LICENSE_COLUMNS: &str = "license_id, login, token, api_key_hash, created_at";
+
+pub fn license(row: &Row) -> rusqlite::Result<License> {
+    let hash: Vec<u8> = row.get(3)?;
+    Ok(License {
+        license_id: row.get(0)?,
+        login: row.get(1)?,
+        token: row.get(2)?,
+        api_key_hash: hash.try_into().unwrap_or([0; 32]),
+        created_at: row.get(4)?,
+    })
+}
+
+pub const WEBHOOK_COLUMNS: &str =
+    "id, license_id, url, event_type, data_types, description, enabled, created_at, updated_at";
+
+pub fn webhook(row: &Row) -> rusqlite::Result<Webhook> {
+    let url: String = row.get(2)?;
+    let event_type = event_type(row, 3)?;
+    Ok(Webhook {
+        id: row.get(0)?,
+        license_id: row.get(1)?,
+        url: TargetUrl::parse(&url).map_err(|e| bad_value(2, e.to_string()))?,
+        event_type,
+        data_types: DataTypes::from_bits_for(event_type, row.get(4)?),
+        description: row.get(5)?,
+        enabled: row.get(6)?,
+        created_at: row.get(7)?,
+        updated_at: row.get(8)?,
+    })
+}
+
+pub const DELIVERY_COLUMNS: &str = "d.id, e.unique_id, d.webhook_id, d.event_type, d.status, \
+     d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at";
+
+pub fn delivery(row: &Row) -> rusqlite::Result<Delivery> {
+    Ok(Delivery {
+        id: DeliveryId(row.get(0)?),
+        event_id: row.get(1)?,
+        webhook_id: row.get(2)?,
+        event_type: event_type(row, 3)?,
+        status: DeliveryStatus::from_code(row.get(4)?),
+        attempts: row.get(5)?,
+        next_attempt_at: row.get(6)?,
+        last_status_code: row.get::<_, Option<i64>>(7)?.map(|c| c as u16),
+        last_error: row.get(8)?,
+        created_at: row.get(9)?,
+        updated_at: row.get(10)?,
+    })
+}
+
+pub const ATTEMPT_COLUMNS: &str =
+    "attempt_no, started_at, duration_ms, status_code, error, response_body";
+
+pub fn attempt(row: &Row) -> rusqlite::Result<Attempt> {
+    Ok(Attempt {
+        attempt_no: row.get(0)?,
+        started_at: row.get(1)?,
+        duration_ms: row.get(2)?,
+        status_code: row.get::<_, Option<i64>>(3)?.map(|c| c as u16),
+        error: row.get(4)?,
+        response_body: row.get(5)?,
+    })
+}
+
+pub fn event_type(row: &Row, idx: usize) -> rusqlite::Result<EventType> {
+    let text: String = row.get(idx)?;
+    text.parse()
+        .map_err(|e: livechat_webhooks::UnknownEventType| bad_value(idx, e.to_string()))
+}
+
+fn bad_value(idx: usize, message: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(idx, rusqlite::types::Type::Text, message.into())
+}
