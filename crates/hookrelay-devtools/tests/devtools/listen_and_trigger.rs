@@ -268,3 +268,43 @@ async fn a_listener_with_an_unusable_htpasswd_file_does_not_start() {
         "{err:#}"
     );
 }
+
+#[tokio::test]
+async fn many_concurrent_webhooks_are_all_answered_and_counted() {
+    let listener = Listener::start(ListenArgs {
+        fail_first: 3,
+        ..ListenArgs::on_port(0)
+    })
+    .await;
+    let senders: Vec<_> = (0..4)
+        .map(|_| {
+            let args = TriggerArgs {
+                repeat: 25,
+                ..TriggerArgs::new(EventType::ChatStarted, &listener.url)
+            };
+            tokio::spawn(
+                async move { trigger_with_output(args, &Output::capture()).await.unwrap() },
+            )
+        })
+        .collect();
+    let mut answered = std::collections::BTreeMap::new();
+    for sender in senders {
+        for (status, n) in sender.await.unwrap().statuses {
+            *answered.entry(status).or_insert(0) += n;
+        }
+    }
+    assert_eq!(
+        answered.into_iter().collect::<Vec<_>>(),
+        [(200, 97), (500, 3)]
+    );
+    let (summary, printed) = listener.stop().await;
+    assert_eq!(summary.requests, 100);
+    assert_eq!(summary.answered[&200], 97);
+    assert_eq!(
+        printed
+            .lines()
+            .filter(|l| l.contains("chat_started"))
+            .count(),
+        100
+    );
+}
