@@ -85,6 +85,12 @@
 //! [`Receiver::authorize`] and [`parse_payload`] do the extractor's two steps for code that is not
 //! an axum handler; [`BasicAuth::verify`] and [`PasswordHash`] check credentials on their own;
 //! [`visitors::form_body`] builds the Visitors API form.
+//!
+//! ## Runnable example
+//!
+//! `examples/visitor_details.rs` is the seed's integration in full: an `.htpasswd`-protected
+//! receiver that looks the visitor up in a SQLite customer database and pushes the details
+//! (`cargo run -p hookrelay-receiver --example visitor_details -- --api http://127.0.0.1:8080`).
 
 mod auth;
 mod extract;
