@@ -135,7 +135,7 @@ pub fn view(d: &Delivery) -> Value {
         "webhook_id": d.webhook_id,
         "event_type": d.event_type,
         "status": d.status,
-        "attempts": d.attempts,
+        "attempt_count": d.attempts,
         "next_attempt_at": d.next_attempt_at.map(rfc3339),
         "last_status_code": d.last_status_code,
         "last_error": d.last_error,

@@ -13,7 +13,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify};
 use tokio::task::JoinHandle;
 
-use super::retry::{is_success, RetryPolicy};
+use super::retry::{is_success, unsuccessful_status, RetryPolicy};
 use super::sender::Sender;
 use crate::domain::delivery::DeliveryId;
 use crate::domain::target::TargetUrl;
@@ -228,24 +228,8 @@ async fn dispatcher(
                 let any_2xx = config.success_any_2xx;
                 metrics::attempts_started();
                 tokio::spawn(async move {
-                    let sent = sender.send(&job, &target).await;
-                    let _ = done.send(key);
-                    let now = sent.attempt.started_at + sent.attempt.duration_ms;
-                    let outcome = match sent.attempt.status_code {
-                        Some(code) if is_success(code, any_2xx) => Outcome::Succeeded,
-                        _ => retry.after_failure(
-                            job.attempt_no,
-                            now,
-                            sent.retry_after,
-                            rand::random::<f64>(),
-                        ),
-                    };
-                    metrics::attempt_finished(&job, &sent.attempt, outcome);
-                    let _ = records.send(AttemptRecord {
-                        delivery_id: job.id,
-                        attempt: sent.attempt,
-                        outcome,
-                    });
+                    let record = attempt(&sender, job, &target, &retry, any_2xx, done, key).await;
+                    let _ = records.send(record);
                 });
             }
         };
@@ -337,6 +321,38 @@ async fn dispatcher(
                 break;
             }
         }
+    }
+}
+
+/// Makes one attempt, frees the target's slot as soon as the answer is in, and decides what
+/// happens next.
+async fn attempt(
+    sender: &Sender,
+    job: DeliveryJob,
+    target: &TargetUrl,
+    retry: &RetryPolicy,
+    any_2xx: bool,
+    done: mpsc::UnboundedSender<String>,
+    key: String,
+) -> AttemptRecord {
+    let mut sent = sender.send(&job, target).await;
+    let _ = done.send(key);
+    let a = &mut sent.attempt;
+    let outcome = match a.status_code {
+        Some(code) if is_success(code, any_2xx) => Outcome::Succeeded,
+        _ => {
+            if let (Some(code), None) = (a.status_code, &a.error) {
+                a.error = Some(unsuccessful_status(code, any_2xx));
+            }
+            let now = a.started_at + a.duration_ms;
+            retry.after_failure(job.attempt_no, now, sent.retry_after, rand::random::<f64>())
+        }
+    };
+    metrics::attempt_finished(&job, &sent.attempt, outcome);
+    AttemptRecord {
+        delivery_id: job.id,
+        attempt: sent.attempt,
+        outcome,
     }
 }
 

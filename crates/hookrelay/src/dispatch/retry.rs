@@ -47,6 +47,12 @@ pub fn is_success(status: u16, any_2xx: bool) -> bool {
     status == 200 || (any_2xx && (200..300).contains(&status))
 }
 
+/// Why an answer with this status did not count as delivered.
+pub fn unsuccessful_status(status: u16, any_2xx: bool) -> String {
+    let rule = if any_2xx { "a 2xx status" } else { "HTTP 200" };
+    format!("the target answered HTTP {status}; only {rule} counts as delivered")
+}
+
 /// Whether a status invites a `Retry-After` to be honoured.
 pub fn honours_retry_after(status: u16) -> bool {
     status == 429 || status == 503

@@ -1,0 +1,192 @@
+//! Retrying until HTTP 200: what counts as a failure, the schedule, Retry-After, exhaustion and
+//! resending.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::harness::TestServer;
+use crate::receiver::{closing_target, refusing_target, Answer, Receiver};
+
+fn queued() -> serde_json::Value {
+    json!({"event_type": "visitor_queued", "visitor": {"id": "S1", "name": "Mary"}})
+}
+
+#[tokio::test]
+async fn a_500_response_is_retried_until_a_200_with_the_same_body() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    receiver.script([Answer::Status(500), Answer::Status(503)]);
+    server
+        .webhook(&license, &receiver.url, "visitor_queued", &["visitor"])
+        .await;
+    server.event(&license, queued()).await;
+    let hits = receiver.wait_for(3, Duration::from_secs(5)).await;
+    assert_eq!(
+        hits[0].raw, hits[2].raw,
+        "every attempt carries the same body"
+    );
+    let id = server.only_delivery_id(&license).await;
+    let d = server
+        .wait_status(&license, &id, "succeeded", Duration::from_secs(5))
+        .await;
+    let attempts = d["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 3);
+    assert_eq!(attempts[0]["status_code"], 500);
+    assert!(attempts[0]["error"]
+        .as_str()
+        .unwrap()
+        .contains("only HTTP 200"));
+    assert_eq!(attempts[2]["status_code"], 200);
+    // The schedule is 50 ms then 100 ms.
+    assert!(hits[1].at - hits[0].at >= Duration::from_millis(45));
+    assert!(hits[2].at - hits[1].at >= Duration::from_millis(95));
+}
+
+#[tokio::test]
+async fn only_200_counts_unless_any_2xx_is_allowed() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    receiver.script([Answer::Status(204)]);
+    server
+        .webhook(&license, &receiver.url, "visitor_queued", &[])
+        .await;
+    server.event(&license, queued()).await;
+    receiver.wait_for(2, Duration::from_secs(5)).await;
+    let id = server.only_delivery_id(&license).await;
+    let d = server
+        .wait_status(&license, &id, "succeeded", Duration::from_secs(5))
+        .await;
+    assert_eq!(d["attempts"][0]["status_code"], 204);
+
+    let lenient = TestServer::start_with(|c| c.success_any_2xx = true).await;
+    let license = lenient.license().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(Answer::Status(204));
+    lenient
+        .webhook(&license, &receiver.url, "visitor_queued", &[])
+        .await;
+    lenient.event(&license, queued()).await;
+    let id = {
+        receiver.wait_for(1, Duration::from_secs(5)).await;
+        lenient.only_delivery_id(&license).await
+    };
+    let d = lenient
+        .wait_status(&license, &id, "succeeded", Duration::from_secs(5))
+        .await;
+    assert_eq!(d["attempts"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn refused_closed_redirected_and_timed_out_attempts_all_fail_and_exhaust() {
+    let server = TestServer::start_with(|c| c.attempt_timeout = Duration::from_millis(300)).await;
+    let license = server.license().await;
+    let redirecting = Receiver::start().await;
+    redirecting.answer(Answer::Redirect);
+    let stalling = Receiver::start().await;
+    stalling.answer(Answer::Stall);
+    let cases = [
+        (refusing_target().await, "could not connect"),
+        (closing_target().await, ""),
+        (redirecting.url.clone(), "redirects are not followed"),
+        (stalling.url.clone(), "timed out"),
+    ];
+    for (url, _) in &cases {
+        server.webhook(&license, url, "visitor_queued", &[]).await;
+    }
+    server.event(&license, queued()).await;
+    let list = server.deliveries(&license, "").await;
+    assert_eq!(list.len(), 4);
+    for d in list {
+        let id = d["id"].as_str().unwrap();
+        let done = server
+            .wait_status(&license, id, "failed", Duration::from_secs(10))
+            .await;
+        let attempts = done["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 4, "1 attempt + 3 retries: {done:#}");
+        assert_eq!(done["next_attempt_at"], serde_json::Value::Null);
+        let error = attempts[0]["error"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        assert!(!error.is_empty(), "{done:#}");
+    }
+    for (url, expected) in cases {
+        let list = server.deliveries(&license, "status=failed").await;
+        let errors: Vec<String> = list
+            .iter()
+            .map(|d| d["last_error"].as_str().unwrap_or_default().to_string())
+            .collect();
+        assert!(
+            errors.iter().any(|e| e.contains(expected)),
+            "{url}: {errors:?}"
+        );
+    }
+    assert_eq!(redirecting.hits().len(), 4, "a redirect is never followed");
+}
+
+#[tokio::test]
+async fn retry_after_postpones_the_next_attempt() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    receiver.script([Answer::RetryAfter(503, 1)]);
+    server
+        .webhook(&license, &receiver.url, "visitor_queued", &[])
+        .await;
+    server.event(&license, queued()).await;
+    let hits = receiver.wait_for(2, Duration::from_secs(5)).await;
+    let gap = hits[1].at - hits[0].at;
+    assert!(
+        gap >= Duration::from_millis(950),
+        "waited only {gap:?} (schedule says 50 ms)"
+    );
+}
+
+#[tokio::test]
+async fn an_exhausted_delivery_is_failed_and_a_resend_delivers_it() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(Answer::Status(500));
+    server
+        .webhook(&license, &receiver.url, "visitor_queued", &["visitor"])
+        .await;
+    server.event(&license, queued()).await;
+    let id = server.only_delivery_id(&license).await;
+    server
+        .wait_status(&license, &id, "failed", Duration::from_secs(5))
+        .await;
+    assert_eq!(server.deliveries(&license, "status=failed").await.len(), 1);
+    assert_eq!(
+        server.deliveries(&license, "status=succeeded").await.len(),
+        0
+    );
+
+    receiver.answer(Answer::Status(200));
+    let path = format!("/v1/licenses/{}/deliveries/{id}/resend", license.id);
+    let (status, _) = server.post(&path, &license.api_key, json!({})).await;
+    assert_eq!(status, 202);
+    let d = server
+        .wait_status(&license, &id, "succeeded", Duration::from_secs(5))
+        .await;
+    let attempts = d["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 5);
+    assert_eq!(attempts[4]["status_code"], 200);
+    let hits = receiver.hits();
+    assert_eq!(
+        hits[0].body["event_unique_id"],
+        hits[4].body["event_unique_id"]
+    );
+
+    let (status, body) = server
+        .post(
+            &format!("/v1/licenses/{}/deliveries/dlv_999/resend", license.id),
+            &license.api_key,
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+}
