@@ -1,6 +1,7 @@
 //! The `hookrelay` command line: one module per subcommand.
 
 mod config_cmd;
+mod devtools;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -17,6 +18,10 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (API, LiveChat v2 API, delivery engine).
     Serve(serve::ServeArgs),
+    /// Receive webhooks locally and print them (for testing an integration or a sender).
+    Listen(hookrelay_devtools::ListenArgs),
+    /// Send one realistic sample webhook straight to a URL (no server needed).
+    Trigger(hookrelay_devtools::TriggerArgs),
     /// Show configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -27,6 +32,8 @@ pub fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => serve::run(args),
+        Command::Listen(args) => devtools::listen(args),
+        Command::Trigger(args) => devtools::trigger(args),
         Command::Config(cmd) => config_cmd::run(cmd),
     };
     match result {
