@@ -1,0 +1,48 @@
+//! `hookrelay-bench`: starts the real server (this binary re-executed as `serve`, so its memory is
+//! measured alone) on a fresh SQLite file, loads it over HTTP, and prints figures next to a bare
+//! HTTP baseline measured in the same run.
+//!
+//! ```text
+//! cargo run --release -p hookrelay-bench            # every scenario, full size
+//! cargo run --release -p hookrelay-bench -- --quick # smaller counts, about a minute
+//! ```
+
+mod load;
+mod receiver;
+mod scenarios;
+mod server;
+
+use clap::Parser;
+
+#[derive(Debug, Parser)]
+#[command(about = "Benchmarks hookrelay over HTTP against a bare-HTTP baseline")]
+pub struct Args {
+    /// Smaller counts (for a quick look; figures are noisier).
+    #[arg(long)]
+    quick: bool,
+    /// Scenarios to run (comma-separated): baseline, single, batch, latency, isolation, backlog.
+    #[arg(long, default_value = "baseline,single,batch,latency,isolation,backlog")]
+    scenarios: String,
+    /// Database for the server (default: a fresh SQLite file per scenario).
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Concurrent producers.
+    #[arg(long, default_value_t = 64)]
+    producers: usize,
+}
+
+fn main() -> anyhow::Result<()> {
+    // Re-executed as the server under test.
+    if std::env::args().nth(1).as_deref() == Some("serve") {
+        std::process::exit(match hookrelay::cli::main() {
+            code if code == std::process::ExitCode::SUCCESS => 0,
+            _ => 1,
+        });
+    }
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(scenarios::run_all(args))
+}
