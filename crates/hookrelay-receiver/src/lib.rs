@@ -86,11 +86,15 @@
 //! an axum handler; [`BasicAuth::verify`] and [`PasswordHash`] check credentials on their own;
 //! [`visitors::form_body`] builds the Visitors API form.
 //!
-//! ## Runnable example
+//! ## Runnable examples
 //!
-//! `examples/visitor_details.rs` is the seed's integration in full: an `.htpasswd`-protected
-//! receiver that looks the visitor up in a SQLite customer database and pushes the details
-//! (`cargo run -p hookrelay-receiver --example visitor_details -- --api http://127.0.0.1:8080`).
+//! The seed's two integrations, each a small crate with a README and one command to run:
+//!
+//! - `examples/visitor-details`: on `chat_started`, looks the visitor up in a SQLite customer
+//!   database and pushes `Age` and `Position` to the Visitors API
+//!   (`cd examples/visitor-details && cargo run`);
+//! - `examples/statusboard`: on `visitor_queued`, shows the visitor on a live web page
+//!   (server-sent events) and plays a sound (`cd examples/statusboard && cargo run`).
 
 mod auth;
 mod extract;
