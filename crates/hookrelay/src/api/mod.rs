@@ -7,6 +7,8 @@ mod error;
 mod events;
 mod health;
 mod licenses;
+mod livechat_v2;
+mod visitors;
 mod webhooks;
 
 use std::collections::HashMap;
@@ -46,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(events::routes())
         .merge(deliveries::routes())
+        .merge(visitors::routes())
+        .merge(livechat_v2::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -6,6 +6,7 @@ pub mod event;
 pub mod license;
 pub mod secret;
 pub mod target;
+pub mod visitor_details;
 pub mod webhook;
 
 /// A rule a piece of input broke: which field, and what the rule is. Becomes a 4xx answer.

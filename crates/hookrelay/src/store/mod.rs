@@ -15,6 +15,7 @@ use livechat_webhooks::EventType;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::license::License;
+use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 
@@ -184,6 +185,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Resend>;
     /// Pending deliveries (for the queue-depth gauge).
     async fn pending_count(&self) -> StoreResult<i64>;
+
+    /// Stores one set of visitor details (Visitors API). A set is identified by
+    /// `(license_id, visitor_id, id)`: pushing the same `id` again for the same visitor replaces
+    /// its `icon`, `fields` and `updated_at` but keeps the first `created_at`; sets with other
+    /// ids are left alone. Durable when it returns, like every write.
+    async fn put_visitor_details(&self, details: VisitorDetails) -> StoreResult<()>;
+    /// Every set of details stored for one visitor of one license, oldest set first (by
+    /// `created_at`, then `id`); empty when there are none.
+    async fn visitor_details(
+        &self,
+        license_id: &str,
+        visitor_id: &str,
+    ) -> StoreResult<Vec<VisitorDetails>>;
 
     /// Waits until everything accepted so far is written, then stops the backend's workers.
     async fn close(&self);

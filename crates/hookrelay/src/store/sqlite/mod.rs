@@ -16,6 +16,7 @@ use rusqlite::Connection;
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::license::License;
+use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{
@@ -24,8 +25,9 @@ use crate::store::{
 };
 use writer::Writer;
 
-const SCHEMA: &str = include_str!("schema.sql");
-const SCHEMA_VERSION: i64 = 1;
+/// The schema steps, in order: step N brings a database from version N-1 to N.
+const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_v2.sql")];
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open; more are opened on demand under load.
 const READERS: usize = 4;
 
@@ -129,10 +131,14 @@ fn migrate(conn: &Connection) -> anyhow::Result<()> {
             "the database was written by a newer hookrelay (schema {version}, this one knows {SCHEMA_VERSION})"
         );
     }
-    if version < 1 {
-        conn.execute_batch(&format!(
-            "BEGIN; {SCHEMA}; PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;"
-        ))?;
+    // Each step runs in its own transaction together with the version bump, so a crash
+    // between steps leaves a database the next start continues from.
+    for (step, sql) in (1..).zip(MIGRATIONS) {
+        if version < step {
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {step}; COMMIT;"
+            ))?;
+        }
     }
     Ok(())
 }
@@ -335,6 +341,21 @@ impl Store for SqliteStore {
         self.read(queries::pending_count).await
     }
 
+    async fn put_visitor_details(&self, details: VisitorDetails) -> StoreResult<()> {
+        self.write(move |c| queries::upsert_visitor_details(c, &details))
+            .await
+    }
+
+    async fn visitor_details(
+        &self,
+        license_id: &str,
+        visitor_id: &str,
+    ) -> StoreResult<Vec<VisitorDetails>> {
+        let (license_id, visitor_id) = (license_id.to_string(), visitor_id.to_string());
+        self.read(move |c| queries::visitor_details_of(c, &license_id, &visitor_id))
+            .await
+    }
+
     async fn close(&self) {
         // Dropping the last handle ends the writer thread after it commits what it holds.
         self.writer.lock().expect("writer lock").take();
@@ -342,5 +363,42 @@ impl Store for SqliteStore {
         if let Some(t) = thread {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_version_1_database_is_migrated_to_version_2_keeping_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v1.db");
+        let conn = connect(path.to_str().unwrap()).unwrap();
+        conn.execute_batch(&format!(
+            "BEGIN; {}; PRAGMA user_version = 1; COMMIT;",
+            MIGRATIONS[0]
+        ))
+        .unwrap();
+        conn.execute("INSERT INTO settings (key, value) VALUES ('k', 'v')", [])
+            .unwrap();
+        migrate(&conn).unwrap();
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+        assert_eq!(queries::setting(&conn, "k").unwrap().as_deref(), Some("v"));
+        assert!(queries::visitor_details_of(&conn, "1", "S1")
+            .unwrap()
+            .is_empty());
+        migrate(&conn).unwrap(); // running again changes nothing
+    }
+
+    #[test]
+    fn a_database_from_a_newer_hookrelay_is_refused() {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch("PRAGMA user_version = 99").unwrap();
+        let err = migrate(&conn).unwrap_err().to_string();
+        assert!(err.contains("newer hookrelay"), "{err}");
     }
 }

@@ -10,6 +10,7 @@ use crate::dispatch::tags::tags_changed;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::license::License;
+use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{AttemptRecord, DeliveryJob, Ingested, Outcome, Resend, WebhookChanges};
@@ -522,4 +523,44 @@ pub fn pending_count(conn: &Connection) -> rusqlite::Result<i64> {
         [],
         |r| r.get(0),
     )
+}
+
+/// Inserts a visitor-details set, or replaces the one with the same visitor and set id (keeping
+/// its `created_at`).
+pub fn upsert_visitor_details(conn: &Connection, d: &VisitorDetails) -> rusqlite::Result<()> {
+    let fields = serde_json::to_string(&d.fields)
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    conn.prepare_cached(
+        "INSERT INTO visitor_details
+             (license_id, visitor_id, set_id, icon, fields, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+         ON CONFLICT (license_id, visitor_id, set_id) DO UPDATE SET
+             icon = excluded.icon, fields = excluded.fields, updated_at = excluded.updated_at",
+    )?
+    .execute(params![
+        d.license_id,
+        d.visitor_id,
+        d.id,
+        d.icon,
+        fields,
+        d.created_at,
+        d.updated_at
+    ])
+    .map(drop)
+}
+
+/// Every details set of one visitor, oldest first.
+pub fn visitor_details_of(
+    conn: &Connection,
+    license_id: &str,
+    visitor_id: &str,
+) -> rusqlite::Result<Vec<VisitorDetails>> {
+    let sql = format!(
+        "SELECT {} FROM visitor_details WHERE license_id = ?1 AND visitor_id = ?2
+         ORDER BY created_at, set_id",
+        rows::VISITOR_DETAILS_COLUMNS
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([license_id, visitor_id], rows::visitor_details)?;
+    rows.collect()
 }

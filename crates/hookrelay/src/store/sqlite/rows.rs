@@ -6,6 +6,7 @@ use rusqlite::Row;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
 use crate::domain::license::License;
 use crate::domain::target::TargetUrl;
+use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 
 pub const LICENSE_COLUMNS: &str = "license_id, login, token, api_key_hash, created_at";
@@ -70,6 +71,22 @@ pub fn attempt(row: &Row) -> rusqlite::Result<Attempt> {
         status_code: row.get::<_, Option<i64>>(3)?.map(|c| c as u16),
         error: row.get(4)?,
         response_body: row.get(5)?,
+    })
+}
+
+pub const VISITOR_DETAILS_COLUMNS: &str =
+    "license_id, visitor_id, set_id, icon, fields, created_at, updated_at";
+
+pub fn visitor_details(row: &Row) -> rusqlite::Result<VisitorDetails> {
+    let fields: String = row.get(4)?;
+    Ok(VisitorDetails {
+        license_id: row.get(0)?,
+        visitor_id: row.get(1)?,
+        id: row.get(2)?,
+        icon: row.get(3)?,
+        fields: serde_json::from_str(&fields).map_err(|e| bad_value(4, e.to_string()))?,
+        created_at: row.get(5)?,
+        updated_at: row.get(6)?,
     })
 }
 

@@ -1,0 +1,54 @@
+//! The Visitors API: `POST /visitors/{visitor_id}/details`. An integration that received a
+//! webhook pushes a set of details about its visitor back, authenticated by the webhook's
+//! `license_id` and `token` (no API key), and agents see the sets side by side.
+
+use axum::extract::{Path, State};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+use super::body::V2Body;
+use super::error::V2Result;
+use crate::api::{ApiError, AppState};
+use crate::domain::license::License;
+use crate::domain::visitor_details::{text, VisitorDetails};
+use crate::domain::{now_ms, secret};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/visitors/{visitor_id}/details", post(add_details))
+}
+
+const WRONG: &str = "license_id and token do not match: use the ones from the webhook body";
+
+async fn add_details(
+    State(state): State<AppState>,
+    Path(visitor_id): Path<String>,
+    V2Body(body): V2Body,
+) -> V2Result<Json<Value>> {
+    let license_id = text(body.get("license_id"), "license_id")?;
+    let token = text(body.get("token"), "token")?;
+    let (Some(license_id), Some(token)) = (license_id, token) else {
+        return Err(ApiError::Unauthorized(
+            "send license_id and token (from the webhook body) with the details",
+        )
+        .into());
+    };
+    let license = licensed(&state, license_id.trim(), &token).await?;
+    let details = VisitorDetails::parse(&license.license_id, &visitor_id, &body, now_ms())?;
+    state.store.put_visitor_details(details).await?;
+    Ok(Json(json!({"result": "Visitor details added"})))
+}
+
+/// The license whose webhook token this is; the token is compared in constant time.
+async fn licensed(state: &AppState, license_id: &str, token: &str) -> V2Result<License> {
+    let license = match crate::domain::license::parse_license_id(license_id) {
+        Ok(id) => state.store.license(&id).await?,
+        Err(_) => None,
+    };
+    let stored = license.as_ref().map_or("", |l| l.token.as_str());
+    let matches = secret::equal(stored.as_bytes(), token.as_bytes());
+    match license {
+        Some(license) if matches => Ok(license),
+        _ => Err(ApiError::Unauthorized(WRONG).into()),
+    }
+}
