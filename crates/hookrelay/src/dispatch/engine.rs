@@ -178,6 +178,7 @@ async fn claimer(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
         }
         tokio::select! {
             _ = inner.claimer_wake.notified() => {}
+            _ = inner.store.wait_for_new_work() => {}
             _ = tokio::time::sleep(wait) => {}
             _ = shutdown.changed() => {}
         }
@@ -397,8 +398,10 @@ async fn recorder(inner: Arc<Inner>, mut records: mpsc::UnboundedReceiver<Attemp
             }
         }
         batch.clear();
-        inner.held.fetch_sub(n, Ordering::Relaxed);
-        if retries || n > 0 {
+        let before = inner.held.fetch_sub(n, Ordering::Relaxed);
+        // Wake the claimer for new retry times, or when memory has room for a claim again.
+        let half = inner.config.max_held / 2;
+        if retries || (before >= half && before - n < half) {
             inner.claimer_wake.notify_one();
         }
     }

@@ -51,7 +51,7 @@ impl SqliteStore {
             migrate(&conn)?;
             // One node owns a SQLite file, so at start nothing can be in flight: leases left by a
             // crash are released at once instead of waiting for them to expire.
-            let released = queries::release_all_leases(&conn)?;
+            let released = queries::release_all_leases(&conn, crate::domain::now_ms())?;
             if released > 0 {
                 tracing::info!(
                     released,
@@ -208,6 +208,12 @@ impl Store for SqliteStore {
         self.read(queries::license_count).await
     }
 
+    async fn licenses(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<License>> {
+        let after = after.map(str::to_string);
+        self.read(move |c| queries::licenses_after(c, after.as_deref(), limit))
+            .await
+    }
+
     async fn create_webhook(&self, webhook: Webhook) -> StoreResult<()> {
         self.write(move |c| queries::insert_webhook(c, &webhook))
             .await
@@ -291,7 +297,8 @@ impl Store for SqliteStore {
     }
 
     async fn release_all_leases(&self) -> StoreResult<u64> {
-        self.write(queries::release_all_leases).await
+        self.write(|c| queries::release_all_leases(c, crate::domain::now_ms()))
+            .await
     }
 
     async fn deliveries(

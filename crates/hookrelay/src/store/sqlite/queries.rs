@@ -65,6 +65,21 @@ pub fn license_count(conn: &Connection) -> rusqlite::Result<i64> {
     conn.query_row("SELECT count(*) FROM licenses", [], |r| r.get(0))
 }
 
+/// A page of licenses in `license_id` order, after `after` (see [`crate::store::Store::licenses`]).
+pub fn licenses_after(
+    conn: &Connection,
+    after: Option<&str>,
+    limit: usize,
+) -> rusqlite::Result<Vec<License>> {
+    let sql = format!(
+        "SELECT {} FROM licenses WHERE ?1 IS NULL OR license_id > ?1 ORDER BY license_id LIMIT ?2",
+        rows::LICENSE_COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_map(params![after, limit as i64], rows::license)?
+        .collect()
+}
+
 pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO webhooks (id, license_id, url, event_type, data_types, description, enabled,
@@ -242,7 +257,7 @@ pub fn ingest_event(
     let mut insert = conn.prepare_cached(
         "INSERT INTO deliveries (event_id, license_id, webhook_id, event_type, data_types, status,
                                  attempts, next_attempt_at, lease_until, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?7, ?6, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, coalesce(?7, ?6), ?7, ?6, ?6)",
     )?;
     let mut jobs = Vec::new();
     for (webhook_id, url, bits) in &targets {
@@ -330,15 +345,16 @@ pub fn claim_due(
 ) -> rusqlite::Result<Vec<DeliveryJob>> {
     let sql = format!(
         "SELECT {JOB_COLUMNS} {JOB_JOINS}
-         WHERE d.status = 0 AND d.next_attempt_at <= ?1
-           AND (d.lease_until IS NULL OR d.lease_until < ?1) AND w.enabled = 1
+         WHERE d.status = 0 AND d.next_attempt_at <= ?1 AND w.enabled = 1
          ORDER BY d.next_attempt_at LIMIT ?2"
     );
     let jobs: Vec<DeliveryJob> = conn
         .prepare_cached(&sql)?
         .query_map(params![now, limit as i64], job)?
         .collect::<rusqlite::Result<_>>()?;
-    let mut lease = conn.prepare_cached("UPDATE deliveries SET lease_until = ?2 WHERE id = ?1")?;
+    let mut lease = conn.prepare_cached(
+        "UPDATE deliveries SET lease_until = ?2, next_attempt_at = ?2 WHERE id = ?1",
+    )?;
     for j in &jobs {
         lease.execute(params![j.id.0, lease_until])?;
     }
@@ -348,7 +364,7 @@ pub fn claim_due(
 pub fn next_due_at(conn: &Connection) -> rusqlite::Result<Option<Millis>> {
     conn.query_row(
         "SELECT min(d.next_attempt_at) FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-         WHERE d.status = 0 AND d.lease_until IS NULL AND w.enabled = 1",
+         WHERE d.status = 0 AND w.enabled = 1",
         [],
         |r| r.get(0),
     )
@@ -400,10 +416,11 @@ pub fn release(conn: &Connection, id: DeliveryId, due_at: Millis) -> rusqlite::R
     .map(drop)
 }
 
-pub fn release_all_leases(conn: &Connection) -> rusqlite::Result<u64> {
+pub fn release_all_leases(conn: &Connection, now: Millis) -> rusqlite::Result<u64> {
     conn.execute(
-        "UPDATE deliveries SET lease_until = NULL WHERE status = 0 AND lease_until IS NOT NULL",
-        [],
+        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = min(next_attempt_at, ?1)
+         WHERE status = 0 AND lease_until IS NOT NULL",
+        [now],
     )
     .map(|n| n as u64)
 }
@@ -509,7 +526,7 @@ pub fn lease_for_resend(
         Some(_) => {}
     }
     conn.execute(
-        "UPDATE deliveries SET status = 0, next_attempt_at = ?2, lease_until = ?3, updated_at = ?2
+        "UPDATE deliveries SET status = 0, next_attempt_at = ?3, lease_until = ?3, updated_at = ?2
          WHERE id = ?1",
         params![id.0, now, lease_until],
     )?;

@@ -45,8 +45,10 @@ CREATE TABLE events (
 CREATE UNIQUE INDEX events_by_idempotency_key ON events (license_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
 
--- status: 0 pending, 1 succeeded, 2 failed. A pending delivery with lease_until in the future is
--- being attempted by some sender; an expired lease means that sender died.
+-- status: 0 pending, 1 succeeded, 2 failed. A pending delivery is claimable once next_attempt_at
+-- has passed. Claiming (or leasing at ingest) sets lease_until and moves next_attempt_at to the
+-- same time, so deliveries under way stay out of the due range of the index, and one whose sender
+-- died becomes due again by itself when its lease ends.
 CREATE TABLE deliveries (
     id               INTEGER PRIMARY KEY,
     event_id         INTEGER NOT NULL,
