@@ -8,5 +8,8 @@ mod api_rules;
 mod crash;
 mod events;
 mod lifecycle;
+mod livechat_v2;
+mod payload_fidelity;
 mod retries;
+mod visitors;
 mod wire_format;
