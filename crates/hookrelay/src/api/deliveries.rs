@@ -6,6 +6,7 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::paging;
 use super::webhooks::license_for;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
@@ -44,15 +45,8 @@ async fn list(
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
-    let Query(q) = query.map_err(|e| ApiError::Invalid(Invalid::new("query", e.body_text())))?;
-    let limit = match q.limit {
-        None => DEFAULT_LIMIT,
-        Some(l) => l
-            .parse::<usize>()
-            .ok()
-            .filter(|l| (1..=MAX_LIMIT).contains(l))
-            .ok_or_else(|| Invalid::new("limit", format!("must be 1 to {MAX_LIMIT}")))?,
-    };
+    let q = paging::query(query)?;
+    let limit = paging::limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
     let filter = DeliveryFilter {
         status: q.status.map(|s| s.parse()).transpose()?,
         webhook_id: q.webhook_id,

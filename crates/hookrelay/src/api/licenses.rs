@@ -1,6 +1,6 @@
-//! `/v1/licenses`: creating tenants (admin only) and reading them.
+//! `/v1/licenses`: creating and listing tenants (admin only) and reading them.
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -8,13 +8,18 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::JsonBody;
+use super::paging;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::license::{new_license_id, parse_license_id, parse_login, License};
 use crate::domain::{now_ms, rfc3339, secret};
 
+/// Page size of the license list when none is asked for, and the most allowed.
+const DEFAULT_LIMIT: usize = 100;
+const MAX_LIMIT: usize = 1000;
+
 pub fn routes() -> Router<AppState> {
     Router::new()
-        .route("/v1/licenses", post(create))
+        .route("/v1/licenses", post(create).get(list))
         .route("/v1/licenses/{license_id}", get(show))
 }
 
@@ -73,6 +78,34 @@ async fn create(
     body["api_key"] = json!(created.api_key);
     body["token"] = json!(created.license.token);
     Ok((StatusCode::CREATED, Json(body)))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    /// The `next_cursor` of the previous page: a license id.
+    cursor: Option<String>,
+    limit: Option<String>,
+}
+
+/// Lists licenses for the admin (the console's license picker), in `license_id` order.
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Value>> {
+    caller.require_admin()?;
+    let q = paging::query(query)?;
+    let limit = paging::limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
+    let cursor = q.cursor.map(|c| parse_license_id(&c)).transpose()?;
+    let page = state.store.licenses(cursor.as_deref(), limit).await?;
+    let next_cursor = (page.len() == limit)
+        .then(|| page.last().map(|l| l.license_id.clone()))
+        .flatten();
+    Ok(Json(json!({
+        "licenses": page.iter().map(view).collect::<Vec<_>>(),
+        "next_cursor": next_cursor,
+    })))
 }
 
 async fn show(

@@ -2,12 +2,15 @@
 
 mod auth;
 mod body;
+mod console;
 mod deliveries;
 mod error;
 mod events;
 mod health;
 mod licenses;
 mod livechat_v2;
+pub mod openapi;
+mod paging;
 mod visitors;
 mod webhooks;
 
@@ -50,6 +53,8 @@ pub fn router(state: AppState) -> Router {
         .merge(deliveries::routes())
         .merge(visitors::routes())
         .merge(livechat_v2::routes())
+        .merge(console::routes())
+        .merge(openapi::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))

@@ -123,6 +123,9 @@ pub trait Store: Send + Sync + 'static {
     async fn license_by_key_hash(&self, hash: [u8; 32]) -> StoreResult<Option<License>>;
     async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>>;
     async fn license_count(&self) -> StoreResult<i64>;
+    /// Up to `limit` licenses ordered by `license_id`, starting after `after` (keyset paging, so
+    /// an admin's console stays fast however many tenants there are).
+    async fn licenses(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<License>>;
 
     async fn create_webhook(&self, webhook: Webhook) -> StoreResult<()>;
     async fn webhooks(&self, license_id: &str) -> StoreResult<Vec<Webhook>>;

@@ -1,10 +1,12 @@
 //! The story suite: hookrelay as its users meet it, over real HTTP, with a real SQLite file and a
 //! real receiver on port 0.
 
+mod browser;
 mod harness;
 mod receiver;
 
 mod api_rules;
+mod console;
 mod crash;
 mod events;
 mod lifecycle;

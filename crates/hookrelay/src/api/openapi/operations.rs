@@ -1,0 +1,303 @@
+//! Every route of the HTTP surface as an OpenAPI operation, grouped as the routers are.
+
+use serde_json::json;
+
+use super::builder::{reference, Op};
+
+/// All operations, in the order they appear in the document.
+pub fn all() -> Vec<Op> {
+    let mut ops = Vec::new();
+    ops.extend(licenses());
+    ops.extend(webhooks());
+    ops.extend(events());
+    ops.extend(deliveries());
+    ops.extend(livechat_v2());
+    ops.extend(operations());
+    ops.extend(console());
+    ops
+}
+
+fn cursor_query(op: Op, what: &str, max: u32) -> Op {
+    op.query(
+        "cursor",
+        json!({"type": "string"}),
+        &format!("The `next_cursor` of the previous page; omit for the newest {what}."),
+    )
+    .query(
+        "limit",
+        json!({"type": "integer", "minimum": 1, "maximum": max}),
+        "Page size.",
+    )
+}
+
+fn licenses() -> Vec<Op> {
+    vec![
+        Op::new(
+            "post",
+            "/v1/licenses",
+            "createLicense",
+            "licenses",
+            "Create a license (admin)",
+        )
+        .describe("Answers the license with its `api_key` (shown only here) and webhook `token`.")
+        .bearer()
+        .json_body("NewLicense")
+        .json(201, "The new license and its secrets.", "CreatedLicense")
+        .errors(&[400, 409, 422]),
+        cursor_query(
+            Op::new(
+                "get",
+                "/v1/licenses",
+                "listLicenses",
+                "licenses",
+                "List licenses (admin)",
+            )
+            .describe("Licenses in `license_id` order, a page at a time.")
+            .bearer(),
+            "licenses",
+            1000,
+        )
+        .json(200, "A page of licenses.", "LicenseList")
+        .errors(&[422]),
+        Op::new(
+            "get",
+            "/v1/licenses/{license_id}",
+            "getLicense",
+            "licenses",
+            "Read a license",
+        )
+        .describe("Without secrets.")
+        .bearer()
+        .json(200, "The license.", "License")
+        .errors(&[404]),
+    ]
+}
+
+fn webhooks() -> Vec<Op> {
+    let base = "/v1/licenses/{license_id}/webhooks";
+    vec![
+        Op::new("post", base, "createWebhook", "webhooks", "Create a webhook")
+            .describe("Data types the event does not carry are refused with 422, naming the allowed ones.")
+            .bearer()
+            .json_body("WebhookInput")
+            .json(201, "The webhook (its URL's password redacted).", "Webhook")
+            .errors(&[400, 404, 422]),
+        Op::new("get", base, "listWebhooks", "webhooks", "List webhooks")
+            .bearer()
+            .json(200, "Every webhook of the license.", "WebhookList")
+            .errors(&[404]),
+        Op::new("get", "/v1/licenses/{license_id}/webhooks/{id}", "getWebhook", "webhooks", "Read a webhook")
+            .bearer()
+            .json(200, "The webhook.", "Webhook")
+            .errors(&[404]),
+        Op::new("patch", "/v1/licenses/{license_id}/webhooks/{id}", "changeWebhook", "webhooks", "Change a webhook")
+            .describe("Changes the URL, data types, description or enabled flag; absent fields are kept.")
+            .bearer()
+            .json_body("WebhookPatch")
+            .json(200, "The webhook as it is now.", "Webhook")
+            .errors(&[400, 404, 422]),
+        Op::new("delete", "/v1/licenses/{license_id}/webhooks/{id}", "deleteWebhook", "webhooks", "Delete a webhook")
+            .describe("Its pending deliveries become failed.")
+            .bearer()
+            .answer(204, "Deleted.", None)
+            .errors(&[404]),
+        Op::new("post", "/v1/licenses/{license_id}/webhooks/{id}/test", "testWebhook", "webhooks", "Send a test")
+            .describe("Sends a realistic sample payload to the target now, without storing a delivery, and answers what came back.")
+            .bearer()
+            .json(200, "The attempt and the target's answer.", "TestResult")
+            .errors(&[404]),
+    ]
+}
+
+fn events() -> Vec<Op> {
+    vec![
+        Op::new(
+            "post",
+            "/v1/licenses/{license_id}/events",
+            "ingestEvent",
+            "events",
+            "Ingest one event",
+        )
+        .describe("Answers 202 only after the event and its deliveries are durably stored.")
+        .bearer()
+        .header(
+            "Idempotency-Key",
+            false,
+            json!({"type": "string", "maxLength": 255}),
+            "Deduplicates producer retries: the same key answers the first result with 200.",
+        )
+        .json_body("EventInput")
+        .json(202, "Stored; deliveries are under way.", "Ingested")
+        .json(
+            200,
+            "A duplicate of an earlier event with the same Idempotency-Key.",
+            "Ingested",
+        )
+        .errors(&[400, 404, 413, 422, 503]),
+        Op::new(
+            "post",
+            "/v1/licenses/{license_id}/events/batch",
+            "ingestEvents",
+            "events",
+            "Ingest a batch of events",
+        )
+        .describe("All events in one durable commit.")
+        .bearer()
+        .json_body("EventBatch")
+        .json(202, "Stored.", "IngestedBatch")
+        .errors(&[400, 404, 413, 422, 503]),
+    ]
+}
+
+fn deliveries() -> Vec<Op> {
+    let list = Op::new(
+        "get",
+        "/v1/licenses/{license_id}/deliveries",
+        "listDeliveries",
+        "deliveries",
+        "List deliveries",
+    )
+    .describe("Newest first, cursor-paginated.")
+    .bearer()
+    .query(
+        "status",
+        json!({"type": "string", "enum": ["pending", "succeeded", "failed"]}),
+        "Only deliveries in this state.",
+    )
+    .query(
+        "webhook_id",
+        json!({"type": "string"}),
+        "Only deliveries of this webhook.",
+    )
+    .query(
+        "event_type",
+        reference("EventType"),
+        "Only deliveries of this event type.",
+    );
+    vec![
+        cursor_query(list, "deliveries", 500)
+            .json(200, "A page of deliveries.", "DeliveryList")
+            .errors(&[404, 422]),
+        Op::new("get", "/v1/licenses/{license_id}/deliveries/{id}", "getDelivery", "deliveries", "Read a delivery")
+            .describe("With the exact body sent and every attempt.")
+            .bearer()
+            .json(200, "The delivery.", "DeliveryDetail")
+            .errors(&[404]),
+        Op::new("post", "/v1/licenses/{license_id}/deliveries/{id}/resend", "resendDelivery", "deliveries", "Redeliver")
+            .describe("Makes the delivery pending and attempts it now; new attempts are added to the same delivery.")
+            .bearer()
+            .json(202, "Resending.", "Resending")
+            .errors(&[404, 409]),
+    ]
+}
+
+fn livechat_v2() -> Vec<Op> {
+    let version = |op: Op| {
+        op.header(
+            "X-API-Version",
+            true,
+            json!({"type": "string", "const": "2"}),
+            "LiveChat API version 2.",
+        )
+    };
+    let form_or_json = |form: &str, json_schema: &str| {
+        json!({
+            "application/x-www-form-urlencoded": {"schema": reference(form)},
+            "application/json": {"schema": reference(json_schema)},
+        })
+    };
+    vec![
+        version(Op::new("get", "/webhooks", "v2ListWebhooks", "livechat-v2", "List webhooks (LiveChat v2)"))
+            .basic()
+            .json(200, "The license's webhooks in LiveChat v2's shape.", "V2WebhookList")
+            .errors(&[400, 401]),
+        version(Op::new("post", "/webhooks", "v2CreateWebhook", "livechat-v2", "Create a webhook (LiveChat v2)"))
+            .describe("`data_types[]` or PHP's indexed `data_types[0]`, `data_types[1]` are both accepted.")
+            .basic()
+            .body(form_or_json("V2WebhookForm", "V2WebhookInput"))
+            .json(200, "The new webhook in LiveChat v2's shape.", "V2Webhook")
+            .errors(&[400, 401]),
+        version(Op::new("delete", "/webhooks/{id}", "v2DeleteWebhook", "livechat-v2", "Delete a webhook (LiveChat v2)"))
+            .basic()
+            .json(200, "`{\"result\": \"Push notification removed successfully\"}`.", "V2Result")
+            .errors(&[400, 401, 404]),
+        version(Op::new("post", "/visitors/{visitor_id}/details", "v2AddVisitorDetails", "livechat-v2", "Add visitor details (LiveChat v2 Visitors API)"))
+            .describe("The credentials are the `license_id` and `token` from the webhook body. The same `id` for the same visitor replaces the earlier set.")
+            .public()
+            .body(form_or_json("VisitorDetailsForm", "VisitorDetailsInput"))
+            .json(200, "`{\"result\": \"Visitor details added\"}`.", "V2Result")
+            .errors(&[400, 401]),
+        Op::new("get", "/v1/licenses/{license_id}/visitors/{visitor_id}/details", "getVisitorDetails", "visitors", "Read visitor details")
+            .describe("The detail sets integrations pushed for this visitor.")
+            .bearer()
+            .json(200, "The visitor's detail sets.", "VisitorDetails")
+            .errors(&[404]),
+    ]
+}
+
+fn operations() -> Vec<Op> {
+    let status = |op: Op| op.public().json(200, "The process answers.", "Status");
+    vec![
+        status(Op::new(
+            "get",
+            "/healthz",
+            "healthz",
+            "operations",
+            "Liveness",
+        )),
+        Op::new("get", "/readyz", "readyz", "operations", "Readiness")
+            .describe("503 while the database does not answer.")
+            .public()
+            .json(200, "Ready to serve.", "Status")
+            .json(503, "The database does not answer.", "Status"),
+        Op::new(
+            "get",
+            "/metrics",
+            "metrics",
+            "operations",
+            "Prometheus metrics",
+        )
+        .public()
+        .answer(
+            200,
+            "Metrics in the Prometheus text format.",
+            Some(json!({"text/plain": {"schema": {"type": "string"}}})),
+        ),
+        Op::new(
+            "get",
+            "/openapi.json",
+            "openapi",
+            "operations",
+            "This document",
+        )
+        .public()
+        .answer(
+            200,
+            "The OpenAPI 3.1 document.",
+            Some(json!({"application/json": {"schema": {"type": "object"}}})),
+        ),
+    ]
+}
+
+fn console() -> Vec<Op> {
+    let html = || Some(json!({"text/html": {"schema": {"type": "string"}}}));
+    vec![
+        Op::new("get", "/", "root", "console", "Redirects to the console")
+            .public()
+            .answer(303, "To `/console`.", None),
+        Op::new("get", "/console", "console", "console", "The web console")
+            .describe("Sign in with a license's ID and API key or the admin token; the page calls the `/v1` API.")
+            .public()
+            .answer(200, "The console's page.", html()),
+        Op::new("get", "/console/support-matrix.json", "consoleSupportMatrix", "console", "Which data types each event type carries")
+            .public()
+            .json(200, "The support matrix the API enforces.", "SupportMatrix"),
+        Op::new("get", "/console/{asset}", "consoleAsset", "console", "A file of the console")
+            .public()
+            .answer(200, "The file (CSS or JavaScript).", Some(json!({
+                "text/css": {"schema": {"type": "string"}},
+                "text/javascript": {"schema": {"type": "string"}},
+            })))
+            .errors(&[404]),
+    ]
+}

@@ -1,0 +1,212 @@
+//! The shapes of requests and answers (`components` of the document). Event and data type
+//! names are taken from `livechat_webhooks`, the table the API itself enforces.
+
+use livechat_webhooks::{DataType, EventType};
+use serde_json::{json, Map, Value};
+
+use super::builder::reference;
+
+pub fn components() -> Value {
+    json!({
+        "securitySchemes": {
+            "bearerAuth": {"type": "http", "scheme": "bearer",
+                "description": "The admin token (everything) or a license's API key (that license's resources)."},
+            "v2BasicAuth": {"type": "http", "scheme": "basic",
+                "description": "LiveChat v2 style: `login:api_key` of the license."},
+        },
+        "responses": error_responses(),
+        "schemas": schemas(),
+    })
+}
+
+fn error_responses() -> Value {
+    let mut responses = Map::new();
+    for (status, meaning) in [
+        (
+            400,
+            "The request is malformed (not JSON, wrong method for the path, ...).",
+        ),
+        (401, "No or wrong credentials."),
+        (
+            403,
+            "The credentials are for another license, or not the admin's.",
+        ),
+        (404, "No such resource."),
+        (409, "The request conflicts with the current state."),
+        (413, "The body is too large."),
+        (422, "A field broke a rule; `error.field` names it."),
+        (
+            503,
+            "The database is unavailable; nothing was stored, try again.",
+        ),
+    ] {
+        responses.insert(
+            format!("Error{status}"),
+            json!({"description": meaning, "content": {"application/json": {"schema": reference("Error")}}}),
+        );
+    }
+    Value::Object(responses)
+}
+
+fn nullable(kind: &str) -> Value {
+    json!({"type": [kind, "null"]})
+}
+
+fn time() -> Value {
+    json!({"type": "string", "format": "date-time"})
+}
+
+fn object(required: &[&str], properties: Value) -> Value {
+    json!({"type": "object", "required": required, "properties": properties})
+}
+
+fn schemas() -> Value {
+    let event_types: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
+    let data_types: Vec<&str> = DataType::ALL.iter().map(|d| d.as_str()).collect();
+    let matrix: Map<String, Value> = EventType::ALL
+        .iter()
+        .map(|e| {
+            let carried: Vec<&str> = e
+                .supported_data_types()
+                .iter()
+                .map(|d| d.as_str())
+                .collect();
+            (e.as_str().to_string(), json!(carried))
+        })
+        .collect();
+    let section = json!({"type": "object", "additionalProperties": true});
+    json!({
+        "EventType": {"type": "string", "enum": event_types},
+        "DataType": {"type": "string", "enum": data_types,
+            "description": format!("Which event types carry which data types: {}", Value::Object(matrix))},
+        "Error": object(&["error"], json!({"error": object(&["code", "message"], json!({
+            "code": {"type": "string", "examples": ["invalid_field"]},
+            "message": {"type": "string"},
+            "field": {"type": "string", "description": "The field that broke a rule (422 only)."},
+        }))})),
+        "Status": object(&["status"], json!({"status": {"type": "string"}, "reason": {"type": "string"}})),
+        "NewLicense": {"type": "object", "additionalProperties": false, "properties": {
+            "license_id": {"type": "string", "pattern": "^[0-9]{1,20}$"},
+            "login": {"type": "string", "maxLength": 254},
+        }},
+        "License": object(&["license_id", "login", "created_at"], json!({
+            "license_id": {"type": "string"}, "login": {"type": "string"}, "created_at": time(),
+        })),
+        "CreatedLicense": {"allOf": [reference("License"), object(&["api_key", "token"], json!({
+            "api_key": {"type": "string", "description": "Shown only in this answer."},
+            "token": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+        }))]},
+        "LicenseList": object(&["licenses", "next_cursor"], json!({
+            "licenses": {"type": "array", "items": reference("License")},
+            "next_cursor": nullable("string"),
+        })),
+        "WebhookInput": {"type": "object", "additionalProperties": false, "required": ["url", "event_type"], "properties": {
+            "url": {"type": "string", "format": "uri", "description": "`user:password@` is sent as HTTP Basic auth."},
+            "event_type": reference("EventType"),
+            "data_types": {"type": "array", "items": reference("DataType")},
+            "description": {"type": "string", "maxLength": 500},
+            "enabled": {"type": "boolean", "default": true},
+        }},
+        "WebhookPatch": {"type": "object", "additionalProperties": false, "properties": {
+            "url": {"type": "string", "format": "uri"},
+            "data_types": {"type": "array", "items": reference("DataType")},
+            "description": {"type": ["string", "null"], "maxLength": 500},
+            "enabled": {"type": "boolean"},
+        }},
+        "Webhook": object(&["id", "license_id", "url", "event_type", "data_types", "enabled", "created_at", "updated_at"], json!({
+            "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+            "license_id": {"type": "string"},
+            "url": {"type": "string", "description": "The password, if any, is shown as `***`."},
+            "event_type": reference("EventType"),
+            "data_types": {"type": "array", "items": reference("DataType")},
+            "description": nullable("string"),
+            "enabled": {"type": "boolean"},
+            "created_at": time(), "updated_at": time(),
+        })),
+        "WebhookList": object(&["webhooks"], json!({"webhooks": {"type": "array", "items": reference("Webhook")}})),
+        "TestResult": object(&["succeeded", "duration_ms"], json!({
+            "succeeded": {"type": "boolean"},
+            "status_code": nullable("integer"),
+            "duration_ms": {"type": "integer"},
+            "error": nullable("string"),
+            "response_body": nullable("string"),
+            "request_body": {"type": "object"},
+        })),
+        "EventInput": {"type": "object", "additionalProperties": false, "required": ["event_type"], "properties": {
+            "event_type": reference("EventType"),
+            "event_unique_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
+            "chat": section, "visitor": section, "ticket": section, "canned_response": section,
+            "pre_chat_survey": {"type": "array", "items": {"type": "object"}},
+        }},
+        "EventBatch": object(&["events"], json!({"events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": reference("EventInput")}})),
+        "Ingested": object(&["event_id", "deliveries", "duplicate"], json!({
+            "event_id": {"type": "string"}, "deliveries": {"type": "integer"}, "duplicate": {"type": "boolean"},
+        })),
+        "IngestedBatch": object(&["events", "deliveries"], json!({
+            "events": {"type": "array", "items": reference("Ingested")}, "deliveries": {"type": "integer"},
+        })),
+        "Delivery": object(&["id", "event_id", "webhook_id", "event_type", "status", "attempt_count", "created_at", "updated_at"], json!({
+            "id": {"type": "string", "pattern": "^dlv_[0-9]+$"},
+            "event_id": {"type": "string"},
+            "webhook_id": {"type": "string"},
+            "event_type": reference("EventType"),
+            "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
+            "attempt_count": {"type": "integer"},
+            "next_attempt_at": {"type": ["string", "null"], "format": "date-time"},
+            "last_status_code": nullable("integer"),
+            "last_error": nullable("string"),
+            "created_at": time(), "updated_at": time(),
+        })),
+        "DeliveryList": object(&["deliveries", "next_cursor"], json!({
+            "deliveries": {"type": "array", "items": reference("Delivery")},
+            "next_cursor": nullable("string"),
+        })),
+        "Attempt": object(&["attempt", "started_at", "duration_ms"], json!({
+            "attempt": {"type": "integer"}, "started_at": time(), "duration_ms": {"type": "integer"},
+            "status_code": nullable("integer"), "error": nullable("string"),
+            "response_body": {"type": ["string", "null"], "description": "The start of the answer, cut to 4 KiB."},
+        })),
+        "DeliveryDetail": {"allOf": [reference("Delivery"), object(&["request_body", "attempts"], json!({
+            "request_body": {"type": "object", "description": "Exactly the JSON body sent."},
+            "attempts": {"type": "array", "items": reference("Attempt")},
+        }))]},
+        "Resending": object(&["id", "status"], json!({"id": {"type": "string"}, "status": {"const": "pending"}})),
+        "V2Webhook": object(&["licence", "event_type", "data_types", "url", "verified", "token", "id"], json!({
+            "licence": {"type": "integer"}, "event_type": reference("EventType"),
+            "data_types": {"type": "array", "items": reference("DataType")},
+            "url": {"type": "string"}, "verified": {"type": "boolean"},
+            "token": {"type": "string"}, "id": {"type": "string"},
+        })),
+        "V2WebhookList": object(&["events"], json!({"events": {"type": "array", "items": reference("V2Webhook")}})),
+        "V2WebhookInput": object(&["event_type", "data_types", "url"], json!({
+            "event_type": reference("EventType"),
+            "data_types": {"type": "array", "items": reference("DataType")},
+            "url": {"type": "string"},
+        })),
+        "V2WebhookForm": object(&["event_type", "url"], json!({
+            "event_type": reference("EventType"),
+            "data_types[]": {"type": "array", "items": reference("DataType")},
+            "url": {"type": "string"},
+        })),
+        "V2Result": object(&["result"], json!({"result": {"type": "string"}})),
+        "VisitorField": object(&["name", "value"], json!({
+            "name": {"type": "string"}, "value": {"type": "string"},
+            "url": {"type": "string", "description": "Turns the value into a link."},
+        })),
+        "VisitorDetailsInput": object(&["license_id", "token", "id", "fields"], json!({
+            "license_id": {"type": ["string", "integer"]},
+            "token": {"type": "string"},
+            "id": {"type": "string", "description": "The data set's name, e.g. `my-app`."},
+            "icon": {"type": "string", "description": "A URL without the scheme."},
+            "fields": {"type": "array", "items": reference("VisitorField")},
+        })),
+        "VisitorDetailsForm": {"type": "object", "description": "PHP `http_build_query` encoding: `license_id`, `token`, `id`, `icon`, `fields[0][name]`, `fields[0][value]`, `fields[0][url]`, ...", "additionalProperties": {"type": "string"}},
+        "VisitorDetails": {"type": "object", "additionalProperties": true, "description": "The detail sets pushed for the visitor, one per `id`, each with its `fields`."},
+        "SupportMatrix": object(&["event_types", "data_types"], json!({
+            "event_types": {"type": "array", "items": object(&["name", "data_types"], json!({
+                "name": reference("EventType"), "data_types": {"type": "array", "items": reference("DataType")},
+            }))},
+            "data_types": {"type": "array", "items": reference("DataType")},
+        })),
+    })
+}

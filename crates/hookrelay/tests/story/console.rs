@@ -1,0 +1,277 @@
+//! The web console as a person uses it, in a real headless Chromium: signing in, adding a
+//! webhook whose data types follow the support matrix, watching a delivery fail against a
+//! receiver answering 500, redelivering it once the receiver recovers; the admin's license
+//! picker, "Send test", disabling and deleting; and stored text shown as text, never run.
+
+use fantoccini::Locator;
+use livechat_webhooks::EventType;
+use serde_json::json;
+
+use crate::browser::Browser;
+use crate::harness::{TestServer, ADMIN};
+use crate::receiver::{Answer, Receiver};
+
+/// Signs in with a license's id and API key and waits for the webhooks page.
+async fn sign_in_as_license(b: &Browser, server: &TestServer, id: &str, key: &str) {
+    b.client.goto(&server.url("/")).await.unwrap();
+    b.fill("#license-id", id).await;
+    b.fill("#api-key", key).await;
+    b.click("#sign-in").await;
+    b.wait_text("main h1", "Webhooks").await;
+}
+
+/// How many elements match a CSS selector right now.
+async fn count(b: &Browser, css: &str) -> usize {
+    b.client.find_all(Locator::Css(css)).await.unwrap().len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_sees_a_delivery_fail_and_redelivers_it_from_the_console_once_the_target_recovers() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(Answer::Status(500));
+    let b = Browser::start().await;
+
+    sign_in_as_license(&b, &server, &license.id, &license.api_key).await;
+    let url = b.client.current_url().await.unwrap();
+    assert_eq!(url.path(), "/console", "/ redirects to the console");
+    assert!(
+        !url.as_str().contains(&license.api_key),
+        "the key never appears in a URL: {url}"
+    );
+    b.wait_text("main", "No webhooks yet.").await;
+
+    // Add a chat_started webhook: ticket cannot be chosen for it, chat and visitor can.
+    b.click("#add-webhook").await;
+    b.fill("#wh-url", &format!("{}/livechat", receiver.url))
+        .await;
+    b.wait("#wh-event")
+        .await
+        .select_by_value("chat_started")
+        .await
+        .unwrap();
+    assert!(!b.wait("#wh-dt-ticket").await.is_enabled().await.unwrap());
+    assert!(b.wait("#wh-dt-chat").await.is_enabled().await.unwrap());
+    b.click("#wh-dt-chat").await;
+    b.click("#wh-dt-visitor").await;
+    b.click("#wh-save").await;
+    b.wait_text("#webhooks", "chat_started").await;
+    b.wait_text("#webhooks", "chat, visitor").await;
+    b.screenshot("webhooks").await;
+
+    // The producer posts an event; every attempt is answered 500 until the retries run out.
+    let accepted = server
+        .event(
+            &license,
+            json!({"event_type": "chat_started", "chat": {"id": "C1", "tags": []},
+                   "visitor": {"id": "S1", "name": "Mary Brown", "email": "mary.brown@email.com"}}),
+        )
+        .await;
+    assert_eq!(accepted["deliveries"], 1);
+    let id = server.only_delivery_id(&license).await;
+    server
+        .wait_status(&license, &id, "failed", std::time::Duration::from_secs(10))
+        .await;
+
+    b.click("#nav a[data-section=deliveries]").await;
+    b.wait_text("#deliveries", "failed").await;
+    b.click(&format!("#deliveries tr[data-delivery-id={id}] a"))
+        .await;
+    b.wait_text("#delivery-status", "failed").await;
+    let attempts = b.wait_text("#attempts", "HTTP 500").await;
+    assert_eq!(count(&b, "#attempts .attempt").await, 4, "{attempts}");
+    b.wait_text("main", "\"email\": \"mary.brown@email.com\"")
+        .await;
+
+    // The receiver recovers; Redeliver makes a fifth attempt, which succeeds.
+    receiver.answer(Answer::Status(200));
+    b.click("#redeliver").await;
+    b.wait_text("#delivery-status", "succeeded").await;
+    b.wait_text("#attempts .attempt:first-child", "HTTP 200")
+        .await;
+    assert_eq!(count(&b, "#attempts .attempt").await, 5);
+    let shot = b.screenshot("delivery-redelivered").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "{shot:?}");
+
+    let hits = receiver.hits();
+    assert_eq!(hits.len(), 5);
+    assert_eq!(hits[4].answered, Some(200));
+    assert_eq!(hits[4].body["visitor"]["email"], "mary.brown@email.com");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_picks_a_license_then_tests_disables_and_deletes_a_webhook_in_the_console() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    server
+        .webhook(&license, &receiver.url, "ticket_created", &["ticket"])
+        .await;
+    let b = Browser::start().await;
+
+    b.client.goto(&server.url("/console")).await.unwrap();
+    b.click("#mode-admin").await;
+    b.fill("#admin-token", ADMIN).await;
+    b.click("#sign-in").await;
+    b.wait_text("main h1", "Choose a license").await;
+    b.screenshot("license-picker").await;
+    b.client
+        .find(Locator::XPath(&format!(
+            "//button[contains(., '{}')]",
+            license.id
+        )))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait_text("#webhooks", "ticket_created").await;
+
+    // The form offers exactly the data types each event type carries.
+    b.click("#add-webhook").await;
+    let select = b.wait("#wh-event").await;
+    for event in EventType::ALL {
+        select.select_by_value(event.as_str()).await.unwrap();
+        let mut enabled = Vec::new();
+        for input in b
+            .client
+            .find_all(Locator::Css("input[name=data_types]"))
+            .await
+            .unwrap()
+        {
+            if input.is_enabled().await.unwrap() {
+                enabled.push(input.attr("value").await.unwrap().unwrap());
+            }
+        }
+        let expected: Vec<&str> = event
+            .supported_data_types()
+            .iter()
+            .map(|d| d.as_str())
+            .collect();
+        assert_eq!(enabled, expected, "data types offered for {event:?}");
+    }
+    b.click("#webhook-form button[type=button]").await;
+
+    // Send test shows the target's answer.
+    b.click("#webhooks .send-test").await;
+    b.wait_text("#test-outcome", "HTTP 200").await;
+    b.wait_text("#test-result", "answer from the test receiver")
+        .await;
+    assert_eq!(receiver.hits().len(), 1);
+    assert!(receiver.hits()[0].body["ticket"].is_object());
+
+    b.click("#webhooks .toggle").await;
+    b.wait_text("#webhooks", "disabled").await;
+    let (_, list) = server
+        .get(&format!("/v1/licenses/{}/webhooks", license.id), ADMIN)
+        .await;
+    assert_eq!(list["webhooks"][0]["enabled"], false);
+
+    b.click("#webhooks .danger").await;
+    let question = b.client.get_alert_text().await.unwrap();
+    assert!(
+        question.contains("Delete the ticket_created webhook"),
+        "{question}"
+    );
+    b.client.accept_alert().await.unwrap();
+    b.wait_text("main", "No webhooks yet.").await;
+    let (_, list) = server
+        .get(&format!("/v1/licenses/{}/webhooks", license.id), ADMIN)
+        .await;
+    assert_eq!(list["webhooks"].as_array().unwrap().len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stored_text_is_shown_as_text_and_never_run_as_html() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let attack = "<img src=x onerror=\"document.title='pwned'\">";
+    let (status, _) = server
+        .post(
+            &format!("/v1/licenses/{}/webhooks", license.id),
+            &license.api_key,
+            json!({"url": "http://user:s3cret@127.0.0.1:9/hook", "event_type": "visitor_queued",
+                   "data_types": ["visitor"], "description": attack}),
+        )
+        .await;
+    assert_eq!(status, 201);
+    let b = Browser::start().await;
+    sign_in_as_license(&b, &server, &license.id, &license.api_key).await;
+
+    let shown = b.wait_text("#webhooks", attack).await;
+    assert!(shown.contains("user:***@127.0.0.1"), "{shown}");
+    assert_eq!(count(&b, "#webhooks img").await, 0);
+    assert_ne!(b.client.title().await.unwrap(), "pwned");
+    assert!(!b.client.source().await.unwrap().contains("s3cret"));
+}
+
+#[tokio::test]
+async fn console_pages_carry_a_strict_content_security_policy() {
+    let server = TestServer::start().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let root = client.get(server.url("/")).send().await.unwrap();
+    assert_eq!(root.status(), 303);
+    assert_eq!(root.headers()["location"], "/console");
+    for (path, kind) in [
+        ("/console", "text/html"),
+        ("/console/app.js", "text/javascript"),
+        ("/console/console.css", "text/css"),
+        ("/console/support-matrix.json", "application/json"),
+    ] {
+        let r = client.get(server.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind),
+            "{path}"
+        );
+        let csp = r.headers()["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("script-src 'self'"), "{path}: {csp}");
+        assert!(!csp.contains("unsafe-inline"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    }
+    let missing = client
+        .get(server.url("/console/nope.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
+}
+
+#[tokio::test]
+async fn the_console_scripts_never_write_html_strings() {
+    // Escaping rests on building the page with text nodes: no script may use innerHTML,
+    // outerHTML, insertAdjacentHTML or document.write.
+    let server = TestServer::start().await;
+    for file in [
+        "app.js",
+        "api.js",
+        "dom.js",
+        "webhooks.js",
+        "deliveries.js",
+        "visitors.js",
+    ] {
+        let text = reqwest::get(server.url(&format!("/console/{file}")))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(text.len() > 500, "{file} is served");
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+        ] {
+            assert!(!text.contains(sink), "{file} uses {sink}");
+        }
+    }
+}
