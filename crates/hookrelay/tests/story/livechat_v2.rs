@@ -35,6 +35,17 @@ fn v2(server: &TestServer, method: Method, path: &str, login: &str, key: &str) -
         .header("X-API-Version", "2")
 }
 
+/// `POST /webhooks` with a form body, as `curl -d` and PHP send it.
+fn post_form(
+    server: &TestServer,
+    license: &TestLicense,
+    body: impl Into<String>,
+) -> RequestBuilder {
+    v2(server, Method::POST, "/webhooks", LOGIN, &license.api_key)
+        .header("Content-Type", FORM)
+        .body(body.into())
+}
+
 async fn answer(request: RequestBuilder) -> (StatusCode, reqwest::header::HeaderMap, Value) {
     let response = request.send().await.unwrap();
     let status = response.status();
@@ -85,12 +96,7 @@ async fn the_documented_curl_request_creates_a_webhook_and_answers_in_the_v2_sha
     // Exactly what the v2 docs' `curl -d` sends: brackets not encoded.
     let body = "event_type=chat_started&data_types[]=chat&data_types[]=visitor\
                 &url=https://my-company.com/parse_webhook.php";
-    let (status, _, created) = answer(
-        v2(&server, Method::POST, "/webhooks", LOGIN, &license.api_key)
-            .header("Content-Type", FORM)
-            .body(body),
-    )
-    .await;
+    let (status, _, created) = answer(post_form(&server, &license, body)).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     assert_eq!(created.as_object().unwrap().len(), 1);
     let events = created["events"].as_array().unwrap();
@@ -122,12 +128,7 @@ async fn a_php_http_build_query_body_is_read_and_the_password_is_redacted_in_the
     //   'url' => 'https://livechat:password@www.my-website.com/hook.php'])
     let body = "event_type=chat_ended&data_types%5B0%5D=chat&data_types%5B1%5D=pre_chat_survey\
                 &url=https%3A%2F%2Flivechat%3Apassword%40www.my-website.com%2Fhook.php";
-    let (status, _, created) = answer(
-        v2(&server, Method::POST, "/webhooks", LOGIN, &license.api_key)
-            .header("Content-Type", FORM)
-            .body(body),
-    )
-    .await;
+    let (status, _, created) = answer(post_form(&server, &license, body)).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let url = "https://livechat:***@www.my-website.com/hook.php";
     assert_v2_webhook(
@@ -359,12 +360,7 @@ async fn bad_parameters_get_a_400_that_names_them() {
         ),
     ];
     for (body, field, hint) in cases {
-        let (status, _, error) = answer(
-            v2(&server, Method::POST, "/webhooks", LOGIN, &license.api_key)
-                .header("Content-Type", FORM)
-                .body(body),
-        )
-        .await;
+        let (status, _, error) = answer(post_form(&server, &license, body)).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{body}: {error}");
         assert_eq!(error["field"], field, "{body}: {error}");
         let message = error["error"].as_str().unwrap();
@@ -410,12 +406,7 @@ async fn a_webhook_created_through_the_v2_api_receives_its_events() {
         "event_type=visitor_queued&data_types%5B0%5D=visitor&url={}",
         receiver.url.replace(':', "%3A").replace('/', "%2F")
     );
-    let (status, _, created) = answer(
-        v2(&server, Method::POST, "/webhooks", LOGIN, &license.api_key)
-            .header("Content-Type", FORM)
-            .body(body),
-    )
-    .await;
+    let (status, _, created) = answer(post_form(&server, &license, body)).await;
     assert_eq!(status, StatusCode::OK, "{created}");
     let visitor = json!({"id": "S1354547427.0c151b0e1b", "name": "John"});
     server

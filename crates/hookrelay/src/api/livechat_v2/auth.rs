@@ -1,11 +1,12 @@
 //! HTTP Basic authentication of the v2 management API: `Authorization: Basic
 //! base64(login:api_key)`, as LiveChat v2 clients send it (`curl -u login:key`). The license is
-//! found by its login and the key's hash compared with the stored one in constant time.
+//! found by its login and the key's hash compared with the stored one in constant time. The
+//! header is read by the receiver SDK's [`parse_basic`], the one Basic parser of the workspace.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
-use base64::Engine as _;
+use hookrelay_receiver::parse_basic;
 
 use super::error::V2Error;
 use crate::api::{ApiError, AppState};
@@ -40,44 +41,5 @@ impl FromRequestParts<AppState> for BasicLicense {
             Some(license) if secret::equal(&stored, &hash) => Ok(BasicLicense(license)),
             _ => Err(ApiError::Unauthorized(WRONG).into()),
         }
-    }
-}
-
-/// `Basic base64(user:password)` → `(user, password)`; the password may contain colons.
-fn parse_basic(header: &[u8]) -> Option<(String, String)> {
-    let header = std::str::from_utf8(header).ok()?.trim();
-    let (scheme, encoded) = header.split_once(' ')?;
-    if !scheme.eq_ignore_ascii_case("basic") {
-        return None;
-    }
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, password) = text.split_once(':')?;
-    Some((user.to_string(), password.to_string()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn basic_credentials_are_split_at_the_first_colon() {
-        // base64("john.doe@mycompany.com:c14b:85")
-        let header = b"Basic am9obi5kb2VAbXljb21wYW55LmNvbTpjMTRiOjg1";
-        assert_eq!(
-            parse_basic(header),
-            Some(("john.doe@mycompany.com".into(), "c14b:85".into()))
-        );
-        assert_eq!(parse_basic(b"basic dTpw"), Some(("u".into(), "p".into())));
-    }
-
-    #[test]
-    fn other_schemes_and_broken_values_are_not_credentials() {
-        assert_eq!(parse_basic(b"Bearer dTpw"), None);
-        assert_eq!(parse_basic(b"Basic !!!"), None);
-        assert_eq!(parse_basic(b"Basic dXNlcg=="), None); // "user": no colon
-        assert_eq!(parse_basic(b"Basic"), None);
     }
 }
