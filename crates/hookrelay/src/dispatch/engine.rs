@@ -44,8 +44,10 @@ const POLL: Duration = Duration::from_secs(1);
 const CLAIM_BATCH: usize = 1024;
 /// Most outcomes written in one store call.
 const RECORD_BATCH: usize = 2048;
-/// How far a delivery handed back for a saturated target is pushed into the future.
+/// How far a delivery handed back for a saturated target is first pushed into the future; it
+/// doubles each time the same target is still saturated, up to [`MAX_DEFER`].
 const DEFER: Duration = Duration::from_secs(5);
+const MAX_DEFER: Duration = Duration::from_secs(600);
 
 /// A handle to the running engine.
 #[derive(Clone)]
@@ -190,6 +192,9 @@ async fn claimer(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
 struct TargetQueue {
     in_flight: usize,
     queue: VecDeque<(DeliveryJob, TargetUrl)>,
+    /// How many times in a row this target's overflow was handed back: a slow or stalled
+    /// target's backlog is pushed ever further out instead of cycling through memory.
+    defer_level: u32,
 }
 
 async fn dispatcher(
@@ -205,7 +210,7 @@ async fn dispatcher(
     // Targets with queued jobs that wait only for a global slot, in arrival order.
     let mut waiting: VecDeque<String> = VecDeque::new();
     let mut in_flight = 0usize;
-    let mut deferred: Vec<DeliveryId> = Vec::new();
+    let mut deferred: HashMap<String, Vec<DeliveryId>> = HashMap::new();
 
     let start =
         |key: &str, t: &mut TargetQueue, in_flight: &mut usize, waiting: &mut VecDeque<String>| {
@@ -262,14 +267,18 @@ async fn dispatcher(
                     let key = target.key();
                     let t = targets.entry(key.clone()).or_default();
                     if t.queue.len() >= config.max_queued_per_target {
-                        deferred.push(job.id);
+                        deferred.entry(key).or_default().push(job.id);
                         continue;
                     }
                     t.queue.push_back((job, target));
                     start(&key, t, &mut in_flight, &mut waiting);
                 }
-                if !deferred.is_empty() {
-                    hand_back(&inner, std::mem::take(&mut deferred), now_ms() + DEFER.as_millis() as i64);
+                for (key, ids) in deferred.drain() {
+                    let level = targets.get_mut(&key).map_or(0, |t| {
+                        t.defer_level = t.defer_level.saturating_add(1);
+                        t.defer_level
+                    });
+                    hand_back(&inner, ids, now_ms() + defer_for(level).as_millis() as i64);
                 }
             }
             Some(key) = done_rx.recv() => {
@@ -277,8 +286,11 @@ async fn dispatcher(
                 if let Some(t) = targets.get_mut(&key) {
                     t.in_flight -= 1;
                     start(&key, t, &mut in_flight, &mut waiting);
-                    if t.in_flight == 0 && t.queue.is_empty() {
-                        targets.remove(&key);
+                    if t.queue.is_empty() {
+                        t.defer_level = 0;
+                        if t.in_flight == 0 {
+                            targets.remove(&key);
+                        }
                     }
                 }
                 while in_flight < config.max_in_flight {
@@ -357,6 +369,15 @@ async fn attempt(
     }
 }
 
+/// How long to put off a saturated target's overflow the `level`-th time in a row, jittered so
+/// the handed-back deliveries do not all return at once.
+fn defer_for(level: u32) -> Duration {
+    let base = DEFER
+        .saturating_mul(1 << level.saturating_sub(1).min(16))
+        .min(MAX_DEFER);
+    base.mul_f64(0.75 + rand::random::<f64>() / 2.0)
+}
+
 /// Gives deliveries back to the store unattempted, due at `due_at`.
 fn hand_back(inner: &Arc<Inner>, ids: Vec<DeliveryId>, due_at: Millis) {
     let inner = inner.clone();
@@ -404,5 +425,18 @@ async fn recorder(inner: Arc<Inner>, mut records: mpsc::UnboundedReceiver<Attemp
         if retries || (before >= half && before - n < half) {
             inner.claimer_wake.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saturated_targets_overflow_is_put_off_ever_longer_up_to_a_cap() {
+        let secs = |level| defer_for(level).as_secs_f64();
+        assert!((3.75..=6.25).contains(&secs(1)), "{}", secs(1));
+        assert!((7.5..=12.5).contains(&secs(2)), "{}", secs(2));
+        assert!((450.0..=750.0).contains(&secs(40)), "{}", secs(40));
     }
 }

@@ -30,6 +30,10 @@ const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open; more are opened on demand under load.
 const READERS: usize = 4;
+/// Page caches: the writer's holds the hot end of the tables; readers need little. Together they
+/// bound what SQLite adds to the process's memory, whatever the size of the backlog.
+const WRITER_CACHE_KIB: u32 = 16 * 1024;
+const READER_CACHE_KIB: u32 = 2 * 1024;
 
 pub struct SqliteStore {
     writer: Mutex<Option<Writer>>,
@@ -47,7 +51,7 @@ impl SqliteStore {
             if let Some(dir) = Path::new(&p).parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
-            let conn = connect(&p)?;
+            let conn = connect(&p, WRITER_CACHE_KIB)?;
             migrate(&conn)?;
             // One node owns a SQLite file, so at start nothing can be in flight: leases left by a
             // crash are released at once instead of waiting for them to expire.
@@ -59,7 +63,7 @@ impl SqliteStore {
                 );
             }
             let readers = (0..READERS)
-                .map(|_| connect(&p))
+                .map(|_| connect(&p, READER_CACHE_KIB))
                 .collect::<Result<Vec<_>, _>>()?;
             Ok((conn, readers))
         })
@@ -96,7 +100,7 @@ impl SqliteStore {
             let conn = readers.lock().expect("reader pool").pop();
             let conn = match conn {
                 Some(c) => c,
-                None => connect(&path).map_err(sql_error)?,
+                None => connect(&path, READER_CACHE_KIB).map_err(sql_error)?,
             };
             let result = f(&conn).map_err(sql_error);
             let mut pool = readers.lock().expect("reader pool");
@@ -110,16 +114,16 @@ impl SqliteStore {
     }
 }
 
-fn connect(path: &str) -> rusqlite::Result<Connection> {
+fn connect(path: &str, cache_kib: u32) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.execute_batch(
+    conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL;
          PRAGMA synchronous = FULL;
          PRAGMA foreign_keys = OFF;
          PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -16000;",
-    )?;
+         PRAGMA cache_size = -{cache_kib};"
+    ))?;
     conn.set_prepared_statement_cache_capacity(64);
     Ok(conn)
 }
@@ -381,7 +385,7 @@ mod tests {
     fn a_version_1_database_is_migrated_to_version_2_keeping_its_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
-        let conn = connect(path.to_str().unwrap()).unwrap();
+        let conn = connect(path.to_str().unwrap(), READER_CACHE_KIB).unwrap();
         conn.execute_batch(&format!(
             "BEGIN; {}; PRAGMA user_version = 1; COMMIT;",
             MIGRATIONS[0]
