@@ -37,11 +37,17 @@ pub async fn prepare(store: &Arc<dyn Store>, config: &Config) -> anyhow::Result<
             api_key_hash: secret::hash(&api_key),
             created_at: crate::domain::now_ms(),
         };
-        store.create_license(license.clone()).await?;
-        first_start.push(format!("license_id:  {}", license.license_id));
-        first_start.push(format!("login:       {}", license.login));
-        first_start.push(format!("api key:     {api_key}"));
-        first_start.push(format!("token:       {}", license.token));
+        match store.create_license(license.clone()).await {
+            Ok(()) => {
+                first_start.push(format!("license_id:  {}", license.license_id));
+                first_start.push(format!("login:       {}", license.login));
+                first_start.push(format!("api key:     {api_key}"));
+                first_start.push(format!("token:       {}", license.token));
+            }
+            // Several nodes started at once on one PostgreSQL database: another one won.
+            Err(crate::store::StoreError::Conflict(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
     }
     if !first_start.is_empty() {
         announce(config, &first_start);

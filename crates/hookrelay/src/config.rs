@@ -25,6 +25,9 @@ pub struct Config {
     pub retry_jitter: f64,
     pub max_retry_after: Duration,
     pub attempt_timeout: Duration,
+    /// How long a delivery taken by a node stays reserved for it: after a node dies, its
+    /// deliveries go to the other nodes (or to its own restart on PostgreSQL) once this passes.
+    pub delivery_lease: Duration,
     pub success_any_2xx: bool,
     pub per_target_concurrency: usize,
     pub max_in_flight: usize,
@@ -65,6 +68,7 @@ pub struct RawConfig {
     pub retry_jitter: Option<f64>,
     pub max_retry_after: Option<String>,
     pub attempt_timeout: Option<String>,
+    pub delivery_lease: Option<String>,
     pub success_any_2xx: Option<bool>,
     pub per_target_concurrency: Option<usize>,
     pub max_in_flight: Option<usize>,
@@ -151,6 +155,7 @@ impl RawConfig {
                 .transpose()?,
             max_retry_after: get("HOOKRELAY_MAX_RETRY_AFTER"),
             attempt_timeout: get("HOOKRELAY_ATTEMPT_TIMEOUT"),
+            delivery_lease: get("HOOKRELAY_DELIVERY_LEASE"),
             success_any_2xx: parse_bool("HOOKRELAY_SUCCESS_ANY_2XX")?,
             per_target_concurrency: parse_num("HOOKRELAY_PER_TARGET_CONCURRENCY")?,
             max_in_flight: parse_num("HOOKRELAY_MAX_IN_FLIGHT")?,
@@ -172,6 +177,7 @@ impl RawConfig {
             retry_jitter: over.retry_jitter.or(self.retry_jitter),
             max_retry_after: over.max_retry_after.or(self.max_retry_after),
             attempt_timeout: over.attempt_timeout.or(self.attempt_timeout),
+            delivery_lease: over.delivery_lease.or(self.delivery_lease),
             success_any_2xx: over.success_any_2xx.or(self.success_any_2xx),
             per_target_concurrency: over.per_target_concurrency.or(self.per_target_concurrency),
             max_in_flight: over.max_in_flight.or(self.max_in_flight),
@@ -225,6 +231,13 @@ impl RawConfig {
         if attempt_timeout.is_zero() {
             return Err(bad("attempt_timeout", "must be more than 0"));
         }
+        let delivery_lease = duration(raw.delivery_lease, "delivery_lease")?;
+        if delivery_lease <= attempt_timeout {
+            return Err(bad(
+                "delivery_lease",
+                "must be longer than attempt_timeout (an attempt must end before its lease)",
+            ));
+        }
         let positive = |v: Option<usize>, name| match v {
             Some(0) | None => Err(bad(name, "must be at least 1")),
             Some(n) => Ok(n),
@@ -243,6 +256,7 @@ impl RawConfig {
             retry_jitter,
             max_retry_after: duration(raw.max_retry_after, "max_retry_after")?,
             attempt_timeout,
+            delivery_lease,
             success_any_2xx: raw.success_any_2xx.unwrap_or(false),
             per_target_concurrency: positive(raw.per_target_concurrency, "per_target_concurrency")?,
             max_in_flight: positive(raw.max_in_flight, "max_in_flight")?,

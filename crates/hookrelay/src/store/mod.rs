@@ -19,6 +19,7 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 
+pub mod postgres;
 pub mod sqlite;
 
 /// What can go wrong in a store.
@@ -202,6 +203,13 @@ pub trait Store: Send + Sync + 'static {
         visitor_id: &str,
     ) -> StoreResult<Vec<VisitorDetails>>;
 
+    /// Completes when another node may have stored due work for this one (PostgreSQL's
+    /// `LISTEN/NOTIFY`), so an idle engine looks at once instead of at its next poll. A backend
+    /// with a single node never has such news: the default waits forever.
+    async fn wait_for_new_work(&self) {
+        std::future::pending::<()>().await
+    }
+
     /// Waits until everything accepted so far is written, then stops the backend's workers.
     async fn close(&self);
 }
@@ -210,9 +218,11 @@ pub trait Store: Send + Sync + 'static {
 pub async fn open(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     if let Some(path) = database_url.strip_prefix("sqlite://") {
         Ok(Arc::new(sqlite::SqliteStore::open(path).await?))
+    } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PostgresStore::open(database_url).await?))
     } else {
         anyhow::bail!(
-            "database_url: unsupported scheme in `{}`; use sqlite://PATH",
+            "database_url: unsupported scheme in `{}`; use sqlite://PATH or postgres://...",
             crate::config::redact_url(database_url)
         )
     }

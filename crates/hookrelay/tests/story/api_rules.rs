@@ -1,5 +1,6 @@
 //! The API's rules: authentication, clear errors, limits, and the private-network guard.
 
+use hookrelay_story::story;
 use std::time::Duration;
 
 use serde_json::json;
@@ -7,7 +8,7 @@ use serde_json::json;
 use crate::harness::{TestServer, ADMIN};
 use crate::receiver::Receiver;
 
-#[tokio::test]
+#[story]
 async fn requests_without_valid_credentials_are_refused() {
     let server = TestServer::start().await;
     let mine = server.license().await;
@@ -38,7 +39,7 @@ async fn requests_without_valid_credentials_are_refused() {
     );
 }
 
-#[tokio::test]
+#[story]
 async fn bad_input_gets_a_clear_error_naming_the_field() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -102,7 +103,7 @@ async fn bad_input_gets_a_clear_error_naming_the_field() {
     assert_eq!(body["error"]["field"], "status");
 }
 
-#[tokio::test]
+#[story]
 async fn an_oversized_body_is_refused_with_413_and_nothing_is_stored() {
     let server = TestServer::start_with(|c| c.max_body_bytes = 4096).await;
     let license = server.license().await;
@@ -124,7 +125,7 @@ async fn an_oversized_body_is_refused_with_413_and_nothing_is_stored() {
     assert!(server.deliveries(&license, "").await.is_empty());
 }
 
-#[tokio::test]
+#[story]
 async fn private_targets_are_refused_unless_allowed() {
     let server = TestServer::start_with(|c| c.allowed_target_networks.clear()).await;
     let license = server.license().await;
@@ -180,7 +181,7 @@ async fn private_targets_are_refused_unless_allowed() {
     assert!(receiver.hits().is_empty());
 }
 
-#[tokio::test]
+#[story]
 async fn health_readiness_and_metrics_answer() {
     let server = TestServer::start().await;
     assert_eq!(server.get("/healthz", "").await.0, 200);

@@ -1,5 +1,6 @@
 //! Taking events in: the chat_changed tag rule, idempotency keys, batches.
 
+use hookrelay_story::story;
 use std::time::Duration;
 
 use serde_json::json;
@@ -11,7 +12,7 @@ fn changed(chat_id: &str, tags: &[&str]) -> serde_json::Value {
     json!({"event_type": "chat_changed", "chat": {"id": chat_id, "tags": tags}})
 }
 
-#[tokio::test]
+#[story]
 async fn chat_changed_is_delivered_only_when_the_tag_list_changed() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -43,7 +44,7 @@ async fn chat_changed_is_delivered_only_when_the_tag_list_changed() {
     assert_eq!(hits[0].body["chat"]["tags"], json!(["sales", "vip"]));
 }
 
-#[tokio::test]
+#[story]
 async fn an_idempotency_key_stores_a_retried_event_once() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -74,7 +75,7 @@ async fn an_idempotency_key_stores_a_retried_event_once() {
     assert_eq!(server.deliveries(&license, "").await.len(), 1);
 }
 
-#[tokio::test]
+#[story]
 async fn a_batch_is_stored_in_one_go_and_delivered() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -120,7 +121,7 @@ async fn a_batch_is_stored_in_one_go_and_delivered() {
     );
 }
 
-#[tokio::test]
+#[story]
 async fn disabled_webhooks_get_nothing_until_enabled_again() {
     let server = TestServer::start().await;
     let license = server.license().await;

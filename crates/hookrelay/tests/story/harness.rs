@@ -1,4 +1,5 @@
-//! Starts a real hookrelay server on port 0 with a real SQLite file, and talks to it over HTTP.
+//! Starts a real hookrelay server on port 0, on the story's store backend (a real SQLite file or a
+//! fresh PostgreSQL schema, see [`crate::backend`]), and talks to it over HTTP.
 
 use std::time::Duration;
 
@@ -29,7 +30,7 @@ pub struct TestLicense {
 /// The configuration tests run with: a fast retry schedule without jitter, loopback allowed.
 pub fn test_config(dir: &std::path::Path) -> Config {
     let mut config = Config::defaults();
-    config.database_url = format!("sqlite://{}/hookrelay.db", dir.display());
+    config.database_url = crate::backend::database_url(dir);
     config.admin_token = Some(ADMIN.into());
     config.allowed_target_networks = vec!["127.0.0.0/8".parse().unwrap()];
     config.retry_schedule = [50, 100, 150].map(Duration::from_millis).to_vec();
@@ -51,6 +52,7 @@ impl TestServer {
     }
 
     pub async fn start_in(dir: tempfile::TempDir, config: Config) -> TestServer {
+        crate::backend::prepare(&config.database_url, dir.path()).await;
         let store = hookrelay::store::open(&config.database_url).await.unwrap();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

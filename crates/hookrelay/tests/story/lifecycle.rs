@@ -1,5 +1,6 @@
 //! Stopping and starting: a graceful stop keeps everything accepted, a restart delivers it.
 
+use hookrelay_story::story;
 use std::time::Duration;
 
 use serde_json::json;
@@ -7,7 +8,7 @@ use serde_json::json;
 use crate::harness::{test_config, TestServer};
 use crate::receiver::{Answer, Receiver};
 
-#[tokio::test]
+#[story]
 async fn a_graceful_stop_finishes_attempts_under_way_and_a_restart_delivers_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = test_config(dir.path());

@@ -1,6 +1,7 @@
-//! The story suite: hookrelay as its users meet it, over real HTTP, with a real SQLite file and a
-//! real receiver on port 0.
+//! The story suite: hookrelay as its users meet it, over real HTTP, on every store backend (a real
+//! SQLite file, a real PostgreSQL schema: see `backend`) and a real receiver on port 0.
 
+mod backend;
 mod browser;
 mod harness;
 mod receiver;
@@ -11,7 +12,10 @@ mod crash;
 mod events;
 mod lifecycle;
 mod livechat_v2;
+mod multinode;
+mod outage;
 mod payload_fidelity;
+mod pg_proxy;
 mod retries;
 mod visitors;
 mod wire_format;

@@ -1,6 +1,7 @@
 //! Retrying until HTTP 200: what counts as a failure, the schedule, Retry-After, exhaustion and
 //! resending.
 
+use hookrelay_story::story;
 use std::time::Duration;
 
 use serde_json::json;
@@ -12,7 +13,7 @@ fn queued() -> serde_json::Value {
     json!({"event_type": "visitor_queued", "visitor": {"id": "S1", "name": "Mary"}})
 }
 
-#[tokio::test]
+#[story]
 async fn a_500_response_is_retried_until_a_200_with_the_same_body() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -44,7 +45,7 @@ async fn a_500_response_is_retried_until_a_200_with_the_same_body() {
     assert!(hits[2].at - hits[1].at >= Duration::from_millis(95));
 }
 
-#[tokio::test]
+#[story]
 async fn only_200_counts_unless_any_2xx_is_allowed() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -79,7 +80,7 @@ async fn only_200_counts_unless_any_2xx_is_allowed() {
     assert_eq!(d["attempts"].as_array().unwrap().len(), 1);
 }
 
-#[tokio::test]
+#[story]
 async fn refused_closed_redirected_and_timed_out_attempts_all_fail_and_exhaust() {
     let server = TestServer::start_with(|c| c.attempt_timeout = Duration::from_millis(300)).await;
     let license = server.license().await;
@@ -127,7 +128,7 @@ async fn refused_closed_redirected_and_timed_out_attempts_all_fail_and_exhaust()
     assert_eq!(redirecting.hits().len(), 4, "a redirect is never followed");
 }
 
-#[tokio::test]
+#[story]
 async fn retry_after_postpones_the_next_attempt() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -145,7 +146,7 @@ async fn retry_after_postpones_the_next_attempt() {
     );
 }
 
-#[tokio::test]
+#[story]
 async fn an_exhausted_delivery_is_failed_and_a_resend_delivers_it() {
     let server = TestServer::start().await;
     let license = server.license().await;

@@ -1,5 +1,6 @@
 //! What arrives at a target: LiveChat's exact format, for every event and data-type combination.
 
+use hookrelay_story::story;
 use std::time::Duration;
 
 use livechat_webhooks::{sample, DataType, DataTypes, EventType};
@@ -35,7 +36,7 @@ fn sample_event(event_type: EventType) -> Value {
     event
 }
 
-#[tokio::test]
+#[story]
 async fn every_event_and_data_type_combination_arrives_in_the_seed_format() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -96,7 +97,7 @@ async fn every_event_and_data_type_combination_arrives_in_the_seed_format() {
     }
 }
 
-#[tokio::test]
+#[story]
 async fn a_missing_survey_is_an_empty_array_and_unknown_fields_pass_through() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -129,7 +130,7 @@ async fn a_missing_survey_is_an_empty_array_and_unknown_fields_pass_through() {
     let _ = DataType::ALL;
 }
 
-#[tokio::test]
+#[story]
 async fn credentials_in_the_url_become_a_basic_header_and_leave_the_url() {
     let server = TestServer::start().await;
     let license = server.license().await;

@@ -1,0 +1,65 @@
+//! `LISTEN/NOTIFY`: wakes this node's claimer when another node stored work it did not take
+//! itself (an ingest on a busy node, deliveries handed back at shutdown).
+//!
+//! One dedicated connection (outside the pool, which recycles connections) listens on the
+//! channel. When it breaks, it is re-opened with a backoff, and the claimer is woken once after
+//! each reconnect, since notifications sent while it was down are lost. Polling in the engine
+//! stays the fallback, so a missed notification costs at most the poll interval.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_postgres::{AsyncMessage, Config, NoTls};
+
+/// Starts listening on `channel`; `wake` is notified on each notification.
+pub fn start(config: Config, channel: String, wake: Arc<Notify>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match listen(&config, &channel, &wake).await {
+                Ok(()) => backoff = Duration::from_millis(100),
+                Err(e) => {
+                    tracing::debug!(error = %e, "the notification connection failed; reconnecting");
+                }
+            }
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    })
+}
+
+/// Listens until the connection ends.
+async fn listen(
+    config: &Config,
+    channel: &str,
+    wake: &Notify,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = config.connect(NoTls).await?;
+    // The connection delivers query results and notifications alike, so it is polled here while
+    // the LISTEN runs, and afterwards for notifications.
+    let mut messages = futures::stream::poll_fn(move |cx| connection.poll_message(cx));
+    let quoted = channel.replace('"', "\"\"");
+    let sql = format!("LISTEN \"{quoted}\"");
+    let listen = client.batch_execute(&sql);
+    tokio::pin!(listen);
+    let mut listening = false;
+    loop {
+        tokio::select! {
+            done = &mut listen, if !listening => {
+                done?;
+                listening = true;
+                // Anything sent while this connection was down is lost: look for work once now.
+                wake.notify_one();
+            }
+            message = messages.next() => match message {
+                Some(Ok(AsyncMessage::Notification(_))) => wake.notify_one(),
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e),
+                None => return Ok(()),
+            },
+        }
+    }
+}

@@ -1,0 +1,425 @@
+//! The PostgreSQL backend: several hookrelay nodes sharing one database.
+//!
+//! - Migrations ([`migrate`]) run at start under an advisory lock, so nodes may start together.
+//! - Ingest is group-committed ([`committer`]): concurrent requests share one transaction.
+//! - Deliveries are claimed in batches with `FOR UPDATE SKIP LOCKED` and a lease; a node that
+//!   dies leaves leases that expire, and then any node takes that work. Leases are therefore
+//!   never released wholesale at start (unlike SQLite, which has one node by nature).
+//! - Idle nodes are woken by `LISTEN/NOTIFY` ([`listener`]); the engine's polling is the fallback.
+//! - An unreachable database yields [`StoreError::Unavailable`] (ingest answers 503; the engine
+//!   keeps attempt outcomes and retries); the pool opens fresh connections once it is back.
+//!
+//! Statements live in [`sql`], one named function each; rows become domain values in [`rows`].
+
+mod committer;
+mod error;
+mod ingest;
+mod listener;
+mod migrate;
+mod rows;
+mod sql;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_postgres::NoTls;
+
+use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
+use crate::domain::event::NewEvent;
+use crate::domain::license::License;
+use crate::domain::visitor_details::VisitorDetails;
+use crate::domain::webhook::Webhook;
+use crate::domain::{now_ms, Millis};
+use crate::store::{
+    AttemptRecord, DeliveryDetail, DeliveryJob, Ingested, Resend, Store, StoreError, StoreResult,
+    WebhookChanges,
+};
+use committer::Committer;
+use ingest::IngestRequest;
+use sql::{accounts, deliveries, visitors};
+
+/// Connections per node (the committer, the claimer, the recorder and API reads share them).
+const POOL_SIZE: usize = 16;
+/// How long a caller waits for a connection before the database counts as unavailable.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+pub struct PostgresStore {
+    pool: Pool,
+    committer: Mutex<Option<Committer>>,
+    workers: Mutex<Vec<JoinHandle<()>>>,
+    listener: JoinHandle<()>,
+    wake: Arc<Notify>,
+    /// The `NOTIFY` channel of this database schema.
+    channel: String,
+}
+
+impl PostgresStore {
+    /// Connects, brings the schema up to date and starts the commit and notification tasks.
+    pub async fn open(url: &str) -> anyhow::Result<PostgresStore> {
+        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+            anyhow::anyhow!("database_url `{}`: {e}", crate::config::redact_url(url))
+        })?;
+        config
+            .connect_timeout(CONNECT_TIMEOUT)
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30));
+        if config.get_application_name().is_none() {
+            config.application_name("hookrelay");
+        }
+        let manager = Manager::from_config(
+            config.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(CONNECT_TIMEOUT * 2))
+            .create_timeout(Some(CONNECT_TIMEOUT))
+            .recycle_timeout(Some(CONNECT_TIMEOUT))
+            .build()?;
+        let schema: String = {
+            let mut client = pool.get().await.map_err(|e| {
+                anyhow::anyhow!("cannot connect to {}: {e}", crate::config::redact_url(url))
+            })?;
+            migrate::run(&mut client).await?;
+            client
+                .query_one("SELECT current_schema()", &[])
+                .await?
+                .get(0)
+        };
+        let channel = format!("hookrelay_work.{schema}");
+        let wake = Arc::new(Notify::new());
+        let listener = listener::start(config, channel.clone(), wake.clone());
+        let (committer, workers) = Committer::start(pool.clone(), channel.clone());
+        Ok(PostgresStore {
+            pool,
+            committer: Mutex::new(Some(committer)),
+            workers: Mutex::new(workers),
+            listener,
+            wake,
+            channel,
+        })
+    }
+
+    async fn client(&self) -> StoreResult<Object> {
+        self.pool.get().await.map_err(error::pool)
+    }
+}
+
+fn internal(e: rows::BadValue) -> StoreError {
+    StoreError::Internal(e.into())
+}
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn ping(&self) -> StoreResult<()> {
+        let c = self.client().await?;
+        c.simple_query("SELECT 1").await.map_err(error::db)?;
+        Ok(())
+    }
+
+    async fn setting(&self, key: &str) -> StoreResult<Option<String>> {
+        accounts::setting(&self.client().await?, key)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn init_setting(&self, key: &str, value: &str) -> StoreResult<String> {
+        accounts::init_setting(&self.client().await?, key, value)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn create_license(&self, license: License) -> StoreResult<()> {
+        accounts::insert_license(&self.client().await?, &license)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn license(&self, license_id: &str) -> StoreResult<Option<License>> {
+        let row = accounts::license_by_id(&self.client().await?, license_id).await;
+        Ok(row.map_err(error::db)?.as_ref().map(rows::license))
+    }
+
+    async fn license_by_key_hash(&self, hash: [u8; 32]) -> StoreResult<Option<License>> {
+        let row = accounts::license_by_key_hash(&self.client().await?, &hash).await;
+        Ok(row.map_err(error::db)?.as_ref().map(rows::license))
+    }
+
+    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>> {
+        let row = accounts::license_by_login(&self.client().await?, login).await;
+        Ok(row.map_err(error::db)?.as_ref().map(rows::license))
+    }
+
+    async fn license_count(&self) -> StoreResult<i64> {
+        accounts::license_count(&self.client().await?)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn licenses(&self, after: Option<&str>, limit: usize) -> StoreResult<Vec<License>> {
+        let found = accounts::licenses_after(&self.client().await?, after, limit).await;
+        Ok(found
+            .map_err(error::db)?
+            .iter()
+            .map(rows::license)
+            .collect())
+    }
+
+    async fn create_webhook(&self, webhook: Webhook) -> StoreResult<()> {
+        accounts::insert_webhook(&self.client().await?, &webhook)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn webhooks(&self, license_id: &str) -> StoreResult<Vec<Webhook>> {
+        let found = accounts::webhooks_of(&self.client().await?, license_id).await;
+        let found = found.map_err(error::db)?;
+        found
+            .iter()
+            .map(rows::webhook)
+            .collect::<Result<_, _>>()
+            .map_err(internal)
+    }
+
+    async fn webhook(&self, license_id: &str, id: &str) -> StoreResult<Option<Webhook>> {
+        let found = accounts::webhook(&self.client().await?, license_id, id).await;
+        found
+            .map_err(error::db)?
+            .as_ref()
+            .map(rows::webhook)
+            .transpose()
+            .map_err(internal)
+    }
+
+    async fn update_webhook(
+        &self,
+        license_id: &str,
+        id: &str,
+        changes: WebhookChanges,
+        now: Millis,
+    ) -> StoreResult<Option<Webhook>> {
+        let c = self.client().await?;
+        let row = accounts::update_webhook(&c, license_id, id, &changes, now)
+            .await
+            .map_err(error::db)?;
+        if row.is_some() && changes.enabled == Some(true) {
+            // Its waiting deliveries may be taken by any node now.
+            deliveries::notify(&c, &self.channel)
+                .await
+                .map_err(error::db)?;
+        }
+        row.as_ref()
+            .map(rows::webhook)
+            .transpose()
+            .map_err(internal)
+    }
+
+    async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(error::db)?;
+        let deleted = accounts::delete_webhook(&tx, license_id, id)
+            .await
+            .map_err(error::db)?;
+        if deleted {
+            accounts::fail_deliveries_of_webhook(&tx, id, now)
+                .await
+                .map_err(error::db)?;
+        }
+        tx.commit().await.map_err(error::db)?;
+        Ok(deleted)
+    }
+
+    async fn ingest(
+        &self,
+        license: &License,
+        events: Vec<NewEvent>,
+        now: Millis,
+        lease_until: Option<Millis>,
+    ) -> StoreResult<Vec<Ingested>> {
+        let committer = self.committer.lock().expect("committer lock").clone();
+        let Some(committer) = committer else {
+            return Err(StoreError::Unavailable("the store is closed".into()));
+        };
+        committer
+            .ingest(IngestRequest {
+                license: license.clone(),
+                events,
+                now,
+                lease_until,
+            })
+            .await
+    }
+
+    async fn claim_due(
+        &self,
+        now: Millis,
+        limit: usize,
+        lease_until: Millis,
+    ) -> StoreResult<Vec<DeliveryJob>> {
+        let claimed = deliveries::claim_due(&self.client().await?, now, limit, lease_until).await;
+        claimed
+            .map_err(error::db)?
+            .iter()
+            .map(|r| rows::job(r, 0))
+            .collect::<Result<_, _>>()
+            .map_err(internal)
+    }
+
+    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+        deliveries::next_due_at(&self.client().await?)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(error::db)?;
+        deliveries::insert_attempts(&tx, &records)
+            .await
+            .map_err(error::db)?;
+        deliveries::apply_outcomes(&tx, &records)
+            .await
+            .map_err(error::db)?;
+        tx.commit().await.map_err(error::db)
+    }
+
+    async fn release(&self, ids: Vec<DeliveryId>, due_at: Millis) -> StoreResult<()> {
+        let ids: Vec<i64> = ids.into_iter().map(|id| id.0).collect();
+        let c = self.client().await?;
+        deliveries::release(&c, &ids, due_at)
+            .await
+            .map_err(error::db)?;
+        if due_at <= now_ms() {
+            // Due now (e.g. handed back at shutdown): another node may take them at once.
+            deliveries::notify(&c, &self.channel)
+                .await
+                .map_err(error::db)?;
+        }
+        Ok(())
+    }
+
+    async fn release_all_leases(&self) -> StoreResult<u64> {
+        // Never called for PostgreSQL at start: other nodes may hold those leases right now.
+        deliveries::release_all(&self.client().await?, now_ms())
+            .await
+            .map_err(error::db)
+    }
+
+    async fn deliveries(
+        &self,
+        license_id: &str,
+        filter: &DeliveryFilter,
+    ) -> StoreResult<Vec<Delivery>> {
+        let found = deliveries::deliveries(&self.client().await?, license_id, filter).await;
+        found
+            .map_err(error::db)?
+            .iter()
+            .map(rows::delivery)
+            .collect::<Result<_, _>>()
+            .map_err(internal)
+    }
+
+    async fn delivery(
+        &self,
+        license_id: &str,
+        id: DeliveryId,
+    ) -> StoreResult<Option<DeliveryDetail>> {
+        let c = self.client().await?;
+        let Some(row) = deliveries::delivery(&c, license_id, id)
+            .await
+            .map_err(error::db)?
+        else {
+            return Ok(None);
+        };
+        let delivery = rows::delivery(&row).map_err(internal)?;
+        let body = rows::delivery_body(&row, 11, &delivery, license_id);
+        let attempts = deliveries::attempts(&c, id).await.map_err(error::db)?;
+        Ok(Some(DeliveryDetail {
+            delivery,
+            license_id: license_id.to_string(),
+            body,
+            attempts: attempts.iter().map(rows::attempt).collect(),
+        }))
+    }
+
+    async fn resend(
+        &self,
+        license_id: &str,
+        id: DeliveryId,
+        now: Millis,
+        lease_until: Millis,
+    ) -> StoreResult<Resend> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(error::db)?;
+        let current = deliveries::lock_for_resend(&tx, license_id, id)
+            .await
+            .map_err(error::db)?;
+        match current {
+            None => return Ok(Resend::NotFound),
+            Some((_, _, false)) => return Ok(Resend::WebhookDeleted),
+            Some((0, Some(lease), _)) if lease > now => return Ok(Resend::InFlight),
+            Some(_) => {}
+        }
+        let row = deliveries::lease_now(&tx, id, now, lease_until)
+            .await
+            .map_err(error::db)?;
+        let job = rows::job(&row, 0).map_err(internal)?;
+        tx.commit().await.map_err(error::db)?;
+        Ok(Resend::Job(job))
+    }
+
+    async fn pending_count(&self) -> StoreResult<i64> {
+        deliveries::pending_count(&self.client().await?)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn put_visitor_details(&self, details: VisitorDetails) -> StoreResult<()> {
+        let fields =
+            serde_json::to_string(&details.fields).map_err(|e| StoreError::Internal(e.into()))?;
+        visitors::upsert_visitor_details(&self.client().await?, &details, &fields)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn visitor_details(
+        &self,
+        license_id: &str,
+        visitor_id: &str,
+    ) -> StoreResult<Vec<VisitorDetails>> {
+        let found = visitors::visitor_details_of(&self.client().await?, license_id, visitor_id)
+            .await
+            .map_err(error::db)?;
+        found
+            .iter()
+            .map(|r| rows::visitor_details(r, license_id, visitor_id))
+            .collect::<Result<_, _>>()
+            .map_err(internal)
+    }
+
+    async fn wait_for_new_work(&self) {
+        self.wake.notified().await;
+    }
+
+    async fn close(&self) {
+        // Dropping the last handle lets the workers finish what is queued and stop.
+        self.committer.lock().expect("committer lock").take();
+        let workers = std::mem::take(&mut *self.workers.lock().expect("workers lock"));
+        for w in workers {
+            let _ = w.await;
+        }
+        self.listener.abort();
+        self.pool.close();
+    }
+}

@@ -1,0 +1,182 @@
+//! Turning PostgreSQL rows into domain values, and the column lists that go with each.
+
+use bytes::Bytes;
+use livechat_webhooks::{compose_body, DataTypes, EventType, Sections};
+use tokio_postgres::Row;
+
+use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
+use crate::domain::license::License;
+use crate::domain::target::TargetUrl;
+use crate::domain::visitor_details::VisitorDetails;
+use crate::domain::webhook::Webhook;
+use crate::store::DeliveryJob;
+
+/// A stored value that the domain refuses (only possible if the database was edited by hand).
+#[derive(Debug, thiserror::Error)]
+#[error("column {column}: {message}")]
+pub struct BadValue {
+    column: &'static str,
+    message: String,
+}
+
+pub type RowResult<T> = Result<T, BadValue>;
+
+pub const LICENSE_COLUMNS: &str = "license_id, login, token, api_key_hash, created_at";
+
+pub fn license(row: &Row) -> License {
+    let hash: Vec<u8> = row.get(3);
+    License {
+        license_id: row.get(0),
+        login: row.get(1),
+        token: row.get(2),
+        api_key_hash: hash.try_into().unwrap_or([0; 32]),
+        created_at: row.get(4),
+    }
+}
+
+pub const WEBHOOK_COLUMNS: &str =
+    "id, license_id, url, event_type, data_types, description, enabled, created_at, updated_at";
+
+pub fn webhook(row: &Row) -> RowResult<Webhook> {
+    let url: String = row.get(2);
+    let event_type = event_type(row, 3)?;
+    Ok(Webhook {
+        id: row.get(0),
+        license_id: row.get(1),
+        url: TargetUrl::parse(&url).map_err(|e| bad("url", e))?,
+        event_type,
+        data_types: DataTypes::from_bits_for(event_type, bits(row, 4)),
+        description: row.get(5),
+        enabled: row.get(6),
+        created_at: row.get(7),
+        updated_at: row.get(8),
+    })
+}
+
+pub const DELIVERY_COLUMNS: &str = "d.id, e.unique_id, d.webhook_id, d.event_type, d.status, \
+     d.attempts, d.next_attempt_at, d.last_status_code, d.last_error, d.created_at, d.updated_at";
+
+pub fn delivery(row: &Row) -> RowResult<Delivery> {
+    Ok(Delivery {
+        id: DeliveryId(row.get(0)),
+        event_id: row.get(1),
+        webhook_id: row.get(2),
+        event_type: event_type(row, 3)?,
+        status: DeliveryStatus::from_code(row.get::<_, i32>(4).into()),
+        attempts: row.get::<_, i32>(5).into(),
+        next_attempt_at: row.get(6),
+        last_status_code: row.get::<_, Option<i32>>(7).map(|c| c as u16),
+        last_error: row.get(8),
+        created_at: row.get(9),
+        updated_at: row.get(10),
+    })
+}
+
+pub const ATTEMPT_COLUMNS: &str =
+    "attempt_no, started_at, duration_ms, status_code, error, response_body";
+
+pub fn attempt(row: &Row) -> Attempt {
+    Attempt {
+        attempt_no: row.get::<_, i32>(0).into(),
+        started_at: row.get(1),
+        duration_ms: row.get(2),
+        status_code: row.get::<_, Option<i32>>(3).map(|c| c as u16),
+        error: row.get(4),
+        response_body: row.get(5),
+    }
+}
+
+/// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
+pub const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
+     d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
+     e.canned_response";
+
+/// A delivery ready to attempt, its body composed from the event's sections. `offset` is where
+/// [`JOB_COLUMNS`] start in the row.
+pub fn job(row: &Row, offset: usize) -> RowResult<DeliveryJob> {
+    let event_type = event_type(row, offset + 4)?;
+    let license_id: String = row.get(offset + 2);
+    let token: String = row.get(offset + 7);
+    let unique_id: String = row.get(offset + 8);
+    let sections = Sections {
+        chat: row.get(offset + 9),
+        visitor: row.get(offset + 10),
+        pre_chat_survey: row.get(offset + 11),
+        ticket: row.get(offset + 12),
+        canned_response: row.get(offset + 13),
+    };
+    let wanted = DataTypes::from_bits_for(event_type, bits(row, offset + 5));
+    let body = compose_body(
+        event_type,
+        &token,
+        &license_id,
+        &unique_id,
+        &sections,
+        wanted,
+    );
+    Ok(DeliveryJob {
+        id: DeliveryId(row.get(offset)),
+        attempt_no: i64::from(row.get::<_, i32>(offset + 1)) + 1,
+        license_id,
+        webhook_id: row.get(offset + 3),
+        event_type,
+        url: row.get(offset + 6),
+        body: Bytes::from(body),
+    })
+}
+
+/// What [`delivery_body`] reads (after [`DELIVERY_COLUMNS`]), from deliveries `d`, events `e`,
+/// licenses `l`: the webhook itself may be gone, its body can still be shown.
+pub const BODY_COLUMNS: &str =
+    "d.data_types, l.token, e.chat, e.visitor, e.pre_chat_survey, e.ticket, e.canned_response";
+
+/// The exact body of a delivery: [`BODY_COLUMNS`] starting at `offset`.
+pub fn delivery_body(row: &Row, offset: usize, delivery: &Delivery, license_id: &str) -> String {
+    let sections = Sections {
+        chat: row.get(offset + 2),
+        visitor: row.get(offset + 3),
+        pre_chat_survey: row.get(offset + 4),
+        ticket: row.get(offset + 5),
+        canned_response: row.get(offset + 6),
+    };
+    let wanted = DataTypes::from_bits_for(delivery.event_type, bits(row, offset));
+    let token: String = row.get(offset + 1);
+    compose_body(
+        delivery.event_type,
+        &token,
+        license_id,
+        &delivery.event_id,
+        &sections,
+        wanted,
+    )
+}
+
+/// One visitor-details set from (set id, icon, fields JSON, created_at, updated_at).
+pub fn visitor_details(row: &Row, license_id: &str, visitor_id: &str) -> RowResult<VisitorDetails> {
+    let fields: &str = row.get(2);
+    Ok(VisitorDetails {
+        license_id: license_id.to_string(),
+        visitor_id: visitor_id.to_string(),
+        id: row.get(0),
+        icon: row.get(1),
+        fields: serde_json::from_str(fields).map_err(|e| bad("fields", e))?,
+        created_at: row.get(3),
+        updated_at: row.get(4),
+    })
+}
+
+pub fn event_type(row: &Row, idx: usize) -> RowResult<EventType> {
+    let text: &str = row.get(idx);
+    text.parse().map_err(|e| bad("event_type", e))
+}
+
+fn bits(row: &Row, idx: usize) -> u8 {
+    row.get::<_, i32>(idx) as u8
+}
+
+fn bad(column: &'static str, e: impl std::fmt::Display) -> BadValue {
+    BadValue {
+        column,
+        message: e.to_string(),
+    }
+}

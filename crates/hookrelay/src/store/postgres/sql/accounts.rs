@@ -1,0 +1,191 @@
+//! Settings, licenses and webhooks: the low-rate configuration tables.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::{Error, Row};
+
+use super::{execute, query, query_opt};
+use crate::domain::license::License;
+use crate::domain::webhook::Webhook;
+use crate::domain::Millis;
+use crate::store::postgres::rows::{LICENSE_COLUMNS, WEBHOOK_COLUMNS};
+use crate::store::WebhookChanges;
+
+pub async fn setting<C: GenericClient>(c: &C, key: &str) -> Result<Option<String>, Error> {
+    let row = query_opt(c, "SELECT value FROM settings WHERE key = $1", &[&key]).await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Sets a setting unless it is set; returns the value now stored (the first writer's, if several
+/// nodes race).
+pub async fn init_setting<C: GenericClient>(
+    c: &C,
+    key: &str,
+    value: &str,
+) -> Result<String, Error> {
+    let row = query_opt(
+        c,
+        "INSERT INTO settings (key, value) VALUES ($1, $2)
+         ON CONFLICT (key) DO UPDATE SET value = settings.value
+         RETURNING value",
+        &[&key, &value],
+    )
+    .await?;
+    Ok(row.map_or_else(|| value.to_string(), |r| r.get(0)))
+}
+
+pub async fn insert_license<C: GenericClient>(c: &C, l: &License) -> Result<(), Error> {
+    execute(
+        c,
+        "INSERT INTO licenses (license_id, login, token, api_key_hash, created_at)
+         VALUES ($1, $2, $3, $4, $5)",
+        &[
+            &l.license_id,
+            &l.login,
+            &l.token,
+            &&l.api_key_hash[..],
+            &l.created_at,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn license_by_id<C: GenericClient>(c: &C, id: &str) -> Result<Option<Row>, Error> {
+    let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE license_id = $1");
+    query_opt(c, &sql, &[&id]).await
+}
+
+pub async fn license_by_key_hash<C: GenericClient>(
+    c: &C,
+    hash: &[u8],
+) -> Result<Option<Row>, Error> {
+    let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE api_key_hash = $1");
+    query_opt(c, &sql, &[&hash]).await
+}
+
+pub async fn license_by_login<C: GenericClient>(c: &C, login: &str) -> Result<Option<Row>, Error> {
+    let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE login = $1");
+    query_opt(c, &sql, &[&login]).await
+}
+
+pub async fn license_count<C: GenericClient>(c: &C) -> Result<i64, Error> {
+    let rows = query(c, "SELECT count(*) FROM licenses", &[]).await?;
+    Ok(rows[0].get(0))
+}
+
+/// A page of licenses in `license_id` order, after `after`.
+pub async fn licenses_after<C: GenericClient>(
+    c: &C,
+    after: Option<&str>,
+    limit: usize,
+) -> Result<Vec<Row>, Error> {
+    let sql = format!(
+        "SELECT {LICENSE_COLUMNS} FROM licenses
+         WHERE $1::text IS NULL OR license_id > $1 ORDER BY license_id LIMIT $2"
+    );
+    query(c, &sql, &[&after, &(limit as i64)]).await
+}
+
+pub async fn insert_webhook<C: GenericClient>(c: &C, w: &Webhook) -> Result<(), Error> {
+    execute(
+        c,
+        "INSERT INTO webhooks (id, license_id, url, event_type, data_types, description, enabled,
+                               created_at, updated_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        &[
+            &w.id,
+            &w.license_id,
+            &w.url.as_stored(),
+            &w.event_type.as_str(),
+            &i32::from(w.data_types.bits()),
+            &w.description,
+            &w.enabled,
+            &w.created_at,
+            &w.updated_at,
+        ],
+    )
+    .await
+    .map(drop)
+}
+
+pub async fn webhooks_of<C: GenericClient>(c: &C, license_id: &str) -> Result<Vec<Row>, Error> {
+    let sql = format!(
+        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE license_id = $1 ORDER BY created_at, id"
+    );
+    query(c, &sql, &[&license_id]).await
+}
+
+pub async fn webhook<C: GenericClient>(
+    c: &C,
+    license_id: &str,
+    id: &str,
+) -> Result<Option<Row>, Error> {
+    let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE license_id = $1 AND id = $2");
+    query_opt(c, &sql, &[&license_id, &id]).await
+}
+
+/// Applies `changes` and returns the webhook as it is now (`None`: no such webhook).
+pub async fn update_webhook<C: GenericClient>(
+    c: &C,
+    license_id: &str,
+    id: &str,
+    ch: &WebhookChanges,
+    now: Millis,
+) -> Result<Option<Row>, Error> {
+    let sql = format!(
+        "UPDATE webhooks SET
+            url = coalesce($3, url),
+            data_types = coalesce($4, data_types),
+            description = CASE WHEN $5 THEN $6 ELSE description END,
+            enabled = coalesce($7, enabled),
+            updated_at = $8
+         WHERE license_id = $1 AND id = $2
+         RETURNING {WEBHOOK_COLUMNS}"
+    );
+    let description = ch.description.clone().flatten();
+    query_opt(
+        c,
+        &sql,
+        &[
+            &license_id,
+            &id,
+            &ch.url,
+            &ch.data_types.map(i32::from),
+            &ch.description.is_some(),
+            &description,
+            &ch.enabled,
+            &now,
+        ],
+    )
+    .await
+}
+
+pub async fn delete_webhook<C: GenericClient>(
+    c: &C,
+    license_id: &str,
+    id: &str,
+) -> Result<bool, Error> {
+    let n = execute(
+        c,
+        "DELETE FROM webhooks WHERE license_id = $1 AND id = $2",
+        &[&license_id, &id],
+    )
+    .await?;
+    Ok(n > 0)
+}
+
+/// Fails the pending deliveries of a deleted webhook (nobody could ever send them).
+pub async fn fail_deliveries_of_webhook<C: GenericClient>(
+    c: &C,
+    webhook_id: &str,
+    now: Millis,
+) -> Result<u64, Error> {
+    execute(
+        c,
+        "UPDATE deliveries SET status = 2, next_attempt_at = NULL, lease_until = NULL,
+                last_error = 'the webhook was deleted', updated_at = $2
+         WHERE webhook_id = $1 AND status = 0",
+        &[&webhook_id, &now],
+    )
+    .await
+}

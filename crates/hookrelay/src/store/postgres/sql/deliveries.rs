@@ -1,0 +1,238 @@
+//! Deliveries after ingest: claiming them (`FOR UPDATE SKIP LOCKED` plus a lease, so several
+//! nodes never take the same one), recording attempts, handing them back, listing and resending.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::{Error, Row};
+
+use super::{execute, query, query_opt};
+use crate::domain::delivery::{DeliveryFilter, DeliveryId};
+use crate::domain::Millis;
+use crate::store::postgres::rows::{ATTEMPT_COLUMNS, BODY_COLUMNS, DELIVERY_COLUMNS, JOB_COLUMNS};
+use crate::store::{AttemptRecord, Outcome};
+
+/// Leases up to `limit` due deliveries of enabled webhooks, earliest first, and returns them as
+/// [`JOB_COLUMNS`] rows. Rows another node is claiming right now are skipped, not waited for.
+///
+/// A leased delivery's `next_attempt_at` is its lease end (as on SQLite): deliveries under way
+/// leave the due range, so claims never rescan them, and a dead node's work becomes due again by
+/// itself when its lease runs out.
+pub async fn claim_due<C: GenericClient>(
+    c: &C,
+    now: Millis,
+    limit: usize,
+    lease_until: Millis,
+) -> Result<Vec<Row>, Error> {
+    let sql = format!(
+        "WITH due AS (
+             SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.status = 0 AND d.next_attempt_at <= $1 AND w.enabled
+             ORDER BY d.next_attempt_at LIMIT $2
+             FOR UPDATE OF d SKIP LOCKED
+         )
+         UPDATE deliveries d SET lease_until = $3, next_attempt_at = $3
+         FROM due, events e, webhooks w, licenses l
+         WHERE d.id = due.id AND e.id = d.event_id AND w.id = d.webhook_id
+           AND l.license_id = d.license_id
+         RETURNING {JOB_COLUMNS}"
+    );
+    query(c, &sql, &[&now, &(limit as i64), &lease_until]).await
+}
+
+pub async fn next_due_at<C: GenericClient>(c: &C) -> Result<Option<Millis>, Error> {
+    let rows = query(
+        c,
+        "SELECT min(d.next_attempt_at) FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.status = 0 AND w.enabled",
+        &[],
+    )
+    .await?;
+    Ok(rows[0].get(0))
+}
+
+pub async fn insert_attempts<C: GenericClient>(
+    c: &C,
+    records: &[AttemptRecord],
+) -> Result<u64, Error> {
+    let ids: Vec<i64> = records.iter().map(|r| r.delivery_id.0).collect();
+    let numbers: Vec<i32> = records
+        .iter()
+        .map(|r| r.attempt.attempt_no as i32)
+        .collect();
+    let started: Vec<i64> = records.iter().map(|r| r.attempt.started_at).collect();
+    let durations: Vec<i64> = records.iter().map(|r| r.attempt.duration_ms).collect();
+    let codes: Vec<Option<i32>> = records
+        .iter()
+        .map(|r| r.attempt.status_code.map(i32::from))
+        .collect();
+    let errors: Vec<Option<&str>> = records.iter().map(|r| r.attempt.error.as_deref()).collect();
+    let bodies: Vec<Option<&str>> = records
+        .iter()
+        .map(|r| r.attempt.response_body.as_deref())
+        .collect();
+    execute(
+        c,
+        "INSERT INTO attempts (delivery_id, attempt_no, started_at, duration_ms, status_code, error,
+                               response_body)
+         SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::bigint[], $5::int[],
+                              $6::text[], $7::text[])",
+        &[&ids, &numbers, &started, &durations, &codes, &errors, &bodies],
+    )
+    .await
+}
+
+/// Moves each delivery on after its attempt and frees its lease. A delivery that is no longer
+/// pending keeps its state: another node (after this one's lease expired) already finished it,
+/// and a late outcome must not turn a success back into a retry.
+pub async fn apply_outcomes<C: GenericClient>(
+    c: &C,
+    records: &[AttemptRecord],
+) -> Result<u64, Error> {
+    let ids: Vec<i64> = records.iter().map(|r| r.delivery_id.0).collect();
+    let (statuses, nexts): (Vec<i32>, Vec<Option<i64>>) = records
+        .iter()
+        .map(|r| match r.outcome {
+            Outcome::Succeeded => (1, None),
+            Outcome::RetryAt(at) => (0, Some(at)),
+            Outcome::Failed => (2, None),
+        })
+        .unzip();
+    let numbers: Vec<i32> = records
+        .iter()
+        .map(|r| r.attempt.attempt_no as i32)
+        .collect();
+    let codes: Vec<Option<i32>> = records
+        .iter()
+        .map(|r| r.attempt.status_code.map(i32::from))
+        .collect();
+    let errors: Vec<Option<&str>> = records.iter().map(|r| r.attempt.error.as_deref()).collect();
+    let ended: Vec<i64> = records
+        .iter()
+        .map(|r| r.attempt.started_at + r.attempt.duration_ms)
+        .collect();
+    execute(
+        c,
+        "UPDATE deliveries d SET status = u.status, attempts = greatest(d.attempts, u.attempt_no),
+                next_attempt_at = u.next, lease_until = NULL, last_status_code = u.code,
+                last_error = u.error, updated_at = u.ended
+         FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[],
+                     $7::bigint[]) AS u(id, status, next, attempt_no, code, error, ended)
+         WHERE d.id = u.id AND d.status = 0",
+        &[&ids, &statuses, &nexts, &numbers, &codes, &errors, &ended],
+    )
+    .await
+}
+
+/// Frees leases without an attempt; the deliveries are due again at `due_at`.
+pub async fn release<C: GenericClient>(c: &C, ids: &[i64], due_at: Millis) -> Result<u64, Error> {
+    execute(
+        c,
+        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $2
+         WHERE id = ANY($1) AND status = 0",
+        &[&ids, &due_at],
+    )
+    .await
+}
+
+pub async fn deliveries<C: GenericClient>(
+    c: &C,
+    license_id: &str,
+    f: &DeliveryFilter,
+) -> Result<Vec<Row>, Error> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE d.license_id = $1 AND ($2::int IS NULL OR d.status = $2)
+           AND ($3::text IS NULL OR d.webhook_id = $3) AND ($4::text IS NULL OR d.event_type = $4)
+           AND ($5::bigint IS NULL OR d.id < $5)
+         ORDER BY d.id DESC LIMIT $6"
+    );
+    query(
+        c,
+        &sql,
+        &[
+            &license_id,
+            &f.status.map(|s| s.code() as i32),
+            &f.webhook_id,
+            &f.event_type.map(|t| t.as_str()),
+            &f.before.map(|b| b.0),
+            &(f.limit as i64),
+        ],
+    )
+    .await
+}
+
+/// One delivery as [`DELIVERY_COLUMNS`] followed by [`BODY_COLUMNS`].
+pub async fn delivery<C: GenericClient>(
+    c: &C,
+    license_id: &str,
+    id: DeliveryId,
+) -> Result<Option<Row>, Error> {
+    let sql = format!(
+        "SELECT {DELIVERY_COLUMNS}, {BODY_COLUMNS} FROM deliveries d
+         JOIN events e ON e.id = d.event_id JOIN licenses l ON l.license_id = d.license_id
+         WHERE d.license_id = $1 AND d.id = $2"
+    );
+    query_opt(c, &sql, &[&license_id, &id.0]).await
+}
+
+pub async fn attempts<C: GenericClient>(c: &C, id: DeliveryId) -> Result<Vec<Row>, Error> {
+    let sql = format!("SELECT {ATTEMPT_COLUMNS} FROM attempts WHERE delivery_id = $1 ORDER BY id");
+    query(c, &sql, &[&id.0]).await
+}
+
+/// Locks one delivery for a resend decision: (status, lease_until, whether its webhook exists).
+/// A second node resending the same delivery waits here and then sees the first one's lease.
+pub async fn lock_for_resend<C: GenericClient>(
+    c: &C,
+    license_id: &str,
+    id: DeliveryId,
+) -> Result<Option<(i32, Option<i64>, bool)>, Error> {
+    let row = query_opt(
+        c,
+        "SELECT status, lease_until, EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id)
+         FROM deliveries d WHERE license_id = $1 AND id = $2 FOR UPDATE",
+        &[&license_id, &id.0],
+    )
+    .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1), r.get(2))))
+}
+
+/// Makes a delivery pending, due now and leased; returns it as a [`JOB_COLUMNS`] row.
+pub async fn lease_now<C: GenericClient>(
+    c: &C,
+    id: DeliveryId,
+    now: Millis,
+    lease_until: Millis,
+) -> Result<Row, Error> {
+    let sql = format!(
+        "UPDATE deliveries d SET status = 0, next_attempt_at = $3, lease_until = $3, updated_at = $2
+         FROM events e, webhooks w, licenses l
+         WHERE d.id = $1 AND e.id = d.event_id AND w.id = d.webhook_id
+           AND l.license_id = d.license_id
+         RETURNING {JOB_COLUMNS}"
+    );
+    let statement = c.prepare_cached(&sql).await?;
+    c.query_one(&statement, &[&id.0, &now, &lease_until]).await
+}
+
+pub async fn pending_count<C: GenericClient>(c: &C) -> Result<i64, Error> {
+    let rows = query(c, "SELECT count(*) FROM deliveries WHERE status = 0", &[]).await?;
+    Ok(rows[0].get(0))
+}
+
+/// Wakes the nodes listening on `channel` when this transaction commits.
+pub async fn notify<C: GenericClient>(c: &C, channel: &str) -> Result<(), Error> {
+    execute(c, "SELECT pg_notify($1, '')", &[&channel])
+        .await
+        .map(drop)
+}
+
+/// Frees every lease. Only safe when no node can be attempting anything.
+pub async fn release_all<C: GenericClient>(c: &C, now: Millis) -> Result<u64, Error> {
+    execute(
+        c,
+        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = least(next_attempt_at, $1)
+         WHERE status = 0 AND lease_until IS NOT NULL",
+        &[&now],
+    )
+    .await
+}

@@ -1,0 +1,224 @@
+//! The statements of a group-committed ingest. Each works on a whole batch at once (arrays and
+//! `unnest`), so a commit of a thousand events costs a handful of round trips, not thousands.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Error;
+
+use super::{execute, query};
+use crate::domain::event::NewEvent;
+use crate::domain::Millis;
+
+/// Takes `n` event ids from the sequence, so the batch knows each event's id before inserting.
+pub async fn reserve_event_ids<C: GenericClient>(c: &C, n: usize) -> Result<Vec<i64>, Error> {
+    let rows = query(
+        c,
+        "SELECT nextval(pg_get_serial_sequence('events', 'id')) FROM generate_series(1, $1::int)",
+        &[&(n as i32)],
+    )
+    .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// One event to insert: its reserved id, its license, the event, when it was received.
+pub type EventRow<'a> = (i64, &'a str, &'a NewEvent, Millis);
+
+/// Inserts events (with 0 deliveries for now); returns the ids actually inserted. An event whose
+/// idempotency key its license already used (committed, or earlier in this batch) is skipped:
+/// the unique index decides, so nodes racing on one key cannot both insert it.
+pub async fn insert_events<C: GenericClient>(
+    c: &C,
+    events: &[EventRow<'_>],
+) -> Result<Vec<i64>, Error> {
+    let ids: Vec<i64> = events.iter().map(|e| e.0).collect();
+    let unique: Vec<&str> = events.iter().map(|e| e.2.unique_id.as_str()).collect();
+    let licenses: Vec<&str> = events.iter().map(|e| e.1).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.2.event_type.as_str()).collect();
+    let keys: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.2.idempotency_key.as_deref())
+        .collect();
+    let section = |pick: fn(&NewEvent) -> &Option<String>| -> Vec<Option<&str>> {
+        events.iter().map(|e| pick(e.2).as_deref()).collect()
+    };
+    let chat = section(|e| &e.sections.chat);
+    let visitor = section(|e| &e.sections.visitor);
+    let survey = section(|e| &e.sections.pre_chat_survey);
+    let ticket = section(|e| &e.sections.ticket);
+    let canned = section(|e| &e.sections.canned_response);
+    let received: Vec<i64> = events.iter().map(|e| e.3).collect();
+    let rows = query(
+        c,
+        "INSERT INTO events (id, unique_id, license_id, event_type, idempotency_key, chat, visitor,
+                             pre_chat_survey, ticket, canned_response, deliveries, received_at)
+         SELECT u.id, u.unique_id, u.license_id, u.event_type, u.idempotency_key, u.chat,
+                u.visitor, u.pre_chat_survey, u.ticket, u.canned_response, 0, u.received_at
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
+              AS u(id, unique_id, license_id, event_type, idempotency_key, chat, visitor,
+                   pre_chat_survey, ticket, canned_response, received_at)
+         ON CONFLICT (license_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+         RETURNING id",
+        &[
+            &ids, &unique, &licenses, &types, &keys, &chat, &visitor, &survey, &ticket, &canned,
+            &received,
+        ],
+    )
+    .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Makes sure a tag row exists for each (license, chat) (a chat never seen has no tags), so
+/// that [`lock_chat_tags`] has a row to lock even for a chat two nodes see first at once.
+/// `keys` must be sorted: every transaction then takes these locks in the same order.
+pub async fn ensure_chat_tags<C: GenericClient>(
+    c: &C,
+    keys: &[(&str, &str)],
+) -> Result<u64, Error> {
+    let (licenses, chats): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    execute(
+        c,
+        "INSERT INTO chat_tags (license_id, chat_id, tags)
+         SELECT u.license_id, u.chat_id, '[]' FROM unnest($1::text[], $2::text[])
+              WITH ORDINALITY AS u(license_id, chat_id, n)
+         ORDER BY u.n
+         ON CONFLICT (license_id, chat_id) DO NOTHING",
+        &[&licenses, &chats],
+    )
+    .await
+}
+
+/// Locks the tag rows of `keys` until the commit and returns (license, chat, tags JSON).
+pub async fn lock_chat_tags<C: GenericClient>(
+    c: &C,
+    keys: &[(&str, &str)],
+) -> Result<Vec<(String, String, String)>, Error> {
+    let (licenses, chats): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    let rows = query(
+        c,
+        "SELECT t.license_id, t.chat_id, t.tags FROM chat_tags t
+         JOIN unnest($1::text[], $2::text[]) AS u(license_id, chat_id)
+           ON t.license_id = u.license_id AND t.chat_id = u.chat_id
+         ORDER BY t.license_id, t.chat_id
+         FOR UPDATE OF t",
+        &[&licenses, &chats],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Stores the latest tag list (JSON) per (license, chat).
+pub async fn update_chat_tags<C: GenericClient>(
+    c: &C,
+    rows: &[(&str, &str, String)],
+) -> Result<u64, Error> {
+    let licenses: Vec<&str> = rows.iter().map(|r| r.0).collect();
+    let chats: Vec<&str> = rows.iter().map(|r| r.1).collect();
+    let tags: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
+    execute(
+        c,
+        "UPDATE chat_tags t SET tags = u.tags
+         FROM unnest($1::text[], $2::text[], $3::text[]) AS u(license_id, chat_id, tags)
+         WHERE t.license_id = u.license_id AND t.chat_id = u.chat_id",
+        &[&licenses, &chats, &tags],
+    )
+    .await
+}
+
+/// One enabled webhook an event goes to: (license, event type, webhook id, url, data types).
+pub type Target = (String, String, String, String, i32);
+
+/// The enabled webhooks for each (license, event type) in `keys`.
+pub async fn webhook_targets<C: GenericClient>(
+    c: &C,
+    keys: &[(&str, &str)],
+) -> Result<Vec<Target>, Error> {
+    let (licenses, types): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    let rows = query(
+        c,
+        "SELECT w.license_id, w.event_type, w.id, w.url, w.data_types FROM webhooks w
+         JOIN unnest($1::text[], $2::text[]) AS u(license_id, event_type)
+           ON w.license_id = u.license_id AND w.event_type = u.event_type
+         WHERE w.enabled
+         ORDER BY w.created_at, w.id",
+        &[&licenses, &types],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
+        .collect())
+}
+
+/// One delivery to insert: event id, license, webhook, event type, data types, now, lease.
+pub type DeliveryRow<'a> = (i64, &'a str, &'a str, &'a str, i32, Millis, Option<Millis>);
+
+/// Inserts pending deliveries, due at once (or, when leased, at the lease end); returns
+/// (delivery id, event id, webhook id).
+pub async fn insert_deliveries<C: GenericClient>(
+    c: &C,
+    rows: &[DeliveryRow<'_>],
+) -> Result<Vec<(i64, i64, String)>, Error> {
+    let events: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let licenses: Vec<&str> = rows.iter().map(|r| r.1).collect();
+    let webhooks: Vec<&str> = rows.iter().map(|r| r.2).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.3).collect();
+    let bits: Vec<i32> = rows.iter().map(|r| r.4).collect();
+    let now: Vec<i64> = rows.iter().map(|r| r.5).collect();
+    let leases: Vec<Option<i64>> = rows.iter().map(|r| r.6).collect();
+    let inserted = query(
+        c,
+        "INSERT INTO deliveries (event_id, license_id, webhook_id, event_type, data_types, status,
+                                 attempts, next_attempt_at, lease_until, created_at, updated_at)
+         SELECT u.event_id, u.license_id, u.webhook_id, u.event_type, u.data_types, 0, 0,
+                coalesce(u.lease_until, u.now), u.lease_until, u.now, u.now
+         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[],
+                     $7::bigint[])
+              AS u(event_id, license_id, webhook_id, event_type, data_types, now, lease_until)
+         RETURNING id, event_id, webhook_id",
+        &[&events, &licenses, &webhooks, &types, &bits, &now, &leases],
+    )
+    .await?;
+    Ok(inserted
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect())
+}
+
+/// Records how many deliveries each event produced.
+pub async fn set_delivery_counts<C: GenericClient>(
+    c: &C,
+    counts: &[(i64, i32)],
+) -> Result<u64, Error> {
+    let (ids, ns): (Vec<i64>, Vec<i32>) = counts.iter().copied().unzip();
+    execute(
+        c,
+        "UPDATE events e SET deliveries = u.n
+         FROM unnest($1::bigint[], $2::int[]) AS u(id, n) WHERE e.id = u.id",
+        &[&ids, &ns],
+    )
+    .await
+}
+
+/// The events that already used these (license, idempotency key) pairs:
+/// (license, key, unique id, deliveries).
+pub async fn earlier_events<C: GenericClient>(
+    c: &C,
+    keys: &[(&str, &str)],
+) -> Result<Vec<(String, String, String, i32)>, Error> {
+    let (licenses, idempotency): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
+    let rows = query(
+        c,
+        "SELECT e.license_id, e.idempotency_key, e.unique_id, e.deliveries FROM events e
+         JOIN unnest($1::text[], $2::text[]) AS u(license_id, idempotency_key)
+           ON e.license_id = u.license_id AND e.idempotency_key = u.idempotency_key",
+        &[&licenses, &idempotency],
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+        .collect())
+}
