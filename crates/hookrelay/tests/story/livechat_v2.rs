@@ -2,6 +2,7 @@
 //! login:key -H X-API-Version:2 -d ...` and PHP's `http_build_query`, answers compared field by
 //! field with the v2 documentation's samples.
 
+use hookrelay_story::story;
 use std::time::Duration;
 
 use reqwest::{Method, RequestBuilder, StatusCode};
@@ -89,7 +90,7 @@ fn assert_v2_webhook(shown: &Value, license: &TestLicense, event: &str, types: &
     );
 }
 
-#[tokio::test]
+#[story]
 async fn the_documented_curl_request_creates_a_webhook_and_answers_in_the_v2_shape() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -119,7 +120,7 @@ async fn the_documented_curl_request_creates_a_webhook_and_answers_in_the_v2_sha
     assert_eq!(listed["webhooks"][0]["enabled"], true);
 }
 
-#[tokio::test]
+#[story]
 async fn a_php_http_build_query_body_is_read_and_the_password_is_redacted_in_the_answer() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -141,7 +142,7 @@ async fn a_php_http_build_query_body_is_read_and_the_password_is_redacted_in_the
     assert!(!created.to_string().contains("password"));
 }
 
-#[tokio::test]
+#[story]
 async fn a_json_body_creates_a_webhook_too() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -162,7 +163,7 @@ async fn a_json_body_creates_a_webhook_too() {
     );
 }
 
-#[tokio::test]
+#[story]
 async fn listing_shows_every_webhook_of_the_license_and_no_other() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -209,7 +210,7 @@ async fn listing_shows_every_webhook_of_the_license_and_no_other() {
     );
 }
 
-#[tokio::test]
+#[story]
 async fn deleting_answers_the_documented_result_and_the_webhook_is_gone() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -244,7 +245,7 @@ async fn deleting_answers_the_documented_result_and_the_webhook_is_gone() {
     assert_eq!(again["error"], "webhook not found");
 }
 
-#[tokio::test]
+#[story]
 async fn another_licenses_webhook_cannot_be_deleted() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -261,7 +262,7 @@ async fn another_licenses_webhook_cannot_be_deleted() {
     assert_eq!(shown["id"], id.as_str());
 }
 
-#[tokio::test]
+#[story]
 async fn a_missing_or_wrong_api_version_gets_a_clear_400_before_credentials_are_checked() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -299,7 +300,7 @@ async fn a_missing_or_wrong_api_version_gets_a_clear_400_before_credentials_are_
     assert_eq!(status, StatusCode::OK);
 }
 
-#[tokio::test]
+#[story]
 async fn wrong_credentials_get_a_401_json_error_with_a_basic_challenge() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -323,7 +324,7 @@ async fn wrong_credentials_get_a_401_json_error_with_a_basic_challenge() {
     }
 }
 
-#[tokio::test]
+#[story]
 async fn bad_parameters_get_a_400_that_names_them() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -377,7 +378,7 @@ async fn bad_parameters_get_a_400_that_names_them() {
     assert_eq!(listed, json!({"events": []}), "nothing was created");
 }
 
-#[tokio::test]
+#[story]
 async fn a_body_in_another_encoding_is_refused_clearly() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;
@@ -397,7 +398,7 @@ async fn a_body_in_another_encoding_is_refused_clearly() {
     );
 }
 
-#[tokio::test]
+#[story]
 async fn a_webhook_created_through_the_v2_api_receives_its_events() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;

@@ -2,6 +2,7 @@
 //! was seen); hookrelay must deliver all of it unchanged, key order and number types included,
 //! and receivers built with `hookrelay-receiver` must still parse it.
 
+use hookrelay_story::story;
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -94,7 +95,7 @@ fn assert_unchanged(hit: &Hit, section: &str, sent: &Value) {
     );
 }
 
-#[tokio::test]
+#[story]
 async fn everything_real_chat_payloads_carry_is_delivered_unchanged() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -129,7 +130,7 @@ async fn everything_real_chat_payloads_carry_is_delivered_unchanged() {
     );
 }
 
-#[tokio::test]
+#[story]
 async fn everything_real_ticket_payloads_carry_is_delivered_unchanged() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -151,7 +152,7 @@ async fn everything_real_ticket_payloads_carry_is_delivered_unchanged() {
     assert_eq!(typed.ticket.unwrap().id, "CCWWM");
 }
 
-#[tokio::test]
+#[story]
 async fn canned_response_changed_is_delivered_end_to_end_in_the_2017_shape() {
     let server = TestServer::start().await;
     let license = server.license().await;

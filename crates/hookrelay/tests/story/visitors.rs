@@ -2,6 +2,7 @@
 //! and reading the details back through `/v1`; ends with the seed's whole integration: a
 //! receiver built with `hookrelay-receiver` that pushes details back when a chat starts.
 
+use hookrelay_story::story;
 use std::time::Duration;
 
 use axum::extract::{FromRef, State};
@@ -63,7 +64,7 @@ async fn stored(server: &TestServer, license: &TestLicense, visitor: &str) -> Ve
     body["details"].as_array().unwrap().clone()
 }
 
-#[tokio::test]
+#[story]
 async fn the_seed_scripts_form_body_is_accepted_and_can_be_read_back() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -81,7 +82,7 @@ async fn the_seed_scripts_form_body_is_accepted_and_can_be_read_back() {
     assert!(sets[0]["created_at"].as_str().unwrap().ends_with('Z'));
 }
 
-#[tokio::test]
+#[story]
 async fn unencoded_brackets_and_a_json_body_with_links_work_as_well() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -111,7 +112,7 @@ async fn unencoded_brackets_and_a_json_body_with_links_work_as_well() {
     );
 }
 
-#[tokio::test]
+#[story]
 async fn the_same_id_replaces_its_set_and_other_ids_sit_beside_it() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -148,7 +149,7 @@ async fn the_same_id_replaces_its_set_and_other_ids_sit_beside_it() {
     assert!(stored(&server, &license, "S-nobody").await.is_empty());
 }
 
-#[tokio::test]
+#[story]
 async fn a_wrong_token_or_license_is_refused_with_401_and_nothing_is_stored() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -180,7 +181,7 @@ async fn a_wrong_token_or_license_is_refused_with_401_and_nothing_is_stored() {
     assert!(stored(&server, &license, VISITOR).await.is_empty());
 }
 
-#[tokio::test]
+#[story]
 async fn bad_details_get_a_400_naming_the_field_and_nothing_is_stored() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -233,7 +234,7 @@ async fn bad_details_get_a_400_naming_the_field_and_nothing_is_stored() {
     assert!(stored(&server, &license, VISITOR).await.is_empty());
 }
 
-#[tokio::test]
+#[story]
 async fn the_visitors_api_needs_x_api_version_2_too() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -254,7 +255,7 @@ async fn the_visitors_api_needs_x_api_version_2_too() {
     assert!(stored(&server, &license, VISITOR).await.is_empty());
 }
 
-#[tokio::test]
+#[story]
 async fn one_licenses_visitor_details_are_hidden_from_another() {
     let server = TestServer::start().await;
     let license = server.license().await;
@@ -311,7 +312,7 @@ async fn on_webhook(State(app): State<Integration>, webhook: Webhook) {
     });
 }
 
-#[tokio::test]
+#[story]
 async fn the_seed_integration_pushes_visitor_details_back_when_a_chat_starts() {
     let server = TestServer::start().await;
     let license = server.license().await;

@@ -123,6 +123,15 @@ impl Op {
         }
         self
     }
+
+    /// Error answers of the LiveChat v2-compatible routes, written v2's way (`V2Error`).
+    pub fn v2_errors(mut self, statuses: &[u16]) -> Op {
+        for status in statuses {
+            self.value["responses"][status.to_string()] =
+                json!({"$ref": format!("#/components/responses/V2Error{status}")});
+        }
+        self
+    }
 }
 
 pub fn reference(schema: &str) -> Value {

@@ -210,28 +210,28 @@ fn livechat_v2() -> Vec<Op> {
         version(Op::new("get", "/webhooks", "v2ListWebhooks", "livechat-v2", "List webhooks (LiveChat v2)"))
             .basic()
             .json(200, "The license's webhooks in LiveChat v2's shape.", "V2WebhookList")
-            .errors(&[400, 401]),
+            .v2_errors(&[400, 401]),
         version(Op::new("post", "/webhooks", "v2CreateWebhook", "livechat-v2", "Create a webhook (LiveChat v2)"))
             .describe("`data_types[]` or PHP's indexed `data_types[0]`, `data_types[1]` are both accepted.")
             .basic()
             .body(form_or_json("V2WebhookForm", "V2WebhookInput"))
-            .json(200, "The new webhook in LiveChat v2's shape.", "V2Webhook")
-            .errors(&[400, 401]),
+            .json(200, "The new webhook in LiveChat v2's shape: `{\"events\": [{...}]}`.", "V2WebhookList")
+            .v2_errors(&[400, 401]),
         version(Op::new("delete", "/webhooks/{id}", "v2DeleteWebhook", "livechat-v2", "Delete a webhook (LiveChat v2)"))
             .basic()
             .json(200, "`{\"result\": \"Push notification removed successfully\"}`.", "V2Result")
-            .errors(&[400, 401, 404]),
+            .v2_errors(&[400, 401, 404]),
         version(Op::new("post", "/visitors/{visitor_id}/details", "v2AddVisitorDetails", "livechat-v2", "Add visitor details (LiveChat v2 Visitors API)"))
             .describe("The credentials are the `license_id` and `token` from the webhook body. The same `id` for the same visitor replaces the earlier set.")
             .public()
             .body(form_or_json("VisitorDetailsForm", "VisitorDetailsInput"))
             .json(200, "`{\"result\": \"Visitor details added\"}`.", "V2Result")
-            .errors(&[400, 401]),
+            .v2_errors(&[400, 401]),
         Op::new("get", "/v1/licenses/{license_id}/visitors/{visitor_id}/details", "getVisitorDetails", "visitors", "Read visitor details")
             .describe("The detail sets integrations pushed for this visitor.")
             .bearer()
             .json(200, "The visitor's detail sets.", "VisitorDetails")
-            .errors(&[404]),
+            .errors(&[401, 403, 404]),
     ]
 }
 

@@ -45,6 +45,22 @@ fn error_responses() -> Value {
             json!({"description": meaning, "content": {"application/json": {"schema": reference("Error")}}}),
         );
     }
+    for (status, meaning) in [
+        (
+            400,
+            "A bad parameter (named by `field`), or a missing or wrong `X-API-Version`.",
+        ),
+        (
+            401,
+            "Wrong credentials (`login:api_key`, or `license_id` and `token`).",
+        ),
+        (404, "No such webhook."),
+    ] {
+        responses.insert(
+            format!("V2Error{status}"),
+            json!({"description": meaning, "content": {"application/json": {"schema": reference("V2Error")}}}),
+        );
+    }
     Value::Object(responses)
 }
 
@@ -75,7 +91,7 @@ fn schemas() -> Value {
         })
         .collect();
     let section = json!({"type": "object", "additionalProperties": true});
-    json!({
+    let mut all = json!({
         "EventType": {"type": "string", "enum": event_types},
         "DataType": {"type": "string", "enum": data_types,
             "description": format!("Which event types carry which data types: {}", Value::Object(matrix))},
@@ -201,12 +217,43 @@ fn schemas() -> Value {
             "fields": {"type": "array", "items": reference("VisitorField")},
         })),
         "VisitorDetailsForm": {"type": "object", "description": "PHP `http_build_query` encoding: `license_id`, `token`, `id`, `icon`, `fields[0][name]`, `fields[0][value]`, `fields[0][url]`, ...", "additionalProperties": {"type": "string"}},
-        "VisitorDetails": {"type": "object", "additionalProperties": true, "description": "The detail sets pushed for the visitor, one per `id`, each with its `fields`."},
+        "VisitorDetails": visitor_details(),
         "SupportMatrix": object(&["event_types", "data_types"], json!({
             "event_types": {"type": "array", "items": object(&["name", "data_types"], json!({
                 "name": reference("EventType"), "data_types": {"type": "array", "items": reference("DataType")},
             }))},
             "data_types": {"type": "array", "items": reference("DataType")},
         })),
-    })
+    });
+    // Outside the macro above, which is at serde_json's recursion limit.
+    all["V2Error"] = v2_error();
+    all
+}
+
+/// `GET /v1/licenses/{license_id}/visitors/{visitor_id}/details`.
+fn visitor_details() -> Value {
+    object(
+        &["visitor_id", "details"],
+        json!({
+            "visitor_id": {"type": "string"},
+            "details": {"type": "array", "description": "One set per `id`, oldest first.",
+                "items": object(&["id", "icon", "fields", "created_at", "updated_at"], json!({
+                    "id": {"type": "string"}, "icon": nullable("string"),
+                    "fields": {"type": "array", "items": reference("VisitorField")},
+                    "created_at": time(), "updated_at": time(),
+                }))},
+        }),
+    )
+}
+
+/// Errors of the LiveChat v2-compatible routes.
+fn v2_error() -> Value {
+    object(
+        &["error", "code"],
+        json!({
+            "error": {"type": "string", "description": "A sentence naming the problem (what v2 clients read)."},
+            "code": {"type": "string"},
+            "field": {"type": "string", "description": "The parameter at fault, for 400s about one."},
+        }),
+    )
 }
