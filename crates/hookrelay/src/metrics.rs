@@ -3,7 +3,7 @@
 
 use std::sync::OnceLock;
 
-use metrics::{counter, gauge, histogram};
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::delivery::Attempt;
@@ -22,8 +22,55 @@ pub fn install() {
             .build_recorder();
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder).ok()?;
+        describe();
         Some(handle)
     });
+}
+
+/// Help texts, and zeros for the counters a dashboard reads before anything has happened.
+fn describe() {
+    describe_counter!(
+        "hookrelay_events_accepted_total",
+        "Events stored, by event type."
+    );
+    describe_counter!(
+        "hookrelay_deliveries_created_total",
+        "Deliveries created by accepted events."
+    );
+    describe_counter!("hookrelay_attempts_started_total", "HTTP attempts started.");
+    describe_counter!(
+        "hookrelay_attempts_total",
+        "HTTP attempts finished, by outcome (succeeded, retry_scheduled, failed)."
+    );
+    describe_counter!(
+        "hookrelay_retries_scheduled_total",
+        "Failed attempts after which a retry was scheduled."
+    );
+    describe_counter!(
+        "hookrelay_deliveries_completed_total",
+        "Deliveries that reached a final state, by outcome (succeeded, failed: retries exhausted)."
+    );
+    describe_counter!(
+        "hookrelay_webhook_failures_total",
+        "Unsuccessful attempts, by webhook id."
+    );
+    describe_histogram!(
+        "hookrelay_attempt_duration_seconds",
+        "How long attempts took, answer included."
+    );
+    describe_gauge!(
+        "hookrelay_deliveries_pending",
+        "Deliveries waiting for an attempt (read at each scrape)."
+    );
+    describe_gauge!(
+        "hookrelay_deliveries_in_memory",
+        "Deliveries held by this node's engine."
+    );
+    for outcome in ["succeeded", "failed"] {
+        counter!("hookrelay_deliveries_completed_total", "outcome" => outcome).absolute(0);
+    }
+    counter!("hookrelay_retries_scheduled_total").absolute(0);
+    counter!("hookrelay_deliveries_created_total").absolute(0);
 }
 
 /// The metrics in Prometheus text format.
@@ -44,23 +91,30 @@ pub fn attempts_started() {
     counter!("hookrelay_attempts_started_total").increment(1);
 }
 
+/// Counts one finished attempt: by outcome, its latency, a scheduled retry or the delivery's
+/// final outcome, and a failure of its webhook.
 pub fn attempt_finished(job: &DeliveryJob, attempt: &Attempt, outcome: Outcome) {
-    let outcome_label = match outcome {
-        Outcome::Succeeded => "succeeded",
-        Outcome::RetryAt(_) => "retry_scheduled",
-        Outcome::Failed => "failed",
-    };
-    counter!("hookrelay_attempts_total", "outcome" => outcome_label).increment(1);
+    let label = outcome_label(outcome);
+    counter!("hookrelay_attempts_total", "outcome" => label).increment(1);
     histogram!("hookrelay_attempt_duration_seconds").record(attempt.duration_ms as f64 / 1000.0);
+    match outcome {
+        Outcome::RetryAt(_) => counter!("hookrelay_retries_scheduled_total").increment(1),
+        Outcome::Succeeded | Outcome::Failed => {
+            counter!("hookrelay_deliveries_completed_total", "outcome" => label).increment(1)
+        }
+    }
     if outcome != Outcome::Succeeded {
         counter!("hookrelay_webhook_failures_total", "webhook_id" => job.webhook_id.clone())
             .increment(1);
     }
-    if outcome != Outcome::Succeeded && !matches!(outcome, Outcome::RetryAt(_)) {
-        counter!("hookrelay_deliveries_failed_total").increment(1);
-    }
-    if outcome == Outcome::Succeeded {
-        counter!("hookrelay_deliveries_succeeded_total").increment(1);
+}
+
+/// The `outcome` label of an attempt (and, for the last attempt, of its delivery).
+pub fn outcome_label(outcome: Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded => "succeeded",
+        Outcome::RetryAt(_) => "retry_scheduled",
+        Outcome::Failed => "failed",
     }
 }
 

@@ -113,6 +113,7 @@ async fn resend(
             "the webhook of this delivery was deleted; there is nowhere to send it".into(),
         )),
         Resend::Job(job) => {
+            tracing::info!(delivery_id = %id, license_id = %license.license_id, "redelivery requested");
             state.engine.submit(vec![job]);
             Ok((
                 axum::http::StatusCode::ACCEPTED,

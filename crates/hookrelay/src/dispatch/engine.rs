@@ -362,10 +362,38 @@ async fn attempt(
         }
     };
     metrics::attempt_finished(&job, &sent.attempt, outcome);
+    log_attempt(&job, &sent.attempt, outcome);
     AttemptRecord {
         delivery_id: job.id,
         attempt: sent.attempt,
         outcome,
+    }
+}
+
+/// One structured line per attempt, keyed by the delivery id: successes at debug (a busy relay
+/// makes thousands a second), retries at info, a delivery whose retries ran out at warn.
+fn log_attempt(job: &DeliveryJob, a: &crate::domain::delivery::Attempt, outcome: Outcome) {
+    let outcome_label = metrics::outcome_label(outcome);
+    macro_rules! line {
+        ($level:ident, $message:literal) => {
+            tracing::$level!(
+                delivery_id = %job.id,
+                license_id = %job.license_id,
+                webhook_id = %job.webhook_id,
+                event_type = job.event_type.as_str(),
+                attempt = job.attempt_no,
+                status_code = a.status_code,
+                duration_ms = a.duration_ms,
+                error = a.error.as_deref(),
+                outcome = outcome_label,
+                $message
+            )
+        };
+    }
+    match outcome {
+        Outcome::Succeeded => line!(debug, "delivered"),
+        Outcome::RetryAt(_) => line!(info, "attempt failed; retry scheduled"),
+        Outcome::Failed => line!(warn, "attempt failed; no retries left, delivery failed"),
     }
 }
 

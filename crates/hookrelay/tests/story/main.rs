@@ -13,6 +13,8 @@ mod events;
 mod lifecycle;
 mod livechat_v2;
 mod multinode;
+mod openapi;
+mod operations;
 mod outage;
 mod payload_fidelity;
 mod pg_proxy;

@@ -230,8 +230,8 @@ fn livechat_v2() -> Vec<Op> {
         Op::new("get", "/v1/licenses/{license_id}/visitors/{visitor_id}/details", "getVisitorDetails", "visitors", "Read visitor details")
             .describe("The detail sets integrations pushed for this visitor.")
             .bearer()
-            .json(200, "The visitor's detail sets.", "VisitorDetails")
-            .errors(&[401, 403, 404]),
+            .json(200, "The visitor's detail sets, oldest first; empty when none were pushed.", "VisitorDetails")
+            .errors(&[404, 422]),
     ]
 }
 

@@ -77,6 +77,16 @@ fn object(required: &[&str], properties: Value) -> Value {
 }
 
 fn schemas() -> Value {
+    let mut all = Map::new();
+    for group in [common(), webhooks(), events(), deliveries(), livechat_v2()] {
+        if let Value::Object(map) = group {
+            all.extend(map);
+        }
+    }
+    Value::Object(all)
+}
+
+fn common() -> Value {
     let event_types: Vec<&str> = EventType::ALL.iter().map(|e| e.as_str()).collect();
     let data_types: Vec<&str> = DataType::ALL.iter().map(|d| d.as_str()).collect();
     let matrix: Map<String, Value> = EventType::ALL
@@ -90,8 +100,7 @@ fn schemas() -> Value {
             (e.as_str().to_string(), json!(carried))
         })
         .collect();
-    let section = json!({"type": "object", "additionalProperties": true});
-    let mut all = json!({
+    json!({
         "EventType": {"type": "string", "enum": event_types},
         "DataType": {"type": "string", "enum": data_types,
             "description": format!("Which event types carry which data types: {}", Value::Object(matrix))},
@@ -116,6 +125,11 @@ fn schemas() -> Value {
             "licenses": {"type": "array", "items": reference("License")},
             "next_cursor": nullable("string"),
         })),
+    })
+}
+
+fn webhooks() -> Value {
+    json!({
         "WebhookInput": {"type": "object", "additionalProperties": false, "required": ["url", "event_type"], "properties": {
             "url": {"type": "string", "format": "uri", "description": "`user:password@` is sent as HTTP Basic auth."},
             "event_type": reference("EventType"),
@@ -148,6 +162,12 @@ fn schemas() -> Value {
             "response_body": nullable("string"),
             "request_body": {"type": "object"},
         })),
+    })
+}
+
+fn events() -> Value {
+    let section = json!({"type": "object", "additionalProperties": true});
+    json!({
         "EventInput": {"type": "object", "additionalProperties": false, "required": ["event_type"], "properties": {
             "event_type": reference("EventType"),
             "event_unique_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
@@ -161,6 +181,11 @@ fn schemas() -> Value {
         "IngestedBatch": object(&["events", "deliveries"], json!({
             "events": {"type": "array", "items": reference("Ingested")}, "deliveries": {"type": "integer"},
         })),
+    })
+}
+
+fn deliveries() -> Value {
+    json!({
         "Delivery": object(&["id", "event_id", "webhook_id", "event_type", "status", "attempt_count", "created_at", "updated_at"], json!({
             "id": {"type": "string", "pattern": "^dlv_[0-9]+$"},
             "event_id": {"type": "string"},
@@ -187,6 +212,11 @@ fn schemas() -> Value {
             "attempts": {"type": "array", "items": reference("Attempt")},
         }))]},
         "Resending": object(&["id", "status"], json!({"id": {"type": "string"}, "status": {"const": "pending"}})),
+    })
+}
+
+fn livechat_v2() -> Value {
+    json!({
         "V2Webhook": object(&["licence", "event_type", "data_types", "url", "verified", "token", "id"], json!({
             "licence": {"type": "integer"}, "event_type": reference("EventType"),
             "data_types": {"type": "array", "items": reference("DataType")},
@@ -204,6 +234,11 @@ fn schemas() -> Value {
             "data_types[]": {"type": "array", "items": reference("DataType")},
             "url": {"type": "string"},
         })),
+        "V2Error": object(&["error", "code"], json!({
+            "error": {"type": "string", "description": "A sentence naming the problem (what v2 clients read)."},
+            "code": {"type": "string"},
+            "field": {"type": "string", "description": "The parameter at fault, for 400s about one."},
+        })),
         "V2Result": object(&["result"], json!({"result": {"type": "string"}})),
         "VisitorField": object(&["name", "value"], json!({
             "name": {"type": "string"}, "value": {"type": "string"},
@@ -217,43 +252,21 @@ fn schemas() -> Value {
             "fields": {"type": "array", "items": reference("VisitorField")},
         })),
         "VisitorDetailsForm": {"type": "object", "description": "PHP `http_build_query` encoding: `license_id`, `token`, `id`, `icon`, `fields[0][name]`, `fields[0][value]`, `fields[0][url]`, ...", "additionalProperties": {"type": "string"}},
-        "VisitorDetails": visitor_details(),
+        "VisitorDetails": object(&["visitor_id", "details"], json!({
+            "visitor_id": {"type": "string"},
+            "details": {"type": "array", "description": "One set per `id`, oldest first.", "items": object(
+                &["id", "icon", "fields", "created_at", "updated_at"], json!({
+                    "id": {"type": "string"},
+                    "icon": nullable("string"),
+                    "fields": {"type": "array", "items": reference("VisitorField")},
+                    "created_at": time(), "updated_at": time(),
+                }))},
+        })),
         "SupportMatrix": object(&["event_types", "data_types"], json!({
             "event_types": {"type": "array", "items": object(&["name", "data_types"], json!({
                 "name": reference("EventType"), "data_types": {"type": "array", "items": reference("DataType")},
             }))},
             "data_types": {"type": "array", "items": reference("DataType")},
         })),
-    });
-    // Outside the macro above, which is at serde_json's recursion limit.
-    all["V2Error"] = v2_error();
-    all
-}
-
-/// `GET /v1/licenses/{license_id}/visitors/{visitor_id}/details`.
-fn visitor_details() -> Value {
-    object(
-        &["visitor_id", "details"],
-        json!({
-            "visitor_id": {"type": "string"},
-            "details": {"type": "array", "description": "One set per `id`, oldest first.",
-                "items": object(&["id", "icon", "fields", "created_at", "updated_at"], json!({
-                    "id": {"type": "string"}, "icon": nullable("string"),
-                    "fields": {"type": "array", "items": reference("VisitorField")},
-                    "created_at": time(), "updated_at": time(),
-                }))},
-        }),
-    )
-}
-
-/// Errors of the LiveChat v2-compatible routes.
-fn v2_error() -> Value {
-    object(
-        &["error", "code"],
-        json!({
-            "error": {"type": "string", "description": "A sentence naming the problem (what v2 clients read)."},
-            "code": {"type": "string"},
-            "field": {"type": "string", "description": "The parameter at fault, for 400s about one."},
-        }),
-    )
+    })
 }
