@@ -87,17 +87,21 @@ fn v4_kind(ip: Ipv4Addr) -> Option<&'static str> {
         Some("a carrier-grade NAT address")
     } else if ip.is_multicast() {
         Some("multicast")
-    } else if o[0] == 0 || o[0] >= 240 || ip.is_broadcast() {
-        Some("a reserved address")
-    } else if (o[0] == 192 && o[1] == 0 && (o[2] == 0 || o[2] == 2))
-        || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
-        || (o[0] == 198 && o[1] == 51 && o[2] == 100)
-        || (o[0] == 203 && o[1] == 0 && o[2] == 113)
-    {
+    } else if is_reserved_v4(o) {
         Some("a reserved address")
     } else {
         None
     }
+}
+
+/// "This network", the future-use block, broadcast, the documentation and benchmarking blocks.
+fn is_reserved_v4(o: [u8; 4]) -> bool {
+    o[0] == 0
+        || o[0] >= 240
+        || (o[0] == 192 && o[1] == 0 && (o[2] == 0 || o[2] == 2))
+        || (o[0] == 198 && (o[1] == 18 || o[1] == 19))
+        || (o[0] == 198 && o[1] == 51 && o[2] == 100)
+        || (o[0] == 203 && o[1] == 0 && o[2] == 113)
 }
 
 /// The IPv4 address inside an IPv4-mapped (`::ffff:a.b.c.d`), IPv4-compatible or NAT64
