@@ -18,6 +18,7 @@ mod operations;
 mod outage;
 mod payload_fidelity;
 mod pg_proxy;
+mod pg_races;
 mod retries;
 mod visitors;
 mod wire_format;

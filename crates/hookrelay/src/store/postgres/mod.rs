@@ -16,17 +16,16 @@ mod error;
 mod ingest;
 mod listener;
 mod migrate;
+mod pool;
 mod rows;
 mod sql;
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{Object, Pool};
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
-use tokio_postgres::NoTls;
 
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
@@ -42,11 +41,6 @@ use committer::Committer;
 use ingest::IngestRequest;
 use sql::{accounts, deliveries, visitors};
 
-/// Connections per node (the committer, the claimer, the recorder and API reads share them).
-const POOL_SIZE: usize = 16;
-/// How long a caller waits for a connection before the database counts as unavailable.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-
 pub struct PostgresStore {
     pool: Pool,
     committer: Mutex<Option<Committer>>,
@@ -60,30 +54,7 @@ pub struct PostgresStore {
 impl PostgresStore {
     /// Connects, brings the schema up to date and starts the commit and notification tasks.
     pub async fn open(url: &str) -> anyhow::Result<PostgresStore> {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
-            anyhow::anyhow!("database_url `{}`: {e}", crate::config::redact_url(url))
-        })?;
-        config
-            .connect_timeout(CONNECT_TIMEOUT)
-            .keepalives(true)
-            .keepalives_idle(Duration::from_secs(30));
-        if config.get_application_name().is_none() {
-            config.application_name("hookrelay");
-        }
-        let manager = Manager::from_config(
-            config.clone(),
-            NoTls,
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
-            .max_size(POOL_SIZE)
-            .runtime(Runtime::Tokio1)
-            .wait_timeout(Some(CONNECT_TIMEOUT * 2))
-            .create_timeout(Some(CONNECT_TIMEOUT))
-            .recycle_timeout(Some(CONNECT_TIMEOUT))
-            .build()?;
+        let (config, pool) = pool::connect(url)?;
         let schema: String = {
             let mut client = pool.get().await.map_err(|e| {
                 anyhow::anyhow!("cannot connect to {}: {e}", crate::config::redact_url(url))

@@ -98,13 +98,7 @@ pub fn job(row: &Row, offset: usize) -> RowResult<DeliveryJob> {
     let license_id: String = row.get(offset + 2);
     let token: String = row.get(offset + 7);
     let unique_id: String = row.get(offset + 8);
-    let sections = Sections {
-        chat: row.get(offset + 9),
-        visitor: row.get(offset + 10),
-        pre_chat_survey: row.get(offset + 11),
-        ticket: row.get(offset + 12),
-        canned_response: row.get(offset + 13),
-    };
+    let sections = sections(row, offset + 9);
     let wanted = DataTypes::from_bits_for(event_type, bits(row, offset + 5));
     let body = compose_body(
         event_type,
@@ -132,13 +126,7 @@ pub const BODY_COLUMNS: &str =
 
 /// The exact body of a delivery: [`BODY_COLUMNS`] starting at `offset`.
 pub fn delivery_body(row: &Row, offset: usize, delivery: &Delivery, license_id: &str) -> String {
-    let sections = Sections {
-        chat: row.get(offset + 2),
-        visitor: row.get(offset + 3),
-        pre_chat_survey: row.get(offset + 4),
-        ticket: row.get(offset + 5),
-        canned_response: row.get(offset + 6),
-    };
+    let sections = sections(row, offset + 2);
     let wanted = DataTypes::from_bits_for(delivery.event_type, bits(row, offset));
     let token: String = row.get(offset + 1);
     compose_body(
@@ -168,6 +156,17 @@ pub fn visitor_details(row: &Row, license_id: &str, visitor_id: &str) -> RowResu
 pub fn event_type(row: &Row, idx: usize) -> RowResult<EventType> {
     let text: &str = row.get(idx);
     text.parse().map_err(|e| bad("event_type", e))
+}
+
+/// The event's five data-type sections, in column order from `at`.
+fn sections(row: &Row, at: usize) -> Sections {
+    Sections {
+        chat: row.get(at),
+        visitor: row.get(at + 1),
+        pre_chat_survey: row.get(at + 2),
+        ticket: row.get(at + 3),
+        canned_response: row.get(at + 4),
+    }
 }
 
 fn bits(row: &Row, idx: usize) -> u8 {
