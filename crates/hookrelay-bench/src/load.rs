@@ -35,8 +35,13 @@ pub async fn post_all(
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..workers {
-        let (client, url, next, failures, make) =
-            (client.clone(), url.to_string(), next.clone(), failures.clone(), make.clone());
+        let (client, url, next, failures, make) = (
+            client.clone(),
+            url.to_string(),
+            next.clone(),
+            failures.clone(),
+            make.clone(),
+        );
         let token = token.map(String::from);
         tasks.push(tokio::spawn(async move {
             loop {

@@ -21,7 +21,10 @@ pub struct Args {
     #[arg(long)]
     quick: bool,
     /// Scenarios to run (comma-separated): baseline, single, batch, latency, isolation, backlog.
-    #[arg(long, default_value = "baseline,single,batch,latency,isolation,backlog")]
+    #[arg(
+        long,
+        default_value = "baseline,single,batch,latency,isolation,backlog"
+    )]
     scenarios: String,
     /// Database for the server (default: a fresh SQLite file per scenario).
     #[arg(long)]

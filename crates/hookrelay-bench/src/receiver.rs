@@ -40,7 +40,9 @@ impl Receiver {
             let s = s.clone();
             async move { arrive(s, body).await }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let url = format!("http://{}/hook", listener.local_addr().expect("addr"));
         tokio::spawn(async move { axum::serve(listener, app).await });
         Receiver { url, shared }
@@ -74,11 +76,15 @@ async fn arrive(s: Arc<Shared>, body: Bytes) -> StatusCode {
     let now = s.epoch.elapsed();
     if s.measure_latency {
         if let Some(sent) = sent_at(&body) {
-            s.latencies.lock().expect("latencies").push(now.saturating_sub(sent));
+            s.latencies
+                .lock()
+                .expect("latencies")
+                .push(now.saturating_sub(sent));
         }
     }
     s.count.fetch_add(1, Ordering::Relaxed);
-    s.last_ns.fetch_max(now.as_nanos() as u64, Ordering::Relaxed);
+    s.last_ns
+        .fetch_max(now.as_nanos() as u64, Ordering::Relaxed);
     StatusCode::OK
 }
 

@@ -29,50 +29,139 @@ struct Row {
 
 pub async fn run_all(args: Args) -> anyhow::Result<()> {
     let sizes = if args.quick {
-        Sizes { baseline: 20_000, single: 20_000, batch_events: 50_000, latency_secs: 5, isolation: 20_000, backlog: 200_000 }
+        Sizes {
+            baseline: 20_000,
+            single: 20_000,
+            batch_events: 50_000,
+            latency_secs: 5,
+            isolation: 20_000,
+            backlog: 200_000,
+        }
     } else {
-        Sizes { baseline: 100_000, single: 100_000, batch_events: 200_000, latency_secs: 10, isolation: 100_000, backlog: 1_000_000 }
+        Sizes {
+            baseline: 100_000,
+            single: 100_000,
+            batch_events: 200_000,
+            latency_secs: 10,
+            isolation: 100_000,
+            backlog: 1_000_000,
+        }
     };
     let wanted: Vec<&str> = args.scenarios.split(',').map(str::trim).collect();
     let db = args.database_url.as_deref();
-    let client = reqwest::Client::builder().pool_max_idle_per_host(1024).build()?;
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(1024)
+        .build()?;
     let mut rows = Vec::new();
     let mut baseline = None;
     let mut single = None;
-    println!("hookrelay-bench: {} cores, database {}", std::thread::available_parallelism().map_or(0, |n| n.get()), db.unwrap_or("SQLite (fresh file per scenario)"));
+    println!(
+        "hookrelay-bench: {} cores, database {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        db.unwrap_or("SQLite (fresh file per scenario)")
+    );
 
     if wanted.contains(&"baseline") {
         let rate = bare_http(&client, sizes.baseline, args.producers).await;
-        rows.push(Row { scenario: "baseline", figure: format!("bare HTTP POSTs/s ({} × ~700 B, {} workers)", sizes.baseline, args.producers), value: per_sec(rate) });
+        rows.push(Row {
+            scenario: "baseline",
+            figure: format!(
+                "bare HTTP POSTs/s ({} × ~700 B, {} workers)",
+                sizes.baseline, args.producers
+            ),
+            value: per_sec(rate),
+        });
         baseline = Some(rate);
     }
     if wanted.contains(&"single") {
-        let (accepted, delivered, rss) = single_events(&client, db, sizes.single, args.producers).await?;
-        rows.push(Row { scenario: "single", figure: format!("events accepted/s ({} single-event requests, {} producers)", sizes.single, args.producers), value: per_sec(accepted) });
-        rows.push(Row { scenario: "single", figure: "deliveries completed/s".into(), value: with_ratio(delivered, baseline) });
-        rows.push(Row { scenario: "single", figure: "server peak RSS".into(), value: format!("{rss:.0} MiB") });
+        let (accepted, delivered, rss) =
+            single_events(&client, db, sizes.single, args.producers).await?;
+        rows.push(Row {
+            scenario: "single",
+            figure: format!(
+                "events accepted/s ({} single-event requests, {} producers)",
+                sizes.single, args.producers
+            ),
+            value: per_sec(accepted),
+        });
+        rows.push(Row {
+            scenario: "single",
+            figure: "deliveries completed/s".into(),
+            value: with_ratio(delivered, baseline),
+        });
+        rows.push(Row {
+            scenario: "single",
+            figure: "server peak RSS".into(),
+            value: format!("{rss:.0} MiB"),
+        });
         single = Some(delivered);
     }
     if wanted.contains(&"batch") {
         let (accepted, delivered) = batch_events(&client, db, sizes.batch_events).await?;
-        rows.push(Row { scenario: "batch", figure: format!("events accepted/s ({} events, 100 per request)", sizes.batch_events), value: per_sec(accepted) });
-        rows.push(Row { scenario: "batch", figure: "deliveries completed/s".into(), value: with_ratio(delivered, baseline) });
+        rows.push(Row {
+            scenario: "batch",
+            figure: format!(
+                "events accepted/s ({} events, 100 per request)",
+                sizes.batch_events
+            ),
+            value: per_sec(accepted),
+        });
+        rows.push(Row {
+            scenario: "batch",
+            figure: "deliveries completed/s".into(),
+            value: with_ratio(delivered, baseline),
+        });
     }
     if wanted.contains(&"latency") {
         let (p50, p99, max) = latency(&client, db, sizes.latency_secs).await?;
-        rows.push(Row { scenario: "latency", figure: format!("ingest→arrival p50 at 1,000 events/s for {} s", sizes.latency_secs), value: format!("{:.1} ms", ms(p50)) });
-        rows.push(Row { scenario: "latency", figure: "ingest→arrival p99".into(), value: format!("{:.1} ms", ms(p99)) });
-        rows.push(Row { scenario: "latency", figure: "ingest→arrival max".into(), value: format!("{:.1} ms", ms(max)) });
+        rows.push(Row {
+            scenario: "latency",
+            figure: format!(
+                "ingest→arrival p50 at 1,000 events/s for {} s",
+                sizes.latency_secs
+            ),
+            value: format!("{:.1} ms", ms(p50)),
+        });
+        rows.push(Row {
+            scenario: "latency",
+            figure: "ingest→arrival p99".into(),
+            value: format!("{:.1} ms", ms(p99)),
+        });
+        rows.push(Row {
+            scenario: "latency",
+            figure: "ingest→arrival max".into(),
+            value: format!("{:.1} ms", ms(max)),
+        });
     }
     if wanted.contains(&"isolation") {
         let healthy = isolation(&client, db, sizes.isolation, args.producers).await?;
-        let ratio = single.map(|s| format!(" ({:.2} × the single-target run)", healthy / s)).unwrap_or_default();
-        rows.push(Row { scenario: "isolation", figure: format!("healthy target deliveries/s beside a dead and a stalled target ({} events)", sizes.isolation), value: format!("{}{ratio}", per_sec(healthy)) });
+        let ratio = single
+            .map(|s| format!(" ({:.2} × the single-target run)", healthy / s))
+            .unwrap_or_default();
+        rows.push(Row {
+            scenario: "isolation",
+            figure: format!(
+                "healthy target deliveries/s beside a dead and a stalled target ({} events)",
+                sizes.isolation
+            ),
+            value: format!("{}{ratio}", per_sec(healthy)),
+        });
     }
     if wanted.contains(&"backlog") {
         let (rss, rate) = backlog(&client, db, sizes.backlog).await?;
-        rows.push(Row { scenario: "backlog", figure: format!("events accepted/s into a backlog of {} behind a dead target", sizes.backlog), value: per_sec(rate) });
-        rows.push(Row { scenario: "backlog", figure: "server peak RSS with that backlog pending".into(), value: format!("{rss:.0} MiB") });
+        rows.push(Row {
+            scenario: "backlog",
+            figure: format!(
+                "events accepted/s into a backlog of {} behind a dead target",
+                sizes.backlog
+            ),
+            value: per_sec(rate),
+        });
+        rows.push(Row {
+            scenario: "backlog",
+            figure: "server peak RSS with that backlog pending".into(),
+            value: format!("{rss:.0} MiB"),
+        });
     }
 
     println!();
@@ -101,53 +190,112 @@ fn ms(d: Duration) -> f64 {
 fn delivered_body() -> Vec<u8> {
     let sections = livechat_webhooks::sample::sections(EventType::ChatStarted);
     let wanted = DataTypes::parse_for(EventType::ChatStarted, ["chat", "visitor"]).expect("valid");
-    compose_body(EventType::ChatStarted, "27f41c8da685c81a890f9e5f8ce48387", "1025707", "8f2b1e4c9a7d4f0e8b3c6a5d2e1f0a9b", &sections, wanted).into_bytes()
+    compose_body(
+        EventType::ChatStarted,
+        "27f41c8da685c81a890f9e5f8ce48387",
+        "1025707",
+        "8f2b1e4c9a7d4f0e8b3c6a5d2e1f0a9b",
+        &sections,
+        wanted,
+    )
+    .into_bytes()
 }
 
 /// The hardware baseline: the same client posting the delivered body straight to the receiver.
 async fn bare_http(client: &reqwest::Client, total: u64, workers: usize) -> f64 {
     let receiver = Receiver::start(Instant::now(), false, false).await;
     let body = delivered_body();
-    let (elapsed, failures) = post_all(client, &receiver.url, None, total, workers, move |_| body.clone()).await;
+    let (elapsed, failures) = post_all(client, &receiver.url, None, total, workers, move |_| {
+        body.clone()
+    })
+    .await;
     assert_eq!(failures, 0, "the baseline receiver refused requests");
     total as f64 / elapsed.as_secs_f64()
 }
 
-async fn single_events(client: &reqwest::Client, db: Option<&str>, total: u64, workers: usize) -> anyhow::Result<(f64, f64, f64)> {
+async fn single_events(
+    client: &reqwest::Client,
+    db: Option<&str>,
+    total: u64,
+    workers: usize,
+) -> anyhow::Result<(f64, f64, f64)> {
     let server = Server::start(db, &[]).await?;
     let epoch = Instant::now();
     let receiver = Receiver::start(epoch, false, false).await;
-    server.webhook(&receiver.url, "chat_started", &["chat", "visitor"]).await?;
+    server
+        .webhook(&receiver.url, "chat_started", &["chat", "visitor"])
+        .await?;
     let body = serde_json::to_vec(&chat_started(None))?;
     let t0 = epoch.elapsed();
-    let (elapsed, failures) = post_all(client, &server.events_url(), Some(&server.api_key), total, workers, move |_| body.clone()).await;
+    let (elapsed, failures) = post_all(
+        client,
+        &server.events_url(),
+        Some(&server.api_key),
+        total,
+        workers,
+        move |_| body.clone(),
+    )
+    .await;
     anyhow::ensure!(failures == 0, "{failures} events were refused");
-    anyhow::ensure!(receiver.wait_for(total, Duration::from_secs(300)).await, "not every delivery arrived");
+    anyhow::ensure!(
+        receiver.wait_for(total, Duration::from_secs(300)).await,
+        "not every delivery arrived"
+    );
     let delivering = receiver.last_arrival() - t0;
-    Ok((total as f64 / elapsed.as_secs_f64(), total as f64 / delivering.as_secs_f64(), server.peak_rss_mib()))
+    Ok((
+        total as f64 / elapsed.as_secs_f64(),
+        total as f64 / delivering.as_secs_f64(),
+        server.peak_rss_mib(),
+    ))
 }
 
-async fn batch_events(client: &reqwest::Client, db: Option<&str>, total: u64) -> anyhow::Result<(f64, f64)> {
+async fn batch_events(
+    client: &reqwest::Client,
+    db: Option<&str>,
+    total: u64,
+) -> anyhow::Result<(f64, f64)> {
     let server = Server::start(db, &[]).await?;
     let epoch = Instant::now();
     let receiver = Receiver::start(epoch, false, false).await;
-    server.webhook(&receiver.url, "chat_started", &["chat", "visitor"]).await?;
+    server
+        .webhook(&receiver.url, "chat_started", &["chat", "visitor"])
+        .await?;
     let event = chat_started(None);
     let batch = serde_json::to_vec(&json!({"events": vec![event; 100]}))?;
     let t0 = epoch.elapsed();
     let url = format!("{}/batch", server.events_url());
-    let (elapsed, failures) = post_all(client, &url, Some(&server.api_key), total / 100, 16, move |_| batch.clone()).await;
+    let (elapsed, failures) = post_all(
+        client,
+        &url,
+        Some(&server.api_key),
+        total / 100,
+        16,
+        move |_| batch.clone(),
+    )
+    .await;
     anyhow::ensure!(failures == 0, "{failures} batches were refused");
-    anyhow::ensure!(receiver.wait_for(total, Duration::from_secs(300)).await, "not every delivery arrived");
+    anyhow::ensure!(
+        receiver.wait_for(total, Duration::from_secs(300)).await,
+        "not every delivery arrived"
+    );
     let delivering = receiver.last_arrival() - t0;
-    Ok((total as f64 / elapsed.as_secs_f64(), total as f64 / delivering.as_secs_f64()))
+    Ok((
+        total as f64 / elapsed.as_secs_f64(),
+        total as f64 / delivering.as_secs_f64(),
+    ))
 }
 
-async fn latency(client: &reqwest::Client, db: Option<&str>, secs: u64) -> anyhow::Result<(Duration, Duration, Duration)> {
+async fn latency(
+    client: &reqwest::Client,
+    db: Option<&str>,
+    secs: u64,
+) -> anyhow::Result<(Duration, Duration, Duration)> {
     let server = Server::start(db, &[]).await?;
     let epoch = Instant::now();
     let receiver = Receiver::start(epoch, true, false).await;
-    server.webhook(&receiver.url, "chat_started", &["chat", "visitor"]).await?;
+    server
+        .webhook(&receiver.url, "chat_started", &["chat", "visitor"])
+        .await?;
     let total = secs * 1000;
     let mut ticker = tokio::time::interval(Duration::from_millis(1));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
@@ -155,42 +303,92 @@ async fn latency(client: &reqwest::Client, db: Option<&str>, secs: u64) -> anyho
     for _ in 0..total {
         ticker.tick().await;
         let body = serde_json::to_vec(&chat_started(Some(epoch.elapsed())))?;
-        let request = client.post(server.events_url()).bearer_auth(&server.api_key).header("content-type", "application/json").body(body);
-        tasks.push(tokio::spawn(async move { request.send().await.map(|r| r.status().as_u16()) }));
+        let request = client
+            .post(server.events_url())
+            .bearer_auth(&server.api_key)
+            .header("content-type", "application/json")
+            .body(body);
+        tasks.push(tokio::spawn(async move {
+            request.send().await.map(|r| r.status().as_u16())
+        }));
     }
     for t in tasks {
         anyhow::ensure!(matches!(t.await?, Ok(202)), "an event was refused");
     }
-    anyhow::ensure!(receiver.wait_for(total, Duration::from_secs(60)).await, "not every delivery arrived");
+    anyhow::ensure!(
+        receiver.wait_for(total, Duration::from_secs(60)).await,
+        "not every delivery arrived"
+    );
     let mut latencies = receiver.shared.latencies.lock().expect("latencies").clone();
     latencies.sort();
     let pick = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    Ok((pick(0.50), pick(0.99), *latencies.last().unwrap_or(&Duration::ZERO)))
+    Ok((
+        pick(0.50),
+        pick(0.99),
+        *latencies.last().unwrap_or(&Duration::ZERO),
+    ))
 }
 
-async fn isolation(client: &reqwest::Client, db: Option<&str>, total: u64, workers: usize) -> anyhow::Result<f64> {
+async fn isolation(
+    client: &reqwest::Client,
+    db: Option<&str>,
+    total: u64,
+    workers: usize,
+) -> anyhow::Result<f64> {
     let server = Server::start(db, &[]).await?;
     let epoch = Instant::now();
     let healthy = Receiver::start(epoch, false, false).await;
     let stalled = Receiver::start(epoch, false, true).await;
-    server.webhook(&healthy.url, "chat_started", &["chat", "visitor"]).await?;
-    server.webhook(&dead_url(), "chat_started", &["chat", "visitor"]).await?;
-    server.webhook(&stalled.url, "chat_started", &["chat", "visitor"]).await?;
+    server
+        .webhook(&healthy.url, "chat_started", &["chat", "visitor"])
+        .await?;
+    server
+        .webhook(&dead_url(), "chat_started", &["chat", "visitor"])
+        .await?;
+    server
+        .webhook(&stalled.url, "chat_started", &["chat", "visitor"])
+        .await?;
     let body = serde_json::to_vec(&chat_started(None))?;
     let t0 = epoch.elapsed();
-    let (_, failures) = post_all(client, &server.events_url(), Some(&server.api_key), total, workers, move |_| body.clone()).await;
+    let (_, failures) = post_all(
+        client,
+        &server.events_url(),
+        Some(&server.api_key),
+        total,
+        workers,
+        move |_| body.clone(),
+    )
+    .await;
     anyhow::ensure!(failures == 0, "{failures} events were refused");
-    anyhow::ensure!(healthy.wait_for(total, Duration::from_secs(300)).await, "not every healthy delivery arrived");
+    anyhow::ensure!(
+        healthy.wait_for(total, Duration::from_secs(300)).await,
+        "not every healthy delivery arrived"
+    );
     Ok(total as f64 / (healthy.last_arrival() - t0).as_secs_f64())
 }
 
-async fn backlog(client: &reqwest::Client, db: Option<&str>, total: u64) -> anyhow::Result<(f64, f64)> {
+async fn backlog(
+    client: &reqwest::Client,
+    db: Option<&str>,
+    total: u64,
+) -> anyhow::Result<(f64, f64)> {
     let server = Server::start(db, &[]).await?;
-    server.webhook(&dead_url(), "visitor_queued", &["visitor"]).await?;
-    let event = json!({"event_type": "visitor_queued", "visitor": livechat_webhooks::sample::visitor()});
+    server
+        .webhook(&dead_url(), "visitor_queued", &["visitor"])
+        .await?;
+    let event =
+        json!({"event_type": "visitor_queued", "visitor": livechat_webhooks::sample::visitor()});
     let batch = serde_json::to_vec(&json!({"events": vec![event; 1000]}))?;
     let url = format!("{}/batch", server.events_url());
-    let (elapsed, failures) = post_all(client, &url, Some(&server.api_key), total / 1000, 8, move |_| batch.clone()).await;
+    let (elapsed, failures) = post_all(
+        client,
+        &url,
+        Some(&server.api_key),
+        total / 1000,
+        8,
+        move |_| batch.clone(),
+    )
+    .await;
     anyhow::ensure!(failures == 0, "{failures} batches were refused");
     // Let the engine work through first attempts (all refused) and schedule retries.
     tokio::time::sleep(Duration::from_secs(10)).await;

@@ -16,7 +16,10 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn start(database_url: Option<&str>, extra_env: &[(&str, &str)]) -> anyhow::Result<Server> {
+    pub async fn start(
+        database_url: Option<&str>,
+        extra_env: &[(&str, &str)],
+    ) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
         let url = database_url
             .map(String::from)
@@ -38,7 +41,9 @@ impl Server {
         let mut child = command.spawn()?;
         let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
         let base = loop {
-            let line = lines.next().ok_or_else(|| anyhow::anyhow!("server exited"))??;
+            let line = lines
+                .next()
+                .ok_or_else(|| anyhow::anyhow!("server exited"))??;
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.trim().to_string();
             }
@@ -62,14 +67,26 @@ impl Server {
         })
     }
 
-    pub async fn webhook(&self, url: &str, event_type: &str, data_types: &[&str]) -> anyhow::Result<()> {
+    pub async fn webhook(
+        &self,
+        url: &str,
+        event_type: &str,
+        data_types: &[&str],
+    ) -> anyhow::Result<()> {
         let response = reqwest::Client::new()
-            .post(format!("{}/v1/licenses/{}/webhooks", self.base, self.license_id))
+            .post(format!(
+                "{}/v1/licenses/{}/webhooks",
+                self.base, self.license_id
+            ))
             .bearer_auth(&self.api_key)
             .json(&json!({"url": url, "event_type": event_type, "data_types": data_types}))
             .send()
             .await?;
-        anyhow::ensure!(response.status() == 201, "creating a webhook: {}", response.text().await?);
+        anyhow::ensure!(
+            response.status() == 201,
+            "creating a webhook: {}",
+            response.text().await?
+        );
         Ok(())
     }
 
@@ -79,7 +96,8 @@ impl Server {
 
     /// Peak resident memory of the server process so far, in MiB.
     pub fn peak_rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with("VmHWM:"))
@@ -90,7 +108,8 @@ impl Server {
 
     /// Current resident memory, in MiB.
     pub fn rss_mib(&self) -> f64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap_or_default();
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
         status
             .lines()
             .find(|l| l.starts_with("VmRSS:"))

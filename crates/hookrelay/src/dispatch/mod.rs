@@ -8,6 +8,7 @@
 //! - [`retry`] and [`tags`] are the pure policies: when to retry, what counts as delivered, when a
 //!   `chat_changed` is worth sending.
 
+mod dispatcher;
 pub mod engine;
 pub mod retry;
 pub mod sender;

@@ -1,0 +1,268 @@
+//! The dispatcher: runs attempts with a per-target and a global concurrency limit, so one slow or
+//! dead target cannot take every sender, and hands a saturated target's overflow back to the store
+//! for later instead of letting it fill memory.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{mpsc, watch};
+
+use super::engine::Inner;
+use super::retry::{is_success, unsuccessful_status, RetryPolicy};
+use super::sender::Sender;
+use crate::domain::delivery::DeliveryId;
+use crate::domain::target::TargetUrl;
+use crate::domain::{now_ms, Millis};
+use crate::metrics;
+use crate::store::{AttemptRecord, DeliveryJob, Outcome};
+
+/// How far a delivery handed back for a saturated target is first pushed into the future; it
+/// doubles each time the same target is still saturated, up to [`MAX_DEFER`].
+const DEFER: Duration = Duration::from_secs(5);
+const MAX_DEFER: Duration = Duration::from_secs(600);
+
+/// One target's share of the dispatcher.
+#[derive(Default)]
+struct TargetQueue {
+    in_flight: usize,
+    queue: VecDeque<(DeliveryJob, TargetUrl)>,
+    /// How many times in a row this target's overflow was handed back: a slow or stalled
+    /// target's backlog is pushed ever further out instead of cycling through memory.
+    defer_level: u32,
+}
+
+pub(super) async fn dispatcher(
+    inner: Arc<Inner>,
+    sender: Sender,
+    mut jobs: mpsc::UnboundedReceiver<Vec<DeliveryJob>>,
+    records: mpsc::UnboundedSender<AttemptRecord>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let config = inner.config.clone();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+    let mut targets: HashMap<String, TargetQueue> = HashMap::new();
+    // Targets with queued jobs that wait only for a global slot, in arrival order.
+    let mut waiting: VecDeque<String> = VecDeque::new();
+    let mut in_flight = 0usize;
+    let mut deferred: HashMap<String, Vec<DeliveryId>> = HashMap::new();
+
+    let start =
+        |key: &str, t: &mut TargetQueue, in_flight: &mut usize, waiting: &mut VecDeque<String>| {
+            while t.in_flight < config.per_target_concurrency {
+                if *in_flight >= config.max_in_flight {
+                    if !t.queue.is_empty() && !waiting.iter().any(|k| k == key) {
+                        waiting.push_back(key.to_string());
+                    }
+                    return;
+                }
+                let Some((job, target)) = t.queue.pop_front() else {
+                    return;
+                };
+                t.in_flight += 1;
+                *in_flight += 1;
+                let sender = sender.clone();
+                let done = done_tx.clone();
+                let records = records.clone();
+                let key = key.to_string();
+                let retry = config.retry.clone();
+                let any_2xx = config.success_any_2xx;
+                metrics::attempts_started();
+                tokio::spawn(async move {
+                    let record = attempt(&sender, job, &target, &retry, any_2xx, done, key).await;
+                    let _ = records.send(record);
+                });
+            }
+        };
+
+    loop {
+        tokio::select! {
+            batch = jobs.recv() => {
+                let Some(batch) = batch else { break };
+                for job in batch {
+                    let target = match TargetUrl::parse(&job.url) {
+                        Ok(t) => t,
+                        Err(e) => {
+                            // Only possible if a stored URL was edited by hand.
+                            let _ = records.send(AttemptRecord {
+                                delivery_id: job.id,
+                                attempt: crate::domain::delivery::Attempt {
+                                    attempt_no: job.attempt_no,
+                                    started_at: now_ms(),
+                                    duration_ms: 0,
+                                    status_code: None,
+                                    error: Some(format!("stored target URL is invalid: {e}")),
+                                    response_body: None,
+                                },
+                                outcome: Outcome::Failed,
+                            });
+                            continue;
+                        }
+                    };
+                    let key = target.key();
+                    let t = targets.entry(key.clone()).or_default();
+                    if t.queue.len() >= config.max_queued_per_target {
+                        deferred.entry(key).or_default().push(job.id);
+                        continue;
+                    }
+                    t.queue.push_back((job, target));
+                    start(&key, t, &mut in_flight, &mut waiting);
+                }
+                for (key, ids) in deferred.drain() {
+                    let level = targets.get_mut(&key).map_or(0, |t| {
+                        t.defer_level = t.defer_level.saturating_add(1);
+                        t.defer_level
+                    });
+                    hand_back(&inner, ids, now_ms() + defer_for(level).as_millis() as i64);
+                }
+            }
+            Some(key) = done_rx.recv() => {
+                in_flight -= 1;
+                if let Some(t) = targets.get_mut(&key) {
+                    t.in_flight -= 1;
+                    start(&key, t, &mut in_flight, &mut waiting);
+                    if t.queue.is_empty() {
+                        t.defer_level = 0;
+                        if t.in_flight == 0 {
+                            targets.remove(&key);
+                        }
+                    }
+                }
+                while in_flight < config.max_in_flight {
+                    let Some(next) = waiting.pop_front() else { break };
+                    if let Some(t) = targets.get_mut(&next) {
+                        start(&next, t, &mut in_flight, &mut waiting);
+                    }
+                }
+            }
+            _ = shutdown.changed() => {
+                if *shutdown.borrow() { break; }
+            }
+        }
+    }
+
+    // Shutting down: queued jobs go back to the store, due now, for the next start.
+    let queued: Vec<DeliveryId> = targets
+        .values_mut()
+        .flat_map(|t| t.queue.drain(..).map(|(job, _)| job.id))
+        .collect();
+    jobs.close();
+    let mut late = Vec::new();
+    while let Ok(batch) = jobs.try_recv() {
+        late.extend(batch.into_iter().map(|j| j.id));
+    }
+    let handed_back = queued.len() + late.len();
+    if handed_back > 0 {
+        let ids: Vec<_> = queued.into_iter().chain(late).collect();
+        if let Err(e) = inner.store.release(ids, now_ms()).await {
+            tracing::warn!(error = %e, "could not hand back queued deliveries; their leases will expire");
+        }
+        inner.held.fetch_sub(handed_back, Ordering::Relaxed);
+    }
+    let deadline = tokio::time::sleep(config.shutdown_grace);
+    tokio::pin!(deadline);
+    while in_flight > 0 {
+        tokio::select! {
+            Some(_) = done_rx.recv() => in_flight -= 1,
+            _ = &mut deadline => {
+                tracing::warn!(in_flight, "attempts still under way at shutdown stay pending");
+                break;
+            }
+        }
+    }
+}
+
+/// Makes one attempt, frees the target's slot as soon as the answer is in, and decides what
+/// happens next.
+async fn attempt(
+    sender: &Sender,
+    job: DeliveryJob,
+    target: &TargetUrl,
+    retry: &RetryPolicy,
+    any_2xx: bool,
+    done: mpsc::UnboundedSender<String>,
+    key: String,
+) -> AttemptRecord {
+    let mut sent = sender.send(&job, target).await;
+    let _ = done.send(key);
+    let a = &mut sent.attempt;
+    let outcome = match a.status_code {
+        Some(code) if is_success(code, any_2xx) => Outcome::Succeeded,
+        _ => {
+            if let (Some(code), None) = (a.status_code, &a.error) {
+                a.error = Some(unsuccessful_status(code, any_2xx));
+            }
+            let now = a.started_at + a.duration_ms;
+            retry.after_failure(job.attempt_no, now, sent.retry_after, rand::random::<f64>())
+        }
+    };
+    metrics::attempt_finished(&job, &sent.attempt, outcome);
+    log_attempt(&job, &sent.attempt, outcome);
+    AttemptRecord {
+        delivery_id: job.id,
+        attempt: sent.attempt,
+        outcome,
+    }
+}
+
+/// One structured line per attempt, keyed by the delivery id: successes at debug (a busy relay
+/// makes thousands a second), retries at info, a delivery whose retries ran out at warn.
+fn log_attempt(job: &DeliveryJob, a: &crate::domain::delivery::Attempt, outcome: Outcome) {
+    let outcome_label = metrics::outcome_label(outcome);
+    macro_rules! line {
+        ($level:ident, $message:literal) => {
+            tracing::$level!(
+                delivery_id = %job.id,
+                license_id = %job.license_id,
+                webhook_id = %job.webhook_id,
+                event_type = job.event_type.as_str(),
+                attempt = job.attempt_no,
+                status_code = a.status_code,
+                duration_ms = a.duration_ms,
+                error = a.error.as_deref(),
+                outcome = outcome_label,
+                $message
+            )
+        };
+    }
+    match outcome {
+        Outcome::Succeeded => line!(debug, "delivered"),
+        Outcome::RetryAt(_) => line!(info, "attempt failed; retry scheduled"),
+        Outcome::Failed => line!(warn, "attempt failed; no retries left, delivery failed"),
+    }
+}
+
+/// How long to put off a saturated target's overflow the `level`-th time in a row, jittered so
+/// the handed-back deliveries do not all return at once.
+fn defer_for(level: u32) -> Duration {
+    let base = DEFER
+        .saturating_mul(1 << level.saturating_sub(1).min(16))
+        .min(MAX_DEFER);
+    base.mul_f64(0.75 + rand::random::<f64>() / 2.0)
+}
+
+/// Gives deliveries back to the store unattempted, due at `due_at`.
+fn hand_back(inner: &Arc<Inner>, ids: Vec<DeliveryId>, due_at: Millis) {
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let n = ids.len();
+        if let Err(e) = inner.store.release(ids, due_at).await {
+            tracing::warn!(error = %e, "could not hand back deliveries; their leases will expire");
+        }
+        inner.held.fetch_sub(n, Ordering::Relaxed);
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saturated_targets_overflow_is_put_off_ever_longer_up_to_a_cap() {
+        let secs = |level| defer_for(level).as_secs_f64();
+        assert!((3.75..=6.25).contains(&secs(1)), "{}", secs(1));
+        assert!((7.5..=12.5).contains(&secs(2)), "{}", secs(2));
+        assert!((450.0..=750.0).contains(&secs(40)), "{}", secs(40));
+    }
+}

@@ -1,0 +1,255 @@
+//! Deliveries: claiming due ones, recording attempts, leases, listing, resending.
+
+use bytes::Bytes;
+use livechat_webhooks::{compose_body, DataTypes, EventType, Sections};
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::super::rows;
+use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
+use crate::domain::Millis;
+use crate::store::{AttemptRecord, DeliveryJob, Outcome, Resend};
+
+/// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
+
+const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
+     d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
+     e.canned_response";
+const JOB_JOINS: &str = "FROM deliveries d JOIN events e ON e.id = d.event_id \
+     JOIN webhooks w ON w.id = d.webhook_id JOIN licenses l ON l.license_id = d.license_id";
+
+fn job(row: &rusqlite::Row) -> rusqlite::Result<DeliveryJob> {
+    let event_type = rows::event_type(row, 4)?;
+    let license_id: String = row.get(2)?;
+    let token: String = row.get(7)?;
+    let unique_id: String = row.get(8)?;
+    let sections = Sections {
+        chat: row.get(9)?,
+        visitor: row.get(10)?,
+        pre_chat_survey: row.get(11)?,
+        ticket: row.get(12)?,
+        canned_response: row.get(13)?,
+    };
+    let wanted = DataTypes::from_bits_for(event_type, row.get(5)?);
+    let body = compose_body(
+        event_type,
+        &token,
+        &license_id,
+        &unique_id,
+        &sections,
+        wanted,
+    );
+    Ok(DeliveryJob {
+        id: DeliveryId(row.get(0)?),
+        attempt_no: row.get::<_, i64>(1)? + 1,
+        license_id,
+        webhook_id: row.get(3)?,
+        event_type,
+        url: row.get(6)?,
+        body: Bytes::from(body),
+    })
+}
+
+pub fn claim_due(
+    conn: &Connection,
+    now: Millis,
+    limit: usize,
+    lease_until: Millis,
+) -> rusqlite::Result<Vec<DeliveryJob>> {
+    let sql = format!(
+        "SELECT {JOB_COLUMNS} {JOB_JOINS}
+         WHERE d.status = 0 AND d.next_attempt_at <= ?1 AND w.enabled = 1
+         ORDER BY d.next_attempt_at LIMIT ?2"
+    );
+    let jobs: Vec<DeliveryJob> = conn
+        .prepare_cached(&sql)?
+        .query_map(params![now, limit as i64], job)?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut lease = conn.prepare_cached(
+        "UPDATE deliveries SET lease_until = ?2, next_attempt_at = ?2 WHERE id = ?1",
+    )?;
+    for j in &jobs {
+        lease.execute(params![j.id.0, lease_until])?;
+    }
+    Ok(jobs)
+}
+
+pub fn next_due_at(conn: &Connection) -> rusqlite::Result<Option<Millis>> {
+    conn.query_row(
+        "SELECT min(d.next_attempt_at) FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.status = 0 AND w.enabled = 1",
+        [],
+        |r| r.get(0),
+    )
+}
+
+pub fn record_attempt(conn: &Connection, r: &AttemptRecord) -> rusqlite::Result<()> {
+    let a = &r.attempt;
+    conn.prepare_cached(
+        "INSERT INTO attempts (delivery_id, attempt_no, started_at, duration_ms, status_code,
+                               error, response_body)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![
+        r.delivery_id.0,
+        a.attempt_no,
+        a.started_at,
+        a.duration_ms,
+        a.status_code,
+        a.error,
+        a.response_body
+    ])?;
+    let (status, next) = match r.outcome {
+        Outcome::Succeeded => (1, None),
+        Outcome::RetryAt(at) => (0, Some(at)),
+        Outcome::Failed => (2, None),
+    };
+    conn.prepare_cached(
+        "UPDATE deliveries SET status = ?2, attempts = max(attempts, ?3), next_attempt_at = ?4,
+                lease_until = NULL, last_status_code = ?5, last_error = ?6, updated_at = ?7
+         WHERE id = ?1",
+    )?
+    .execute(params![
+        r.delivery_id.0,
+        status,
+        a.attempt_no,
+        next,
+        a.status_code,
+        a.error,
+        a.started_at + a.duration_ms
+    ])?;
+    Ok(())
+}
+
+pub fn release(conn: &Connection, id: DeliveryId, due_at: Millis) -> rusqlite::Result<()> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?2 WHERE id = ?1 AND status = 0",
+    )?
+    .execute(params![id.0, due_at])
+    .map(drop)
+}
+
+pub fn release_all_leases(conn: &Connection, now: Millis) -> rusqlite::Result<u64> {
+    conn.execute(
+        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = min(next_attempt_at, ?1)
+         WHERE status = 0 AND lease_until IS NOT NULL",
+        [now],
+    )
+    .map(|n| n as u64)
+}
+
+pub fn deliveries(
+    conn: &Connection,
+    license_id: &str,
+    f: &DeliveryFilter,
+) -> rusqlite::Result<Vec<Delivery>> {
+    let sql = format!(
+        "SELECT {} FROM deliveries d JOIN events e ON e.id = d.event_id
+         WHERE d.license_id = ?1 AND (?2 IS NULL OR d.status = ?2)
+           AND (?3 IS NULL OR d.webhook_id = ?3) AND (?4 IS NULL OR d.event_type = ?4)
+           AND (?5 IS NULL OR d.id < ?5)
+         ORDER BY d.id DESC LIMIT ?6",
+        rows::DELIVERY_COLUMNS
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(
+        params![
+            license_id,
+            f.status.map(|s| s.code()),
+            f.webhook_id,
+            f.event_type.map(EventType::as_str),
+            f.before.map(|b| b.0),
+            f.limit as i64
+        ],
+        rows::delivery,
+    )?;
+    rows.collect()
+}
+
+pub fn delivery(
+    conn: &Connection,
+    license_id: &str,
+    id: DeliveryId,
+) -> rusqlite::Result<Option<(Delivery, String)>> {
+    let sql = format!(
+        "SELECT {}, {JOB_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
+         JOIN licenses l ON l.license_id = d.license_id
+         LEFT JOIN (SELECT id, url FROM webhooks) w ON w.id = d.webhook_id
+         WHERE d.license_id = ?1 AND d.id = ?2",
+        rows::DELIVERY_COLUMNS
+    );
+    conn.prepare_cached(&sql)?
+        .query_row(params![license_id, id.0], |row| {
+            let delivery = rows::delivery(row)?;
+            let offset = 11;
+            let event_type = delivery.event_type;
+            let sections = Sections {
+                chat: row.get(offset + 9)?,
+                visitor: row.get(offset + 10)?,
+                pre_chat_survey: row.get(offset + 11)?,
+                ticket: row.get(offset + 12)?,
+                canned_response: row.get(offset + 13)?,
+            };
+            let wanted = DataTypes::from_bits_for(event_type, row.get(offset + 5)?);
+            let token: String = row.get(offset + 7)?;
+            let body = compose_body(
+                event_type,
+                &token,
+                license_id,
+                &delivery.event_id,
+                &sections,
+                wanted,
+            );
+            Ok((delivery, body))
+        })
+        .optional()
+}
+
+pub fn attempts(conn: &Connection, id: DeliveryId) -> rusqlite::Result<Vec<Attempt>> {
+    let sql = format!(
+        "SELECT {} FROM attempts WHERE delivery_id = ?1 ORDER BY id",
+        rows::ATTEMPT_COLUMNS
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([id.0], rows::attempt)?;
+    rows.collect()
+}
+
+/// Leases one delivery for a resend.
+pub fn lease_for_resend(
+    conn: &Connection,
+    license_id: &str,
+    id: DeliveryId,
+    now: Millis,
+    lease_until: Millis,
+) -> rusqlite::Result<Resend> {
+    let current: Option<(i64, Option<i64>, bool)> = conn
+        .query_row(
+            "SELECT status, lease_until,
+                    EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id)
+             FROM deliveries d WHERE license_id = ?1 AND id = ?2",
+            params![license_id, id.0],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    match current {
+        None => return Ok(Resend::NotFound),
+        Some((_, _, false)) => return Ok(Resend::WebhookDeleted),
+        Some((0, Some(lease), _)) if lease > now => return Ok(Resend::InFlight),
+        Some(_) => {}
+    }
+    conn.execute(
+        "UPDATE deliveries SET status = 0, next_attempt_at = ?3, lease_until = ?3, updated_at = ?2
+         WHERE id = ?1",
+        params![id.0, now, lease_until],
+    )?;
+    let sql = format!("SELECT {JOB_COLUMNS} {JOB_JOINS} WHERE d.id = ?1");
+    conn.query_row(&sql, [id.0], job).map(Resend::Job)
+}
+
+pub fn pending_count(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row(
+        "SELECT count(*) FROM deliveries WHERE status = 0",
+        [],
+        |r| r.get(0),
+    )
+}
