@@ -1,6 +1,6 @@
 //! `#[story]`: writes one story test once and runs it on every store backend.
 //!
-//! ```ignore
+//! ```text
 //! #[story]
 //! async fn a_500_response_is_retried() { /* uses TestServer as usual */ }
 //! ```
