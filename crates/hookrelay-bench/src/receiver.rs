@@ -56,11 +56,15 @@ impl Receiver {
         Duration::from_nanos(self.shared.last_ns.load(Ordering::Relaxed))
     }
 
-    /// Waits until `n` arrived or `limit` passed; returns whether all arrived.
-    pub async fn wait_for(&self, n: u64, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
+    /// Waits until `n` arrived, or until nothing arrived for `stall` (then says how many did).
+    pub async fn wait_for(&self, n: u64, stall: Duration) -> bool {
+        let mut last = (self.count(), Instant::now());
         while self.count() < n {
-            if Instant::now() > deadline {
+            let now = self.count();
+            if now != last.0 {
+                last = (now, Instant::now());
+            } else if last.1.elapsed() > stall {
+                eprintln!("only {now} of {n} deliveries arrived; none for {stall:?}");
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(5)).await;

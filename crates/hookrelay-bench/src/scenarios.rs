@@ -238,7 +238,7 @@ async fn single_events(
     .await;
     anyhow::ensure!(failures == 0, "{failures} events were refused");
     anyhow::ensure!(
-        receiver.wait_for(total, Duration::from_secs(300)).await,
+        receiver.wait_for(total, Duration::from_secs(30)).await,
         "not every delivery arrived"
     );
     let delivering = receiver.last_arrival() - t0;
@@ -275,7 +275,7 @@ async fn batch_events(
     .await;
     anyhow::ensure!(failures == 0, "{failures} batches were refused");
     anyhow::ensure!(
-        receiver.wait_for(total, Duration::from_secs(300)).await,
+        receiver.wait_for(total, Duration::from_secs(30)).await,
         "not every delivery arrived"
     );
     let delivering = receiver.last_arrival() - t0;
@@ -361,7 +361,7 @@ async fn isolation(
     .await;
     anyhow::ensure!(failures == 0, "{failures} events were refused");
     anyhow::ensure!(
-        healthy.wait_for(total, Duration::from_secs(300)).await,
+        healthy.wait_for(total, Duration::from_secs(30)).await,
         "not every healthy delivery arrived"
     );
     Ok(total as f64 / (healthy.last_arrival() - t0).as_secs_f64())

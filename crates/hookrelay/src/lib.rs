@@ -92,7 +92,6 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         per_target_concurrency: config.per_target_concurrency,
         max_in_flight: config.max_in_flight,
         max_held: (config.max_in_flight * 4).max(1024),
-        max_queued_per_target: (config.per_target_concurrency * 8).max(64),
         lease: config.delivery_lease,
         shutdown_grace: config.attempt_timeout + Duration::from_secs(1),
     }

@@ -28,9 +28,37 @@ const MAX_DEFER: Duration = Duration::from_secs(600);
 struct TargetQueue {
     in_flight: usize,
     queue: VecDeque<(DeliveryJob, TargetUrl)>,
-    /// How many times in a row this target's overflow was handed back: a slow or stalled
-    /// target's backlog is pushed ever further out instead of cycling through memory.
+    /// Attempts in a row that got no answer at all (refused, timed out, broken off).
+    silent_in_row: u32,
+    /// How far this unanswering target's overflow is pushed out: it grows while the target
+    /// stays silent, so a stalled target's backlog does not cycle through memory.
     defer_level: u32,
+    /// When `defer_level` last grew (it grows at most once per [`DEFER`]).
+    raised_at: Millis,
+}
+
+/// Attempts in a row without an answer after which a target counts as unanswering.
+const SILENT_AFTER: u32 = 3;
+/// How far a healthy target's overflow is put off: just long enough to drain some of its queue.
+const SHORT_DEFER: Duration = Duration::from_secs(1);
+
+/// How many jobs one target may hold in memory: its fair share of `max_held` among the targets
+/// that have work, never less than what it may run at once.
+fn fair_share(max_held: usize, active_targets: usize, per_target: usize) -> usize {
+    (max_held / active_targets.max(1)).max(per_target)
+}
+
+/// When to give an overflowing target's jobs back: soon for a target that answers, ever later
+/// (up to [`MAX_DEFER`]) for one that stays silent.
+fn overflow_delay(t: &mut TargetQueue, now: Millis) -> Duration {
+    if t.silent_in_row < SILENT_AFTER {
+        return SHORT_DEFER;
+    }
+    if t.defer_level == 0 || now - t.raised_at >= DEFER.as_millis() as i64 {
+        t.defer_level = t.defer_level.saturating_add(1);
+        t.raised_at = now;
+    }
+    defer_for(t.defer_level)
 }
 
 pub(super) async fn dispatcher(
@@ -41,7 +69,7 @@ pub(super) async fn dispatcher(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let config = inner.config.clone();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<String>();
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, bool)>();
     let mut targets: HashMap<String, TargetQueue> = HashMap::new();
     // Targets with queued jobs that wait only for a global slot, in arrival order.
     let mut waiting: VecDeque<String> = VecDeque::new();
@@ -101,8 +129,10 @@ pub(super) async fn dispatcher(
                         }
                     };
                     let key = target.key();
+                    let active = targets.len() + usize::from(!targets.contains_key(&key));
+                    let share = fair_share(config.max_held, active, config.per_target_concurrency);
                     let t = targets.entry(key.clone()).or_default();
-                    if t.queue.len() >= config.max_queued_per_target {
+                    if t.queue.len() + t.in_flight >= share {
                         deferred.entry(key).or_default().push(job.id);
                         continue;
                     }
@@ -110,23 +140,24 @@ pub(super) async fn dispatcher(
                     start(&key, t, &mut in_flight, &mut waiting);
                 }
                 for (key, ids) in deferred.drain() {
-                    let level = targets.get_mut(&key).map_or(0, |t| {
-                        t.defer_level = t.defer_level.saturating_add(1);
-                        t.defer_level
-                    });
-                    hand_back(&inner, ids, now_ms() + defer_for(level).as_millis() as i64);
+                    let now = now_ms();
+                    let delay = targets.get_mut(&key).map_or(SHORT_DEFER, |t| overflow_delay(t, now));
+                    hand_back(&inner, ids, now + delay.as_millis() as i64);
                 }
             }
-            Some(key) = done_rx.recv() => {
+            Some((key, answered)) = done_rx.recv() => {
                 in_flight -= 1;
                 if let Some(t) = targets.get_mut(&key) {
                     t.in_flight -= 1;
-                    start(&key, t, &mut in_flight, &mut waiting);
-                    if t.queue.is_empty() {
+                    if answered {
+                        t.silent_in_row = 0;
                         t.defer_level = 0;
-                        if t.in_flight == 0 {
-                            targets.remove(&key);
-                        }
+                    } else {
+                        t.silent_in_row = t.silent_in_row.saturating_add(1);
+                    }
+                    start(&key, t, &mut in_flight, &mut waiting);
+                    if t.queue.is_empty() && t.in_flight == 0 && t.silent_in_row == 0 {
+                        targets.remove(&key);
                     }
                 }
                 while in_flight < config.max_in_flight {
@@ -181,11 +212,11 @@ async fn attempt(
     target: &TargetUrl,
     retry: &RetryPolicy,
     any_2xx: bool,
-    done: mpsc::UnboundedSender<String>,
+    done: mpsc::UnboundedSender<(String, bool)>,
     key: String,
 ) -> AttemptRecord {
     let mut sent = sender.send(&job, target).await;
-    let _ = done.send(key);
+    let _ = done.send((key, sent.attempt.status_code.is_some()));
     let a = &mut sent.attempt;
     let outcome = match a.status_code {
         Some(code) if is_success(code, any_2xx) => Outcome::Succeeded,
@@ -257,6 +288,27 @@ fn hand_back(inner: &Arc<Inner>, ids: Vec<DeliveryId>, due_at: Millis) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_target_may_hold_its_fair_share_of_memory() {
+        assert_eq!(fair_share(2048, 1, 32), 2048);
+        assert_eq!(fair_share(2048, 4, 32), 512);
+        assert_eq!(fair_share(2048, 1000, 32), 32);
+    }
+
+    #[test]
+    fn an_answering_targets_overflow_comes_back_soon_and_a_silent_ones_ever_later() {
+        let mut t = TargetQueue::default();
+        assert_eq!(overflow_delay(&mut t, 0), SHORT_DEFER);
+        t.silent_in_row = SILENT_AFTER;
+        let first = overflow_delay(&mut t, 0);
+        assert!(first >= Duration::from_millis(3750), "{first:?}");
+        assert_eq!(t.defer_level, 1);
+        overflow_delay(&mut t, 1_000);
+        assert_eq!(t.defer_level, 1, "grows at most once per DEFER");
+        overflow_delay(&mut t, 6_000);
+        assert_eq!(t.defer_level, 2);
+    }
 
     #[test]
     fn a_saturated_targets_overflow_is_put_off_ever_longer_up_to_a_cap() {

@@ -26,8 +26,6 @@ pub struct EngineConfig {
     pub max_in_flight: usize,
     /// Jobs held in memory at most (queued + in flight + being recorded).
     pub max_held: usize,
-    /// Jobs waiting for one target at most; more are handed back to the store for later.
-    pub max_queued_per_target: usize,
     /// How long a claimed delivery stays reserved for this node.
     pub lease: Duration,
     /// How long shutdown waits for attempts under way.
