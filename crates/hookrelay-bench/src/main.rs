@@ -34,6 +34,10 @@ pub struct Args {
     producers: usize,
 }
 
+/// The same allocator as the `hookrelay` binary, so the re-executed server is the same program.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> anyhow::Result<()> {
     // Re-executed as the server under test.
     if std::env::args().nth(1).as_deref() == Some("serve") {

@@ -35,6 +35,8 @@ struct TargetQueue {
     defer_level: u32,
     /// When `defer_level` last grew (it grows at most once per [`DEFER`]).
     raised_at: Millis,
+    /// When an attempt to this target last finished (or when the target was first seen).
+    last_done_at: Millis,
 }
 
 /// Attempts in a row without an answer after which a target counts as unanswering.
@@ -48,10 +50,15 @@ fn fair_share(max_held: usize, active_targets: usize, per_target: usize) -> usiz
     (max_held / active_targets.max(1)).max(per_target)
 }
 
+/// A target with every slot taken and nothing finished for this long is treated as silent before
+/// its first timeouts come in.
+const STUCK_AFTER: Millis = 1_000;
+
 /// When to give an overflowing target's jobs back: soon for a target that answers, ever later
-/// (up to [`MAX_DEFER`]) for one that stays silent.
-fn overflow_delay(t: &mut TargetQueue, now: Millis) -> Duration {
-    if t.silent_in_row < SILENT_AFTER {
+/// (up to [`MAX_DEFER`]) for one that stays silent (or is stuck with every slot taken).
+fn overflow_delay(t: &mut TargetQueue, now: Millis, per_target: usize) -> Duration {
+    let stuck = t.in_flight >= per_target && now - t.last_done_at >= STUCK_AFTER;
+    if t.silent_in_row < SILENT_AFTER && !stuck {
         return SHORT_DEFER;
     }
     if t.defer_level == 0 || now - t.raised_at >= DEFER.as_millis() as i64 {
@@ -131,7 +138,10 @@ pub(super) async fn dispatcher(
                     let key = target.key();
                     let active = targets.len() + usize::from(!targets.contains_key(&key));
                     let share = fair_share(config.max_held, active, config.per_target_concurrency);
-                    let t = targets.entry(key.clone()).or_default();
+                    let t = targets.entry(key.clone()).or_insert_with(|| TargetQueue {
+                        last_done_at: now_ms(),
+                        ..TargetQueue::default()
+                    });
                     if t.queue.len() + t.in_flight >= share {
                         deferred.entry(key).or_default().push(job.id);
                         continue;
@@ -141,7 +151,9 @@ pub(super) async fn dispatcher(
                 }
                 for (key, ids) in deferred.drain() {
                     let now = now_ms();
-                    let delay = targets.get_mut(&key).map_or(SHORT_DEFER, |t| overflow_delay(t, now));
+                    let delay = targets.get_mut(&key).map_or(SHORT_DEFER, |t| {
+                        overflow_delay(t, now, config.per_target_concurrency)
+                    });
                     hand_back(&inner, ids, now + delay.as_millis() as i64);
                 }
             }
@@ -149,6 +161,7 @@ pub(super) async fn dispatcher(
                 in_flight -= 1;
                 if let Some(t) = targets.get_mut(&key) {
                     t.in_flight -= 1;
+                    t.last_done_at = now_ms();
                     if answered {
                         t.silent_in_row = 0;
                         t.defer_level = 0;
@@ -299,15 +312,30 @@ mod tests {
     #[test]
     fn an_answering_targets_overflow_comes_back_soon_and_a_silent_ones_ever_later() {
         let mut t = TargetQueue::default();
-        assert_eq!(overflow_delay(&mut t, 0), SHORT_DEFER);
+        assert_eq!(overflow_delay(&mut t, 0, 32), SHORT_DEFER);
         t.silent_in_row = SILENT_AFTER;
-        let first = overflow_delay(&mut t, 0);
+        let first = overflow_delay(&mut t, 0, 32);
         assert!(first >= Duration::from_millis(3750), "{first:?}");
         assert_eq!(t.defer_level, 1);
-        overflow_delay(&mut t, 1_000);
+        overflow_delay(&mut t, 1_000, 32);
         assert_eq!(t.defer_level, 1, "grows at most once per DEFER");
-        overflow_delay(&mut t, 6_000);
+        overflow_delay(&mut t, 6_000, 32);
         assert_eq!(t.defer_level, 2);
+    }
+
+    #[test]
+    fn a_target_with_every_slot_taken_and_nothing_finishing_counts_as_silent() {
+        let mut t = TargetQueue {
+            in_flight: 32,
+            last_done_at: 0,
+            ..TargetQueue::default()
+        };
+        assert_eq!(
+            overflow_delay(&mut t, 500, 32),
+            SHORT_DEFER,
+            "busy, not stuck yet"
+        );
+        assert!(overflow_delay(&mut t, 1_500, 32) > SHORT_DEFER);
     }
 
     #[test]

@@ -80,6 +80,12 @@ fn run(conn: Connection, mut rx: mpsc::UnboundedReceiver<Op>) {
     }
 }
 
+/// Runs a statement from the connection's statement cache: savepoints are taken once per write,
+/// so parsing them each time would cost more than the write itself.
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 fn commit_batch(conn: &Connection, batch: &mut Vec<Op>) {
     if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
         tracing::error!(error = %e, "could not begin a write transaction");
@@ -90,16 +96,16 @@ fn commit_batch(conn: &Connection, batch: &mut Vec<Op>) {
     }
     let mut replies = Vec::with_capacity(batch.len());
     for op in batch.drain(..) {
-        let savepoint = conn.execute_batch("SAVEPOINT op");
+        let savepoint = exec_cached(conn, "SAVEPOINT op");
         let outcome = catch_unwind(AssertUnwindSafe(|| op(conn)));
         let ok = matches!(outcome, Ok((true, _)));
         if savepoint.is_ok() {
             let end = if ok {
-                "RELEASE op"
+                exec_cached(conn, "RELEASE op")
             } else {
-                "ROLLBACK TO op; RELEASE op"
+                exec_cached(conn, "ROLLBACK TO op").and_then(|()| exec_cached(conn, "RELEASE op"))
             };
-            if let Err(e) = conn.execute_batch(end) {
+            if let Err(e) = end {
                 tracing::error!(error = %e, "could not end a savepoint");
             }
         }
