@@ -23,7 +23,7 @@ pub fn chat_started(sent: Option<Duration>) -> Value {
 /// the last answer and how many were not answered with a 2xx.
 pub async fn post_all(
     client: &reqwest::Client,
-    url: &str,
+    urls: &[String],
     token: Option<&str>,
     total: u64,
     workers: usize,
@@ -34,7 +34,8 @@ pub async fn post_all(
     let make = Arc::new(make);
     let start = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..workers {
+    for w in 0..workers {
+        let url = &urls[w % urls.len()];
         let (client, url, next, failures, make) = (
             client.clone(),
             url.to_string(),

@@ -26,9 +26,13 @@ pub struct Args {
         default_value = "baseline,single,batch,latency,isolation,backlog"
     )]
     scenarios: String,
-    /// Database for the server (default: a fresh SQLite file per scenario).
+    /// A PostgreSQL URL: each scenario runs on a fresh database created beside it (default: a
+    /// fresh SQLite file per scenario).
     #[arg(long)]
     database_url: Option<String>,
+    /// Servers sharing the database in the single and batch scenarios (PostgreSQL only).
+    #[arg(long, default_value_t = 1)]
+    nodes: usize,
     /// Concurrent producers.
     #[arg(long, default_value_t = 64)]
     producers: usize,

@@ -73,43 +73,58 @@ pub async fn run_all(args: Args) -> anyhow::Result<()> {
         });
         baseline = Some(rate);
     }
+    let nodes = args.nodes;
+    let on = if nodes > 1 {
+        format!(", {nodes} nodes")
+    } else {
+        String::new()
+    };
     if wanted.contains(&"single") {
-        let (accepted, delivered, rss) =
-            single_events(&client, db, sizes.single, args.producers).await?;
+        let t = throughput(&client, db, nodes, sizes.single, 1, args.producers).await?;
         rows.push(Row {
             scenario: "single",
             figure: format!(
-                "events accepted/s ({} single-event requests, {} producers)",
+                "events accepted/s ({} single-event requests, {} producers{on})",
                 sizes.single, args.producers
             ),
-            value: per_sec(accepted),
+            value: per_sec(t.accepted),
         });
         rows.push(Row {
             scenario: "single",
             figure: "deliveries completed/s".into(),
-            value: with_ratio(delivered, baseline),
+            value: with_ratio(t.delivered, baseline),
+        });
+        rows.push(Row {
+            scenario: "single",
+            figure: "server CPU per event (ingest + delivery + record)".into(),
+            value: format!("{:.0} µs", t.cpu_us_per_event),
         });
         rows.push(Row {
             scenario: "single",
             figure: "server peak RSS".into(),
-            value: format!("{rss:.0} MiB"),
+            value: format!("{:.0} MiB", t.peak_rss_mib),
         });
-        single = Some(delivered);
+        single = Some(t.delivered);
     }
     if wanted.contains(&"batch") {
-        let (accepted, delivered) = batch_events(&client, db, sizes.batch_events).await?;
+        let t = throughput(&client, db, nodes, sizes.batch_events, 100, 16).await?;
         rows.push(Row {
             scenario: "batch",
             figure: format!(
-                "events accepted/s ({} events, 100 per request)",
+                "events accepted/s ({} events, 100 per request{on})",
                 sizes.batch_events
             ),
-            value: per_sec(accepted),
+            value: per_sec(t.accepted),
         });
         rows.push(Row {
             scenario: "batch",
             figure: "deliveries completed/s".into(),
-            value: with_ratio(delivered, baseline),
+            value: with_ratio(t.delivered, baseline),
+        });
+        rows.push(Row {
+            scenario: "batch",
+            figure: "server CPU per event (ingest + delivery + record)".into(),
+            value: format!("{:.0} µs", t.cpu_us_per_event),
         });
     }
     if wanted.contains(&"latency") {
@@ -214,84 +229,83 @@ fn delivered_body() -> Vec<u8> {
 async fn bare_http(client: &reqwest::Client, total: u64, workers: usize) -> f64 {
     let receiver = Receiver::start(Instant::now(), false, false).await;
     let body = delivered_body();
-    let (elapsed, failures) = post_all(client, &receiver.url, None, total, workers, move |_| {
-        body.clone()
-    })
-    .await;
-    assert_eq!(failures, 0, "the baseline receiver refused requests");
-    total as f64 / elapsed.as_secs_f64()
-}
-
-async fn single_events(
-    client: &reqwest::Client,
-    db: Option<&str>,
-    total: u64,
-    workers: usize,
-) -> anyhow::Result<(f64, f64, f64)> {
-    let server = Server::start(db, &[]).await?;
-    let epoch = Instant::now();
-    let receiver = Receiver::start(epoch, false, false).await;
-    server
-        .webhook(&receiver.url, "chat_started", &["chat", "visitor"])
-        .await?;
-    let body = serde_json::to_vec(&chat_started(None))?;
-    let t0 = epoch.elapsed();
     let (elapsed, failures) = post_all(
         client,
-        &server.events_url(),
-        Some(&server.api_key),
+        &[receiver.url.clone()],
+        None,
         total,
         workers,
         move |_| body.clone(),
     )
     .await;
-    anyhow::ensure!(failures == 0, "{failures} events were refused");
-    anyhow::ensure!(
-        receiver.wait_for(total, Duration::from_secs(30)).await,
-        "not every delivery arrived"
-    );
-    let delivering = receiver.last_arrival() - t0;
-    Ok((
-        total as f64 / elapsed.as_secs_f64(),
-        total as f64 / delivering.as_secs_f64(),
-        server.peak_rss_mib(),
-    ))
+    assert_eq!(failures, 0, "the baseline receiver refused requests");
+    total as f64 / elapsed.as_secs_f64()
 }
 
-async fn batch_events(
+/// What a throughput run measured.
+struct Throughput {
+    accepted: f64,
+    delivered: f64,
+    peak_rss_mib: f64,
+    /// Server CPU time (all nodes) per event, in microseconds.
+    cpu_us_per_event: f64,
+}
+
+/// `total` events (in requests of `per_request`, 1 = the single-event API) posted by `workers`
+/// producers spread over `nodes` servers sharing one database, to one receiving target.
+async fn throughput(
     client: &reqwest::Client,
     db: Option<&str>,
+    nodes: usize,
     total: u64,
-) -> anyhow::Result<(f64, f64)> {
-    let server = Server::start(db, &[]).await?;
+    per_request: u64,
+    workers: usize,
+) -> anyhow::Result<Throughput> {
+    let first = Server::start(db, &[]).await?;
+    let mut cluster = vec![];
+    for _ in 1..nodes {
+        cluster.push(first.join()?);
+    }
+    cluster.insert(0, first);
     let epoch = Instant::now();
     let receiver = Receiver::start(epoch, false, false).await;
-    server
+    cluster[0]
         .webhook(&receiver.url, "chat_started", &["chat", "visitor"])
         .await?;
-    let event = chat_started(None);
-    let batch = serde_json::to_vec(&json!({"events": vec![event; 100]}))?;
+    let body = if per_request == 1 {
+        serde_json::to_vec(&chat_started(None))?
+    } else {
+        serde_json::to_vec(&json!({"events": vec![chat_started(None); per_request as usize]}))?
+    };
+    let suffix = if per_request == 1 { "" } else { "/batch" };
+    let urls: Vec<String> = cluster
+        .iter()
+        .map(|s| format!("{}{suffix}", s.events_url()))
+        .collect();
+    let cpu_before: f64 = cluster.iter().map(Server::cpu_seconds).sum();
     let t0 = epoch.elapsed();
-    let url = format!("{}/batch", server.events_url());
     let (elapsed, failures) = post_all(
         client,
-        &url,
-        Some(&server.api_key),
-        total / 100,
-        16,
-        move |_| batch.clone(),
+        &urls,
+        Some(&cluster[0].api_key),
+        total / per_request,
+        workers,
+        move |_| body.clone(),
     )
     .await;
-    anyhow::ensure!(failures == 0, "{failures} batches were refused");
+    anyhow::ensure!(failures == 0, "{failures} requests were refused");
     anyhow::ensure!(
         receiver.wait_for(total, Duration::from_secs(30)).await,
         "not every delivery arrived"
     );
     let delivering = receiver.last_arrival() - t0;
-    Ok((
-        total as f64 / elapsed.as_secs_f64(),
-        total as f64 / delivering.as_secs_f64(),
-    ))
+    let cpu: f64 = cluster.iter().map(Server::cpu_seconds).sum::<f64>() - cpu_before;
+    Ok(Throughput {
+        accepted: total as f64 / elapsed.as_secs_f64(),
+        delivered: total as f64 / delivering.as_secs_f64(),
+        peak_rss_mib: cluster.iter().map(Server::peak_rss_mib).fold(0.0, f64::max),
+        cpu_us_per_event: cpu * 1e6 / total as f64,
+    })
 }
 
 async fn latency(
@@ -368,7 +382,7 @@ async fn isolation(
     let t0 = epoch.elapsed();
     let (_, failures) = post_all(
         client,
-        &server.events_url(),
+        &[server.events_url()],
         Some(&server.api_key),
         total,
         workers,
@@ -398,7 +412,7 @@ async fn backlog(
     let url = format!("{}/batch", server.events_url());
     let (elapsed, failures) = post_all(
         client,
-        &url,
+        &[url],
         Some(&server.api_key),
         total / 1000,
         8,

@@ -12,43 +12,28 @@ pub struct Server {
     pub base: String,
     pub license_id: String,
     pub api_key: String,
+    pub database_url: String,
+    /// The PostgreSQL database this server's scenario created, dropped when it is done.
+    created_database: Option<String>,
     _dir: tempfile::TempDir,
 }
 
 impl Server {
+    /// Starts a server on a fresh database: a new SQLite file, or a new PostgreSQL database
+    /// beside the one `database_url` names.
     pub async fn start(
         database_url: Option<&str>,
         extra_env: &[(&str, &str)],
     ) -> anyhow::Result<Server> {
         let dir = tempfile::tempdir()?;
-        let url = database_url
-            .map(String::from)
-            .unwrap_or_else(|| format!("sqlite://{}/bench.db", dir.path().display()));
-        let mut command = Command::new(std::env::current_exe()?);
-        command
-            .arg("serve")
-            .current_dir(dir.path())
-            .env("HOOKRELAY_DATABASE_URL", url)
-            .env("HOOKRELAY_LISTEN", "127.0.0.1:0")
-            .env("HOOKRELAY_ADMIN_TOKEN", ADMIN)
-            .env("HOOKRELAY_ALLOWED_TARGET_NETWORKS", "127.0.0.0/8")
-            .env("HOOKRELAY_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
-        for (k, v) in extra_env {
-            command.env(k, v);
-        }
-        let mut child = command.spawn()?;
-        let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
-        let base = loop {
-            let line = lines
-                .next()
-                .ok_or_else(|| anyhow::anyhow!("server exited"))??;
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                break rest.trim().to_string();
+        let (url, created_database) = match database_url {
+            Some(base) => {
+                let url = fresh_postgres_database(base)?;
+                (url, Some(base.to_string()))
             }
+            None => (format!("sqlite://{}/bench.db", dir.path().display()), None),
         };
-        std::thread::spawn(move || for _ in lines {});
+        let (child, base) = spawn(&url, dir.path(), extra_env)?;
         let client = reqwest::Client::new();
         let license: Value = client
             .post(format!("{base}/v1/licenses"))
@@ -61,6 +46,8 @@ impl Server {
         Ok(Server {
             child,
             base,
+            database_url: url,
+            created_database,
             license_id: license["license_id"].as_str().unwrap_or_default().into(),
             api_key: license["api_key"].as_str().unwrap_or_default().into(),
             _dir: dir,
@@ -88,6 +75,35 @@ impl Server {
             response.text().await?
         );
         Ok(())
+    }
+
+    /// Another node on the same database, serving the same license.
+    pub fn join(&self) -> anyhow::Result<Server> {
+        let dir = tempfile::tempdir()?;
+        let (child, base) = spawn(&self.database_url, dir.path(), &[])?;
+        Ok(Server {
+            child,
+            base,
+            database_url: self.database_url.clone(),
+            created_database: None,
+            license_id: self.license_id.clone(),
+            api_key: self.api_key.clone(),
+            _dir: dir,
+        })
+    }
+
+    /// CPU time the server process has used so far (user + system), in seconds.
+    pub fn cpu_seconds(&self) -> f64 {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).unwrap_or_default();
+        // Fields after the command name (which is in parentheses): utime is the 12th, stime the 13th.
+        let after = stat.rsplit_once(") ").map_or("", |(_, rest)| rest);
+        let fields: Vec<f64> = after
+            .split_whitespace()
+            .map(|f| f.parse().unwrap_or(0.0))
+            .collect();
+        let ticks = fields.get(11).unwrap_or(&0.0) + fields.get(12).unwrap_or(&0.0);
+        ticks / 100.0
     }
 
     pub fn events_url(&self) -> String {
@@ -123,5 +139,69 @@ impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(base) = &self.created_database {
+            let name = self.database_url.rsplit('/').next().unwrap_or_default();
+            let _ = Command::new("psql")
+                .arg(base)
+                .args([
+                    "-q",
+                    "-c",
+                    &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                ])
+                .status();
+        }
     }
+}
+
+/// Runs this binary as `hookrelay serve` on `url`; returns the process and its base URL.
+fn spawn(
+    url: &str,
+    dir: &std::path::Path,
+    extra_env: &[(&str, &str)],
+) -> anyhow::Result<(Child, String)> {
+    let mut command = Command::new(std::env::current_exe()?);
+    command
+        .arg("serve")
+        .current_dir(dir)
+        .env("HOOKRELAY_DATABASE_URL", url)
+        .env("HOOKRELAY_LISTEN", "127.0.0.1:0")
+        .env("HOOKRELAY_ADMIN_TOKEN", ADMIN)
+        .env("HOOKRELAY_ALLOWED_TARGET_NETWORKS", "127.0.0.0/8")
+        .env("HOOKRELAY_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    for (k, v) in extra_env {
+        command.env(k, v);
+    }
+    let mut child = command.spawn()?;
+    let mut lines = BufReader::new(child.stdout.take().expect("piped")).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| anyhow::anyhow!("server exited"))??;
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Ok((child, base))
+}
+
+/// Creates `hookrelay_bench_<pid>_<n>` next to the database `base` names (with `psql`), so every
+/// scenario starts empty, and returns its URL.
+fn fresh_postgres_database(base: &str) -> anyhow::Result<String> {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let name = format!(
+        "hookrelay_bench_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    );
+    let status = Command::new("psql")
+        .arg(base)
+        .args(["-q", "-c", &format!("CREATE DATABASE {name}")])
+        .status()?;
+    anyhow::ensure!(status.success(), "psql could not create database {name}");
+    let (server, _) = base.rsplit_once('/').unwrap_or((base, ""));
+    Ok(format!("{server}/{name}"))
 }
