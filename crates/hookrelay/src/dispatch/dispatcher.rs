@@ -41,6 +41,33 @@ struct TargetQueue {
 
 /// Attempts in a row without an answer after which a target counts as unanswering.
 const SILENT_AFTER: u32 = 3;
+/// Attempts run at once to a silent target: enough to notice it is back, few enough that its
+/// retries do not crowd out targets that answer.
+const SILENT_CONCURRENCY: usize = 2;
+
+impl TargetQueue {
+    fn silent(&self) -> bool {
+        self.silent_in_row >= SILENT_AFTER
+    }
+
+    /// How many attempts may run at once to this target.
+    fn concurrency(&self, per_target: usize) -> usize {
+        if self.silent() {
+            SILENT_CONCURRENCY.min(per_target)
+        } else {
+            per_target
+        }
+    }
+
+    /// The most jobs this target may hold in memory, whatever its fair share.
+    fn share_cap(&self, per_target: usize) -> usize {
+        if self.silent() {
+            self.concurrency(per_target)
+        } else {
+            usize::MAX
+        }
+    }
+}
 /// How far a healthy target's overflow is put off: just long enough to drain some of its queue.
 const SHORT_DEFER: Duration = Duration::from_secs(1);
 
@@ -57,8 +84,8 @@ const STUCK_AFTER: Millis = 1_000;
 /// When to give an overflowing target's jobs back: soon for a target that answers, ever later
 /// (up to [`MAX_DEFER`]) for one that stays silent (or is stuck with every slot taken).
 fn overflow_delay(t: &mut TargetQueue, now: Millis, per_target: usize) -> Duration {
-    let stuck = t.in_flight >= per_target && now - t.last_done_at >= STUCK_AFTER;
-    if t.silent_in_row < SILENT_AFTER && !stuck {
+    let stuck = t.in_flight >= t.concurrency(per_target) && now - t.last_done_at >= STUCK_AFTER;
+    if !t.silent() && !stuck {
         return SHORT_DEFER;
     }
     if t.defer_level == 0 || now - t.raised_at >= DEFER.as_millis() as i64 {
@@ -85,7 +112,7 @@ pub(super) async fn dispatcher(
 
     let start =
         |key: &str, t: &mut TargetQueue, in_flight: &mut usize, waiting: &mut VecDeque<String>| {
-            while t.in_flight < config.per_target_concurrency {
+            while t.in_flight < t.concurrency(config.per_target_concurrency) {
                 if *in_flight >= config.max_in_flight {
                     if !t.queue.is_empty() && !waiting.iter().any(|k| k == key) {
                         waiting.push_back(key.to_string());
@@ -142,6 +169,7 @@ pub(super) async fn dispatcher(
                         last_done_at: now_ms(),
                         ..TargetQueue::default()
                     });
+                    let share = share.min(t.share_cap(config.per_target_concurrency));
                     if t.queue.len() + t.in_flight >= share {
                         deferred.entry(key).or_default().push(job.id);
                         continue;
@@ -167,6 +195,17 @@ pub(super) async fn dispatcher(
                         t.defer_level = 0;
                     } else {
                         t.silent_in_row = t.silent_in_row.saturating_add(1);
+                        if t.silent_in_row == SILENT_AFTER {
+                            // It just went silent: what waits for it goes back to the store
+                            // instead of holding memory other targets could use.
+                            let ids: Vec<DeliveryId> =
+                                t.queue.drain(..).map(|(job, _)| job.id).collect();
+                            if !ids.is_empty() {
+                                let now = now_ms();
+                                let delay = overflow_delay(t, now, config.per_target_concurrency);
+                                hand_back(&inner, ids, now + delay.as_millis() as i64);
+                            }
+                        }
                     }
                     start(&key, t, &mut in_flight, &mut waiting);
                     if t.queue.is_empty() && t.in_flight == 0 && t.silent_in_row == 0 {
@@ -321,6 +360,15 @@ mod tests {
         assert_eq!(t.defer_level, 1, "grows at most once per DEFER");
         overflow_delay(&mut t, 6_000, 32);
         assert_eq!(t.defer_level, 2);
+    }
+
+    #[test]
+    fn a_silent_target_runs_two_attempts_at_once_and_holds_no_more() {
+        let mut t = TargetQueue::default();
+        assert_eq!((t.concurrency(32), t.share_cap(32)), (32, usize::MAX));
+        t.silent_in_row = SILENT_AFTER;
+        assert_eq!((t.concurrency(32), t.share_cap(32)), (2, 2));
+        assert_eq!(t.concurrency(1), 1);
     }
 
     #[test]

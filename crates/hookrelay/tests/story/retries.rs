@@ -191,3 +191,38 @@ async fn an_exhausted_delivery_is_failed_and_a_resend_delivers_it() {
         .await;
     assert_eq!(status, 404, "{body}");
 }
+
+#[story]
+async fn a_stalled_and_a_refusing_target_do_not_hold_up_one_that_answers() {
+    // Few slots per target, so the stalled one fills its share at once.
+    let server = TestServer::start_with(|c| {
+        c.per_target_concurrency = 4;
+        c.attempt_timeout = Duration::from_secs(5);
+    })
+    .await;
+    let license = server.license().await;
+    let healthy = Receiver::start().await;
+    let stalled = Receiver::start().await;
+    stalled.answer(Answer::Stall);
+    for url in [
+        healthy.url.clone(),
+        stalled.url.clone(),
+        refusing_target().await,
+    ] {
+        server.webhook(&license, &url, "visitor_queued", &[]).await;
+    }
+    let started = std::time::Instant::now();
+    for _ in 0..200 {
+        server.event(&license, queued()).await;
+    }
+    healthy.wait_for(200, Duration::from_secs(4)).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the healthy target waited for the stalled one's timeouts"
+    );
+    assert!(
+        stalled.hits().len() <= 8,
+        "a stalled target gets only its slots: {}",
+        stalled.hits().len()
+    );
+}
