@@ -8,7 +8,6 @@ use livechat_webhooks::{
     CannedResponse, Chat, DataType, EventType, PreChatSurveyItem, Sections, Ticket, Visitor,
 };
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::secret;

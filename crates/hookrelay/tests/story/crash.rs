@@ -4,7 +4,7 @@
 //! (a short lease here), as another node would.
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader};
+
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,17 +43,7 @@ pub fn spawn(
         .stderr(Stdio::null())
         .spawn()
         .expect("starting the hookrelay binary");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server printed its address")
-            .unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let base = crate::harness::read_address(child.stdout.take().unwrap());
     Process { child, base }
 }
 

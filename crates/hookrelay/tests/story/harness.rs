@@ -207,3 +207,21 @@ impl TestServer {
         list[0]["id"].as_str().unwrap().to_string()
     }
 }
+
+/// Reads a `hookrelay serve` process's stdout up to its "listening on http://…" line and returns
+/// that base URL; the rest of the output is drained in the background so the process never blocks.
+pub fn read_address(stdout: std::process::ChildStdout) -> String {
+    use std::io::{BufRead, BufReader};
+    let mut lines = BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .expect("the server printed its address")
+            .unwrap();
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.trim().to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    base
+}

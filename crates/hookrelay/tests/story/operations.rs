@@ -55,17 +55,7 @@ fn serve(dir: &std::path::Path) -> Served {
             sink.lock().unwrap().push(line);
         }
     });
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server printed its address")
-            .unwrap();
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let base = crate::harness::read_address(child.stdout.take().unwrap());
     Served { child, base, logs }
 }
 
