@@ -194,10 +194,11 @@ async fn an_exhausted_delivery_is_failed_and_a_resend_delivers_it() {
 
 #[story]
 async fn a_stalled_and_a_refusing_target_do_not_hold_up_one_that_answers() {
-    // Few slots per target, so the stalled one fills its share at once.
+    // Few slots per target, and stalls that outlast the test: if the healthy target's deliveries
+    // waited behind the stalled ones, they could not all arrive before the first timeout.
     let server = TestServer::start_with(|c| {
         c.per_target_concurrency = 4;
-        c.attempt_timeout = Duration::from_secs(5);
+        c.attempt_timeout = Duration::from_secs(60);
     })
     .await;
     let license = server.license().await;
@@ -211,18 +212,13 @@ async fn a_stalled_and_a_refusing_target_do_not_hold_up_one_that_answers() {
     ] {
         server.webhook(&license, &url, "visitor_queued", &[]).await;
     }
-    let started = std::time::Instant::now();
     for _ in 0..200 {
         server.event(&license, queued()).await;
     }
-    healthy.wait_for(200, Duration::from_secs(4)).await;
+    healthy.wait_for(200, Duration::from_secs(45)).await;
+    let stalled_hits = stalled.hits().len();
     assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "the healthy target waited for the stalled one's timeouts"
-    );
-    assert!(
-        stalled.hits().len() <= 8,
-        "a stalled target gets only its slots: {}",
-        stalled.hits().len()
+        stalled_hits <= 4,
+        "a stalled target gets only its slots: {stalled_hits}"
     );
 }
