@@ -3,9 +3,8 @@
 //! The `hookrelay` binary parses its command line with clap and hands over:
 //!
 //! ```no_run
-//! # async fn run() -> anyhow::Result<()> {
 //! use hookrelay_devtools::{listen, trigger, ListenArgs, TriggerArgs};
-//! # let (listen_args, trigger_args): (ListenArgs, TriggerArgs) = todo!();
+//! # async fn run(listen_args: ListenArgs, trigger_args: TriggerArgs) -> anyhow::Result<()> {
 //! // `hookrelay listen …`: runs until Ctrl-C, then prints and returns a summary.
 //! let summary = listen(listen_args, async { let _ = tokio::signal::ctrl_c().await; }).await?;
 //! // `hookrelay trigger …`: sends, prints the request and the answer.
