@@ -55,13 +55,7 @@ async fn a_sigkill_under_load_loses_no_accepted_event() {
     let first = spawn(dir.path(), &database_url, 0, &[]);
     let port: u16 = first.base.rsplit(':').next().unwrap().parse().unwrap();
     let client = reqwest::Client::new();
-    let (_, license) = post(&client, &first.base, "/v1/licenses", ADMIN, json!({}))
-        .await
-        .unwrap();
-    let (id, key) = (
-        license["license_id"].as_str().unwrap().to_string(),
-        license["api_key"].as_str().unwrap().to_string(),
-    );
+    let (id, key) = create_license(&client, &first.base).await;
     let receiver = Receiver::start().await;
     let (status, _) = post(
         &client,
@@ -145,6 +139,17 @@ async fn a_sigkill_under_load_loses_no_accepted_event() {
     }
     second.child.kill().unwrap();
     second.child.wait().unwrap();
+}
+
+/// Creates a license on a running node; returns its id and API key.
+pub async fn create_license(client: &reqwest::Client, base: &str) -> (String, String) {
+    let (_, license) = post(client, base, "/v1/licenses", ADMIN, json!({}))
+        .await
+        .unwrap();
+    (
+        license["license_id"].as_str().unwrap().to_string(),
+        license["api_key"].as_str().unwrap().to_string(),
+    )
 }
 
 pub async fn post(

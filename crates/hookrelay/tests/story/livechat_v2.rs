@@ -182,14 +182,7 @@ async fn listing_shows_every_webhook_of_the_license_and_no_other() {
     server
         .webhook(&other, "https://b.example.com/", "chat_ended", &[])
         .await;
-    let (status, _, listed) = answer(v2(
-        &server,
-        Method::GET,
-        "/webhooks",
-        LOGIN,
-        &license.api_key,
-    ))
-    .await;
+    let (status, _, listed) = list_v2(&server, &license).await;
     assert_eq!(status, StatusCode::OK, "{listed}");
     let events = listed["events"].as_array().unwrap();
     assert_eq!(events.len(), 2, "{listed}");
@@ -230,14 +223,7 @@ async fn deleting_answers_the_documented_result_and_the_webhook_is_gone() {
         removed,
         json!({"result": "Push notification removed successfully"})
     );
-    let (_, _, listed) = answer(v2(
-        &server,
-        Method::GET,
-        "/webhooks",
-        LOGIN,
-        &license.api_key,
-    ))
-    .await;
+    let (_, _, listed) = list_v2(&server, &license).await;
     assert_eq!(listed, json!({"events": []}));
     let (status, _, again) =
         answer(v2(&server, Method::DELETE, &path, LOGIN, &license.api_key)).await;
@@ -367,14 +353,7 @@ async fn bad_parameters_get_a_400_that_names_them() {
         let message = error["error"].as_str().unwrap();
         assert!(message.contains(hint), "{body}: {message}");
     }
-    let (_, _, listed) = answer(v2(
-        &server,
-        Method::GET,
-        "/webhooks",
-        LOGIN,
-        &license.api_key,
-    ))
-    .await;
+    let (_, _, listed) = list_v2(&server, &license).await;
     assert_eq!(listed, json!({"events": []}), "nothing was created");
 }
 
@@ -421,4 +400,19 @@ async fn a_webhook_created_through_the_v2_api_receives_its_events() {
     assert_eq!(hit.body["license_id"], license.id.as_str());
     assert_eq!(hit.body["token"], created["events"][0]["token"]);
     assert_eq!(hit.body["visitor"], visitor);
+}
+
+/// `GET /webhooks` the way a v2 client calls it: status, headers, body.
+async fn list_v2(
+    server: &TestServer,
+    license: &crate::harness::TestLicense,
+) -> (StatusCode, reqwest::header::HeaderMap, serde_json::Value) {
+    answer(v2(
+        server,
+        Method::GET,
+        "/webhooks",
+        LOGIN,
+        &license.api_key,
+    ))
+    .await
 }

@@ -9,8 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::backend::{postgres_url, prepare};
-use crate::crash::{post, spawn, Process};
-use crate::harness::ADMIN;
+use crate::crash::{create_license, post, spawn, Process};
 use crate::receiver::Receiver;
 
 const NODES: usize = 3;
@@ -35,13 +34,7 @@ async fn three_nodes_share_one_database_and_a_killed_nodes_work_is_taken_over() 
     });
     let bases: Vec<String> = nodes.iter().map(|n| n.base.clone()).collect();
     let client = reqwest::Client::new();
-    let (_, license) = post(&client, &bases[0], "/v1/licenses", ADMIN, json!({}))
-        .await
-        .unwrap();
-    let (id, key) = (
-        license["license_id"].as_str().unwrap().to_string(),
-        license["api_key"].as_str().unwrap().to_string(),
-    );
+    let (id, key) = create_license(&client, &bases[0]).await;
     let receiver = Receiver::start().await;
     // Created through another node than the license: they share one database.
     let (status, _) = post(
