@@ -106,6 +106,22 @@ impl Server {
         ticks / 100.0
     }
 
+    /// The sum of every sample of one metric (all label sets) in the server's `/metrics`.
+    pub async fn metric(&self, name: &str) -> anyhow::Result<f64> {
+        let text = reqwest::get(format!("{}/metrics", self.base))
+            .await?
+            .text()
+            .await?;
+        Ok(text
+            .lines()
+            .filter(|l| {
+                l.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+            })
+            .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum())
+    }
+
     pub fn events_url(&self) -> String {
         format!("{}/v1/licenses/{}/events", self.base, self.license_id)
     }

@@ -11,6 +11,9 @@ use crate::store::{DeliveryJob, Outcome};
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Installs the process-wide recorder (once; later calls reuse it).
 pub fn install() {
     HANDLE.get_or_init(|| {
@@ -23,6 +26,17 @@ pub fn install() {
         let handle = recorder.handle();
         metrics::set_global_recorder(recorder).ok()?;
         describe();
+        // Histogram samples pile up in the recorder until upkeep folds them into the buckets:
+        // without it, memory would grow with every attempt between two scrapes (or forever,
+        // where nobody scrapes).
+        let upkeep = handle.clone();
+        std::thread::Builder::new()
+            .name("metrics-upkeep".into())
+            .spawn(move || loop {
+                std::thread::sleep(UPKEEP_EVERY);
+                upkeep.run_upkeep();
+            })
+            .ok()?;
         Some(handle)
     });
 }
@@ -54,6 +68,10 @@ fn describe() {
         "hookrelay_webhook_failures_total",
         "Unsuccessful attempts, by webhook id."
     );
+    describe_counter!(
+        "hookrelay_deliveries_deferred_total",
+        "Deliveries handed back to the store unattempted because their target was saturated or not answering."
+    );
     describe_histogram!(
         "hookrelay_attempt_duration_seconds",
         "How long attempts took, answer included."
@@ -71,6 +89,7 @@ fn describe() {
     }
     counter!("hookrelay_retries_scheduled_total").absolute(0);
     counter!("hookrelay_deliveries_created_total").absolute(0);
+    counter!("hookrelay_deliveries_deferred_total").absolute(0);
 }
 
 /// The metrics in Prometheus text format.
@@ -85,6 +104,10 @@ pub fn render() -> String {
 pub fn events_accepted(event_type: &'static str, deliveries: usize) {
     counter!("hookrelay_events_accepted_total", "event_type" => event_type).increment(1);
     counter!("hookrelay_deliveries_created_total").increment(deliveries as u64);
+}
+
+pub fn deliveries_deferred(n: usize) {
+    counter!("hookrelay_deliveries_deferred_total").increment(n as u64);
 }
 
 pub fn attempts_started() {

@@ -80,18 +80,15 @@ pub async fn store_events(
     events: Vec<NewEvent>,
 ) -> ApiResult<Vec<Ingested>> {
     let now = now_ms();
-    let lease = state
-        .engine
-        .has_room()
-        .then(|| state.engine.lease_until(now));
+    let placement = state.engine.placement(now);
     let types: Vec<&'static str> = events.iter().map(|e| e.event_type.as_str()).collect();
-    let mut ingested = state.store.ingest(license, events, now, lease).await?;
+    let mut ingested = state.store.ingest(license, events, now, placement).await?;
     let mut unleased = false;
     for (i, event) in ingested.iter_mut().enumerate() {
         if !event.duplicate {
             crate::metrics::events_accepted(types[i], event.deliveries);
         }
-        unleased |= event.deliveries > 0 && event.jobs.is_empty() && !event.duplicate;
+        unleased |= event.jobs.len() < event.deliveries && !event.duplicate;
         state.engine.submit(std::mem::take(&mut event.jobs));
     }
     if unleased {

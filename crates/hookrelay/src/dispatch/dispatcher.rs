@@ -2,7 +2,7 @@
 //! dead target cannot take every sender, and hands a saturated target's overflow back to the store
 //! for later instead of letting it fill memory.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,9 +18,13 @@ use crate::domain::{now_ms, Millis};
 use crate::metrics;
 use crate::store::{AttemptRecord, DeliveryJob, Outcome};
 
-/// How far a delivery handed back for a saturated target is first pushed into the future; it
-/// doubles each time the same target is still saturated, up to [`MAX_DEFER`].
+/// How far a delivery handed back for a troubled (silent or stuck) target is first pushed into
+/// the future; it doubles every [`DEFER_GROWTH`] while the target stays troubled, up to
+/// [`MAX_DEFER`], so a long outage's backlog does not cycle through the store and memory. (A
+/// first step of 1 s was tried: it sent every delivery of a dead target round the claim loop
+/// several times and cost a healthy target half its rate.)
 const DEFER: Duration = Duration::from_secs(5);
+const DEFER_GROWTH: Duration = Duration::from_secs(5);
 const MAX_DEFER: Duration = Duration::from_secs(600);
 
 /// One target's share of the dispatcher.
@@ -33,21 +37,48 @@ struct TargetQueue {
     /// How far this unanswering target's overflow is pushed out: it grows while the target
     /// stays silent, so a stalled target's backlog does not cycle through memory.
     defer_level: u32,
-    /// When `defer_level` last grew (it grows at most once per [`DEFER`]).
+    /// When `defer_level` last grew (it grows at most once per [`DEFER_GROWTH`]).
     raised_at: Millis,
     /// When an attempt to this target last finished (or when the target was first seen).
     last_done_at: Millis,
+    /// Webhooks of this target whose new deliveries are put off while it does not answer.
+    put_off: HashSet<String>,
+    /// A silent target is only probed: no attempt starts before this.
+    next_probe_at: Millis,
 }
 
 /// Attempts in a row without an answer after which a target counts as unanswering.
 const SILENT_AFTER: u32 = 3;
-/// Attempts run at once to a silent target: enough to notice it is back, few enough that its
-/// retries do not crowd out targets that answer.
-const SILENT_CONCURRENCY: usize = 2;
+/// Attempts run at once to a silent target: one probe, to notice when it is back.
+const SILENT_CONCURRENCY: usize = 1;
+/// The pause after a silent target's first unanswered probe; it doubles with every further one,
+/// up to [`MAX_PROBE_GAP`]. A refused connection comes back at once, so without it a dead target
+/// would be tried as fast as its deliveries fall due.
+const PROBE_GAP: Duration = Duration::from_millis(500);
+const MAX_PROBE_GAP: Duration = Duration::from_secs(30);
+
+/// How long to wait before probing a target again after `silent_in_row` unanswered attempts.
+fn probe_gap(silent_in_row: u32) -> Duration {
+    let doublings = silent_in_row.saturating_sub(SILENT_AFTER).min(16);
+    PROBE_GAP.saturating_mul(1 << doublings).min(MAX_PROBE_GAP)
+}
 
 impl TargetQueue {
     fn silent(&self) -> bool {
         self.silent_in_row >= SILENT_AFTER
+    }
+
+    /// Silent, or stuck: every slot taken and nothing finished for [`STUCK_AFTER`] (a stalled
+    /// target, before its first timeouts come in).
+    fn troubled(&self, now: Millis, per_target: usize) -> bool {
+        let stuck = self.in_flight >= self.concurrency(per_target)
+            && now - self.last_done_at >= STUCK_AFTER;
+        self.silent() || stuck
+    }
+
+    /// Whether this target is silent and its next probe is not due yet.
+    fn paced(&self, now: Millis) -> bool {
+        self.silent() && now < self.next_probe_at
     }
 
     /// How many attempts may run at once to this target.
@@ -68,6 +99,28 @@ impl TargetQueue {
         }
     }
 }
+/// Decides when a target's overflow comes back (see [`overflow_delay`]) and returns that time.
+/// For a target that does not answer, new deliveries of the same webhooks are put off until then
+/// too, at ingest, so they are not leased here only to be handed back.
+fn put_off(
+    inner: &Inner,
+    t: &mut TargetQueue,
+    webhooks: HashSet<String>,
+    now: Millis,
+    per_target: usize,
+) -> Millis {
+    let delay = overflow_delay(t, now, per_target);
+    let mut due = now + delay.as_millis() as i64;
+    if t.silent() {
+        due = due.max(t.next_probe_at);
+    }
+    if t.troubled(now, per_target) {
+        inner.put_off(&webhooks, due);
+        t.put_off.extend(webhooks);
+    }
+    due
+}
+
 /// How far a healthy target's overflow is put off: just long enough to drain some of its queue.
 const SHORT_DEFER: Duration = Duration::from_secs(1);
 
@@ -84,11 +137,10 @@ const STUCK_AFTER: Millis = 1_000;
 /// When to give an overflowing target's jobs back: soon for a target that answers, ever later
 /// (up to [`MAX_DEFER`]) for one that stays silent (or is stuck with every slot taken).
 fn overflow_delay(t: &mut TargetQueue, now: Millis, per_target: usize) -> Duration {
-    let stuck = t.in_flight >= t.concurrency(per_target) && now - t.last_done_at >= STUCK_AFTER;
-    if !t.silent() && !stuck {
+    if !t.troubled(now, per_target) {
         return SHORT_DEFER;
     }
-    if t.defer_level == 0 || now - t.raised_at >= DEFER.as_millis() as i64 {
+    if t.defer_level == 0 || now - t.raised_at >= DEFER_GROWTH.as_millis() as i64 {
         t.defer_level = t.defer_level.saturating_add(1);
         t.raised_at = now;
     }
@@ -108,7 +160,7 @@ pub(super) async fn dispatcher(
     // Targets with queued jobs that wait only for a global slot, in arrival order.
     let mut waiting: VecDeque<String> = VecDeque::new();
     let mut in_flight = 0usize;
-    let mut deferred: HashMap<String, Vec<DeliveryId>> = HashMap::new();
+    let mut deferred: HashMap<String, Vec<(DeliveryId, String)>> = HashMap::new();
 
     let start =
         |key: &str, t: &mut TargetQueue, in_flight: &mut usize, waiting: &mut VecDeque<String>| {
@@ -170,19 +222,22 @@ pub(super) async fn dispatcher(
                         ..TargetQueue::default()
                     });
                     let share = share.min(t.share_cap(config.per_target_concurrency));
-                    if t.queue.len() + t.in_flight >= share {
-                        deferred.entry(key).or_default().push(job.id);
+                    if t.paced(now_ms()) || t.queue.len() + t.in_flight >= share {
+                        deferred.entry(key).or_default().push((job.id, job.webhook_id));
                         continue;
                     }
                     t.queue.push_back((job, target));
                     start(&key, t, &mut in_flight, &mut waiting);
                 }
-                for (key, ids) in deferred.drain() {
+                for (key, jobs) in deferred.drain() {
                     let now = now_ms();
-                    let delay = targets.get_mut(&key).map_or(SHORT_DEFER, |t| {
-                        overflow_delay(t, now, config.per_target_concurrency)
-                    });
-                    hand_back(&inner, ids, now + delay.as_millis() as i64);
+                    let (ids, webhooks): (Vec<DeliveryId>, HashSet<String>) =
+                        jobs.into_iter().unzip();
+                    let due = match targets.get_mut(&key) {
+                        Some(t) => put_off(&inner, t, webhooks, now, config.per_target_concurrency),
+                        None => now + SHORT_DEFER.as_millis() as i64,
+                    };
+                    hand_back(&inner, ids, due);
                 }
             }
             Some((key, answered)) = done_rx.recv() => {
@@ -193,17 +248,33 @@ pub(super) async fn dispatcher(
                     if answered {
                         t.silent_in_row = 0;
                         t.defer_level = 0;
+                        if !t.put_off.is_empty() {
+                            inner.resume(&std::mem::take(&mut t.put_off));
+                        }
                     } else {
                         t.silent_in_row = t.silent_in_row.saturating_add(1);
+                        if t.silent() {
+                            let gap = probe_gap(t.silent_in_row).as_millis() as i64;
+                            t.next_probe_at = t.last_done_at + gap;
+                        }
                         if t.silent_in_row == SILENT_AFTER {
                             // It just went silent: what waits for it goes back to the store
                             // instead of holding memory other targets could use.
-                            let ids: Vec<DeliveryId> =
-                                t.queue.drain(..).map(|(job, _)| job.id).collect();
+                            let (ids, webhooks): (Vec<DeliveryId>, HashSet<String>) = t
+                                .queue
+                                .drain(..)
+                                .map(|(job, _)| (job.id, job.webhook_id))
+                                .unzip();
                             if !ids.is_empty() {
                                 let now = now_ms();
-                                let delay = overflow_delay(t, now, config.per_target_concurrency);
-                                hand_back(&inner, ids, now + delay.as_millis() as i64);
+                                let due = put_off(
+                                    &inner,
+                                    t,
+                                    webhooks,
+                                    now,
+                                    config.per_target_concurrency,
+                                );
+                                hand_back(&inner, ids, due);
                             }
                         }
                     }
@@ -327,6 +398,7 @@ fn defer_for(level: u32) -> Duration {
 
 /// Gives deliveries back to the store unattempted, due at `due_at`.
 fn hand_back(inner: &Arc<Inner>, ids: Vec<DeliveryId>, due_at: Millis) {
+    metrics::deliveries_deferred(ids.len());
     let inner = inner.clone();
     tokio::spawn(async move {
         let n = ids.len();
@@ -356,18 +428,18 @@ mod tests {
         let first = overflow_delay(&mut t, 0, 32);
         assert!(first >= Duration::from_millis(3750), "{first:?}");
         assert_eq!(t.defer_level, 1);
-        overflow_delay(&mut t, 1_000, 32);
-        assert_eq!(t.defer_level, 1, "grows at most once per DEFER");
+        overflow_delay(&mut t, 4_000, 32);
+        assert_eq!(t.defer_level, 1, "grows at most once per DEFER_GROWTH");
         overflow_delay(&mut t, 6_000, 32);
         assert_eq!(t.defer_level, 2);
     }
 
     #[test]
-    fn a_silent_target_runs_two_attempts_at_once_and_holds_no_more() {
+    fn a_silent_target_runs_one_probe_at_a_time_and_holds_no_more() {
         let mut t = TargetQueue::default();
         assert_eq!((t.concurrency(32), t.share_cap(32)), (32, usize::MAX));
         t.silent_in_row = SILENT_AFTER;
-        assert_eq!((t.concurrency(32), t.share_cap(32)), (2, 2));
+        assert_eq!((t.concurrency(32), t.share_cap(32)), (1, 1));
         assert_eq!(t.concurrency(1), 1);
     }
 
@@ -378,12 +450,11 @@ mod tests {
             last_done_at: 0,
             ..TargetQueue::default()
         };
-        assert_eq!(
-            overflow_delay(&mut t, 500, 32),
-            SHORT_DEFER,
-            "busy, not stuck yet"
-        );
-        assert!(overflow_delay(&mut t, 1_500, 32) > SHORT_DEFER);
+        assert!(!t.troubled(500, 32), "busy, not stuck yet");
+        assert_eq!(overflow_delay(&mut t, 500, 32), SHORT_DEFER);
+        assert!(t.troubled(1_500, 32));
+        overflow_delay(&mut t, 1_500, 32);
+        assert_eq!(t.defer_level, 1, "put off like a silent target");
     }
 
     #[test]
@@ -392,5 +463,25 @@ mod tests {
         assert!((3.75..=6.25).contains(&secs(1)), "{}", secs(1));
         assert!((7.5..=12.5).contains(&secs(2)), "{}", secs(2));
         assert!((450.0..=750.0).contains(&secs(40)), "{}", secs(40));
+    }
+
+    #[test]
+    fn a_silent_target_is_probed_ever_less_often_up_to_a_cap() {
+        assert_eq!(probe_gap(SILENT_AFTER), Duration::from_millis(500));
+        assert_eq!(probe_gap(SILENT_AFTER + 1), Duration::from_secs(1));
+        assert_eq!(probe_gap(SILENT_AFTER + 3), Duration::from_secs(4));
+        assert_eq!(probe_gap(1_000), MAX_PROBE_GAP);
+    }
+
+    #[test]
+    fn only_a_silent_target_waits_for_its_next_probe() {
+        let mut t = TargetQueue {
+            next_probe_at: 2_000,
+            ..TargetQueue::default()
+        };
+        assert!(!t.paced(1_000), "a target that answers is never paced");
+        t.silent_in_row = SILENT_AFTER;
+        assert!(t.paced(1_000));
+        assert!(!t.paced(2_000), "its probe is due");
     }
 }

@@ -5,8 +5,9 @@
 //! ingest and handed straight to the dispatcher (no polling delay on the happy path); everything
 //! else (retries, a backlog, work left by a crash) comes through the claimer.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch, Notify};
@@ -15,7 +16,7 @@ use tokio::task::JoinHandle;
 use super::retry::RetryPolicy;
 use super::sender::Sender;
 use crate::domain::{now_ms, Millis};
-use crate::store::{AttemptRecord, DeliveryJob, Outcome, Store};
+use crate::store::{AttemptRecord, DeliveryJob, Outcome, Placement, Store};
 
 /// The engine's limits and policies.
 #[derive(Debug, Clone)]
@@ -53,6 +54,28 @@ pub(super) struct Inner {
     pub(super) held: AtomicUsize,
     pub(super) claimer_wake: Notify,
     pub(super) jobs: mpsc::UnboundedSender<Vec<DeliveryJob>>,
+    /// Webhooks whose target the dispatcher is putting work off for, with until when: their new
+    /// deliveries are stored due then instead of being leased here only to be handed back.
+    /// Replaced whole on change, so ingest reads a snapshot without holding the lock.
+    pub(super) put_off: RwLock<Arc<HashMap<String, Millis>>>,
+}
+
+impl Inner {
+    /// Puts off new deliveries of `webhooks` until `until` (or later, if already put off longer).
+    pub(super) fn put_off(&self, webhooks: &HashSet<String>, until: Millis) {
+        let mut map = self.put_off.write().expect("put_off lock");
+        *map = Arc::new(put_off_until(&map, webhooks, until, now_ms()));
+    }
+
+    /// Lets new deliveries of `webhooks` through again (their target answers).
+    pub(super) fn resume(&self, webhooks: &HashSet<String>) {
+        let mut map = self.put_off.write().expect("put_off lock");
+        if webhooks.iter().any(|w| map.contains_key(w)) {
+            let mut next = (**map).clone();
+            next.retain(|w, _| !webhooks.contains(w));
+            *map = Arc::new(next);
+        }
+    }
 }
 
 /// The engine's tasks, to wait for at shutdown.
@@ -85,6 +108,7 @@ impl Engine {
             held: AtomicUsize::new(0),
             claimer_wake: Notify::new(),
             jobs: jobs_tx,
+            put_off: RwLock::default(),
         });
         let handles = vec![
             tokio::spawn(claimer(inner.clone(), shutdown.clone())),
@@ -100,9 +124,14 @@ impl Engine {
         (Engine { inner }, EngineTasks { handles })
     }
 
-    /// Whether new deliveries should be leased to this node at ingest (there is room in memory).
-    pub fn has_room(&self) -> bool {
-        self.inner.held.load(Ordering::Relaxed) + 64 < self.inner.config.max_held
+    /// Where the deliveries of an ingest at `now` go: leased to this node while it has room in
+    /// memory, put off for targets the dispatcher is putting work off for.
+    pub fn placement(&self, now: Millis) -> Placement {
+        let room = self.inner.held.load(Ordering::Relaxed) + 64 < self.inner.config.max_held;
+        Placement {
+            lease_until: room.then(|| self.lease_until(now)),
+            held: self.inner.put_off.read().expect("put_off lock").clone(),
+        }
     }
 
     /// The lease end for deliveries claimed now.
@@ -131,6 +160,26 @@ impl Engine {
     pub fn held(&self) -> usize {
         self.inner.held.load(Ordering::Relaxed)
     }
+}
+
+/// `map` with `webhooks` put off until `until` (or later, where they already were), and without
+/// the entries that ended before `now`.
+fn put_off_until(
+    map: &HashMap<String, Millis>,
+    webhooks: &HashSet<String>,
+    until: Millis,
+    now: Millis,
+) -> HashMap<String, Millis> {
+    let mut next: HashMap<String, Millis> = map
+        .iter()
+        .filter(|(_, &due)| due > now)
+        .map(|(w, &due)| (w.clone(), due))
+        .collect();
+    for w in webhooks {
+        let due = next.entry(w.clone()).or_insert(until);
+        *due = (*due).max(until);
+    }
+    next
 }
 
 async fn claimer(inner: Arc<Inner>, mut shutdown: watch::Receiver<bool>) {
@@ -214,5 +263,49 @@ async fn recorder(inner: Arc<Inner>, mut records: mpsc::UnboundedReceiver<Attemp
         if retries || (before >= half && before - n < half) {
             inner.claimer_wake.notify_one();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> HashSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn putting_off_keeps_the_later_time_and_drops_what_has_ended() {
+        let map = HashMap::from([("a".to_string(), 5_000), ("old".to_string(), 900)]);
+        let next = put_off_until(&map, &set(&["a", "b"]), 3_000, 1_000);
+        assert_eq!(next.get("a"), Some(&5_000), "never brought forward");
+        assert_eq!(next.get("b"), Some(&3_000));
+        assert_eq!(next.get("old"), None, "ended before now");
+        let later = put_off_until(&next, &set(&["a"]), 9_000, 1_000);
+        assert_eq!(later.get("a"), Some(&9_000));
+    }
+
+    #[test]
+    fn new_deliveries_of_a_put_off_webhook_are_due_then_and_not_leased() {
+        let placement = Placement {
+            lease_until: Some(60_000),
+            held: Arc::new(HashMap::from([
+                ("dead".to_string(), 8_000),
+                ("back".to_string(), 900),
+            ])),
+        };
+        assert_eq!(placement.place("dead", 1_000), (8_000, None));
+        assert_eq!(placement.place("ok", 1_000), (60_000, Some(60_000)));
+        assert_eq!(
+            placement.place("back", 1_000),
+            (60_000, Some(60_000)),
+            "a put-off that has ended no longer applies"
+        );
+        let unleased = Placement::default();
+        assert_eq!(
+            unleased.place("ok", 1_000),
+            (1_000, None),
+            "due now, for the claimer"
+        );
     }
 }

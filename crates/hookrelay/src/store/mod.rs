@@ -6,6 +6,7 @@
 //! answers (`ingest`) only return after the commit; backends group concurrent writes into shared
 //! commits so that durability does not cost one fsync per request.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -61,6 +62,35 @@ pub struct Ingested {
     pub duplicate: bool,
     /// The new deliveries, already leased to this node, when the caller asked for that.
     pub jobs: Vec<DeliveryJob>,
+}
+
+/// Where the deliveries an ingest creates go: leased to this node and returned as jobs (the happy
+/// path, no claim round-trip), left for [`Store::claim_due`], or put off when their target is held
+/// back (saturated or not answering), so that they are not leased only to be handed back.
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    /// Lease new deliveries to the caller until then; `None` leaves them to `claim_due`.
+    pub lease_until: Option<Millis>,
+    /// Webhooks whose target is held back, with when their new deliveries fall due.
+    pub held: Arc<HashMap<String, Millis>>,
+}
+
+impl Placement {
+    /// Leases every new delivery until `until`.
+    pub fn leased(until: Millis) -> Placement {
+        Placement {
+            lease_until: Some(until),
+            held: Arc::default(),
+        }
+    }
+
+    /// `(next_attempt_at, lease_until)` of a new delivery to `webhook_id` created at `now`.
+    pub fn place(&self, webhook_id: &str, now: Millis) -> (Millis, Option<Millis>) {
+        match self.held.get(webhook_id) {
+            Some(&due) if due > now => (due, None),
+            _ => (self.lease_until.unwrap_or(now), self.lease_until),
+        }
+    }
 }
 
 /// What happened to a delivery after an attempt.
@@ -143,14 +173,15 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
 
     /// Durably stores events and one delivery per matching enabled webhook, applying the
-    /// `chat_changed` tag rule and idempotency keys. With `lease_until`, the new deliveries are
-    /// leased to the caller and returned as jobs; without, they wait for [`Store::claim_due`].
+    /// `chat_changed` tag rule and idempotency keys. Each new delivery is placed as
+    /// [`Placement::place`] says: the leased ones are returned as jobs, the others wait for
+    /// [`Store::claim_due`].
     async fn ingest(
         &self,
         license: &License,
         events: Vec<NewEvent>,
         now: Millis,
-        lease_until: Option<Millis>,
+        placement: Placement,
     ) -> StoreResult<Vec<Ingested>>;
 
     /// Leases up to `limit` pending deliveries that are due and not leased, earliest first.

@@ -169,8 +169,10 @@ async fn private_targets_are_refused_unless_allowed() {
         )
         .await;
     let id = server.only_delivery_id(&license).await;
+    // After three attempts without an answer the target is only probed, and the last retry is
+    // put off by about 5 s.
     let d = server
-        .wait_status(&license, &id, "failed", Duration::from_secs(5))
+        .wait_status(&license, &id, "failed", Duration::from_secs(15))
         .await;
     let error = d["attempts"][0]["error"].as_str().unwrap();
     assert!(

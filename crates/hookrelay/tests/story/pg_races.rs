@@ -1,7 +1,7 @@
 //! Two nodes racing on one PostgreSQL database, at the store level where the race is sharpest:
 //! idempotency keys, the chat_changed tag rule, claims, and the LISTEN/NOTIFY wake-up.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -10,7 +10,7 @@ use hookrelay::domain::license::License;
 use hookrelay::domain::now_ms;
 use hookrelay::domain::target::TargetUrl;
 use hookrelay::domain::webhook::Webhook;
-use hookrelay::store::{open, Store};
+use hookrelay::store::{open, Placement, Store};
 use livechat_webhooks::{DataTypes, EventType};
 use serde_json::{json, Value};
 use tokio::time::timeout;
@@ -76,7 +76,11 @@ async fn race(n: &Nodes, events: Vec<NewEvent>) -> Vec<hookrelay::store::Ingeste
     let calls = events.into_iter().enumerate().map(|(i, e)| {
         let store = if i % 2 == 0 { n.a.clone() } else { n.b.clone() };
         let license = n.license.clone();
-        tokio::spawn(async move { store.ingest(&license, vec![e], now_ms(), None).await })
+        tokio::spawn(async move {
+            store
+                .ingest(&license, vec![e], now_ms(), Placement::default())
+                .await
+        })
     });
     let mut out = Vec::new();
     for call in calls.collect::<Vec<_>>() {
@@ -136,7 +140,7 @@ async fn nodes_claiming_at_once_never_take_the_same_delivery() {
             )
         })
         .collect();
-    n.a.ingest(&n.license, events, now_ms(), None)
+    n.a.ingest(&n.license, events, now_ms(), Placement::default())
         .await
         .unwrap();
     let now = now_ms();
@@ -181,15 +185,40 @@ async fn an_idle_node_is_woken_when_another_stores_work_it_did_not_take() {
             None,
         )
     };
-    let leased = Some(now_ms() + 60_000);
-    n.a.ingest(&n.license, vec![visitor("V1")], now_ms(), leased)
-        .await
-        .unwrap();
+    let leased = Placement::leased(now_ms() + 60_000);
+    let ingested =
+        n.a.ingest(&n.license, vec![visitor("V1")], now_ms(), leased)
+            .await
+            .unwrap();
+    assert_eq!(ingested[0].jobs.len(), 1, "leased work comes back as a job");
     assert!(timeout(quiet, n.b.wait_for_new_work()).await.is_err());
 
-    n.a.ingest(&n.license, vec![visitor("V2")], now_ms(), None)
-        .await
-        .unwrap();
+    // Neither is work put off for later because its target does not answer.
+    let put_off = Placement {
+        lease_until: Some(now_ms() + 60_000),
+        held: Arc::new(HashMap::from([("w2".to_string(), now_ms() + 60_000)])),
+    };
+    let ingested =
+        n.a.ingest(&n.license, vec![visitor("V3")], now_ms(), put_off)
+            .await
+            .unwrap();
+    assert_eq!(ingested[0].deliveries, 1);
+    assert!(ingested[0].jobs.is_empty(), "put-off work is not leased");
+    assert!(timeout(quiet, n.b.wait_for_new_work()).await.is_err());
+    let due =
+        n.b.claim_due(now_ms(), 10, now_ms() + 60_000)
+            .await
+            .unwrap();
+    assert!(due.is_empty(), "put-off work is not due yet: {due:?}");
+
+    n.a.ingest(
+        &n.license,
+        vec![visitor("V2")],
+        now_ms(),
+        Placement::default(),
+    )
+    .await
+    .unwrap();
     timeout(wait, n.b.wait_for_new_work())
         .await
         .expect("node b was not notified of unleased work");

@@ -205,13 +205,15 @@ async fn a_stalled_and_a_refusing_target_do_not_hold_up_one_that_answers() {
     let healthy = Receiver::start().await;
     let stalled = Receiver::start().await;
     stalled.answer(Answer::Stall);
-    for url in [
-        healthy.url.clone(),
-        stalled.url.clone(),
-        refusing_target().await,
-    ] {
-        server.webhook(&license, &url, "visitor_queued", &[]).await;
-    }
+    server
+        .webhook(&license, &healthy.url, "visitor_queued", &[])
+        .await;
+    let stalled_webhook = server
+        .webhook(&license, &stalled.url, "visitor_queued", &[])
+        .await;
+    let refusing_webhook = server
+        .webhook(&license, &refusing_target().await, "visitor_queued", &[])
+        .await;
     for _ in 0..200 {
         server.event(&license, queued()).await;
     }
@@ -220,5 +222,41 @@ async fn a_stalled_and_a_refusing_target_do_not_hold_up_one_that_answers() {
     assert!(
         stalled_hits <= 4,
         "a stalled target gets only its slots: {stalled_hits}"
+    );
+    // What the stalled target could not take is put off, not lost; the refusing one is probed,
+    // not tried once per event (only deliveries that were tried can have run out of retries).
+    let pending = server
+        .deliveries(
+            &license,
+            &format!("webhook_id={stalled_webhook}&status=pending&limit=500"),
+        )
+        .await;
+    assert_eq!(
+        pending.len(),
+        200,
+        "pending deliveries to the stalled target"
+    );
+    let refused = server
+        .deliveries(
+            &license,
+            &format!("webhook_id={refusing_webhook}&limit=500"),
+        )
+        .await;
+    assert_eq!(refused.len(), 200);
+    let attempts: i64 = refused
+        .iter()
+        .map(|d| d["attempt_count"].as_i64().unwrap())
+        .sum();
+    assert!(
+        attempts < 50,
+        "a refusing target is probed, not tried for every event: {attempts} attempts"
+    );
+    let untried_pending = refused
+        .iter()
+        .filter(|d| d["attempt_count"] == 0 && d["status"] == "pending")
+        .count();
+    assert!(
+        untried_pending > 150,
+        "{untried_pending} untried and pending"
     );
 }

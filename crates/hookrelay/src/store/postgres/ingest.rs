@@ -19,14 +19,14 @@ use crate::domain::delivery::DeliveryId;
 use crate::domain::event::NewEvent;
 use crate::domain::license::License;
 use crate::domain::Millis;
-use crate::store::{DeliveryJob, Ingested};
+use crate::store::{DeliveryJob, Ingested, Placement};
 
 /// One caller's ingest, waiting for a group commit.
 pub struct IngestRequest {
     pub license: License,
     pub events: Vec<NewEvent>,
     pub now: Millis,
-    pub lease_until: Option<Millis>,
+    pub placement: Placement,
 }
 
 /// One event of the batch, with the request it came from.
@@ -100,6 +100,7 @@ pub async fn ingest_batch<C: GenericClient>(
         .flat_map(|e| {
             targets_of(e).iter().map(move |t| {
                 let r = e.request;
+                let (due, lease_until) = r.placement.place(&t.2, r.now);
                 (
                     e.id,
                     e.license_id(),
@@ -107,7 +108,8 @@ pub async fn ingest_batch<C: GenericClient>(
                     t.1.as_str(),
                     t.4,
                     r.now,
-                    r.lease_until,
+                    due,
+                    lease_until,
                 )
             })
         })
@@ -123,7 +125,8 @@ pub async fn ingest_batch<C: GenericClient>(
             .filter(|c| c.1 > 0)
             .collect();
         q::set_delivery_counts(c, &counts).await?;
-        if delivery_rows.iter().any(|d| d.6.is_none()) {
+        // Idle nodes are told of deliveries due now that nobody leased.
+        if delivery_rows.iter().any(|d| d.7.is_none() && d.6 <= d.5) {
             notify(c, channel).await?;
         }
     }
@@ -167,16 +170,15 @@ pub async fn ingest_batch<C: GenericClient>(
             } else {
                 &[]
             };
-            let jobs = match e.request.lease_until {
-                Some(_) => targets
-                    .iter()
-                    .filter_map(|t| {
-                        let id = delivery_ids.get(&(e.id, t.2.clone()))?;
-                        Some(job(e, *id, t))
-                    })
-                    .collect(),
-                None => Vec::new(),
-            };
+            let placement = &e.request.placement;
+            let jobs = targets
+                .iter()
+                .filter(|t| placement.place(&t.2, e.request.now).1.is_some())
+                .filter_map(|t| {
+                    let id = delivery_ids.get(&(e.id, t.2.clone()))?;
+                    Some(job(e, *id, t))
+                })
+                .collect();
             Ingested {
                 event_id: e.event.unique_id.clone(),
                 deliveries: targets.len(),

@@ -34,8 +34,8 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::{now_ms, Millis};
 use crate::store::{
-    AttemptRecord, DeliveryDetail, DeliveryJob, Ingested, Resend, Store, StoreError, StoreResult,
-    WebhookChanges,
+    AttemptRecord, DeliveryDetail, DeliveryJob, Ingested, Placement, Resend, Store, StoreError,
+    StoreResult, WebhookChanges,
 };
 use committer::Committer;
 use ingest::IngestRequest;
@@ -213,7 +213,7 @@ impl Store for PostgresStore {
         license: &License,
         events: Vec<NewEvent>,
         now: Millis,
-        lease_until: Option<Millis>,
+        placement: Placement,
     ) -> StoreResult<Vec<Ingested>> {
         let committer = self.committer.lock().expect("committer lock").clone();
         let Some(committer) = committer else {
@@ -224,7 +224,7 @@ impl Store for PostgresStore {
                 license: license.clone(),
                 events,
                 now,
-                lease_until,
+                placement,
             })
             .await
     }

@@ -20,8 +20,8 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{
-    AttemptRecord, DeliveryDetail, DeliveryJob, Ingested, Resend, Store, StoreError, StoreResult,
-    WebhookChanges,
+    AttemptRecord, DeliveryDetail, DeliveryJob, Ingested, Placement, Resend, Store, StoreError,
+    StoreResult, WebhookChanges,
 };
 use writer::Writer;
 
@@ -257,13 +257,13 @@ impl Store for SqliteStore {
         license: &License,
         events: Vec<NewEvent>,
         now: Millis,
-        lease_until: Option<Millis>,
+        placement: Placement,
     ) -> StoreResult<Vec<Ingested>> {
         let license = license.clone();
         self.write(move |c| {
             events
                 .iter()
-                .map(|e| queries::ingest_event(c, &license, e, now, lease_until))
+                .map(|e| queries::ingest_event(c, &license, e, now, &placement))
                 .collect()
         })
         .await

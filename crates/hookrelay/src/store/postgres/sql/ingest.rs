@@ -152,11 +152,20 @@ pub async fn webhook_targets<C: GenericClient>(
         .collect())
 }
 
-/// One delivery to insert: event id, license, webhook, event type, data types, now, lease.
-pub type DeliveryRow<'a> = (i64, &'a str, &'a str, &'a str, i32, Millis, Option<Millis>);
+/// One delivery to insert: event id, license, webhook, event type, data types, now, when it is
+/// due (the lease end when leased), lease.
+pub type DeliveryRow<'a> = (
+    i64,
+    &'a str,
+    &'a str,
+    &'a str,
+    i32,
+    Millis,
+    Millis,
+    Option<Millis>,
+);
 
-/// Inserts pending deliveries, due at once (or, when leased, at the lease end); returns
-/// (delivery id, event id, webhook id).
+/// Inserts pending deliveries; returns (delivery id, event id, webhook id).
 pub async fn insert_deliveries<C: GenericClient>(
     c: &C,
     rows: &[DeliveryRow<'_>],
@@ -167,18 +176,21 @@ pub async fn insert_deliveries<C: GenericClient>(
     let types: Vec<&str> = rows.iter().map(|r| r.3).collect();
     let bits: Vec<i32> = rows.iter().map(|r| r.4).collect();
     let now: Vec<i64> = rows.iter().map(|r| r.5).collect();
-    let leases: Vec<Option<i64>> = rows.iter().map(|r| r.6).collect();
+    let due: Vec<i64> = rows.iter().map(|r| r.6).collect();
+    let leases: Vec<Option<i64>> = rows.iter().map(|r| r.7).collect();
     let inserted = query(
         c,
         "INSERT INTO deliveries (event_id, license_id, webhook_id, event_type, data_types, status,
                                  attempts, next_attempt_at, lease_until, created_at, updated_at)
          SELECT u.event_id, u.license_id, u.webhook_id, u.event_type, u.data_types, 0, 0,
-                coalesce(u.lease_until, u.now), u.lease_until, u.now, u.now
+                u.due, u.lease_until, u.now, u.now
          FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[],
-                     $7::bigint[])
-              AS u(event_id, license_id, webhook_id, event_type, data_types, now, lease_until)
+                     $7::bigint[], $8::bigint[])
+              AS u(event_id, license_id, webhook_id, event_type, data_types, now, due, lease_until)
          RETURNING id, event_id, webhook_id",
-        &[&events, &licenses, &webhooks, &types, &bits, &now, &leases],
+        &[
+            &events, &licenses, &webhooks, &types, &bits, &now, &due, &leases,
+        ],
     )
     .await?;
     Ok(inserted

@@ -10,7 +10,6 @@ use crate::domain::Millis;
 use crate::store::{AttemptRecord, DeliveryJob, Outcome, Resend};
 
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
-
 const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
      e.canned_response";

@@ -9,16 +9,15 @@ use crate::domain::delivery::DeliveryId;
 use crate::domain::event::NewEvent;
 use crate::domain::license::License;
 use crate::domain::Millis;
-use crate::store::{DeliveryJob, Ingested};
+use crate::store::{DeliveryJob, Ingested, Placement};
 
 /// Stores one event and its deliveries (see [`crate::store::Store::ingest`]).
-
 pub fn ingest_event(
     conn: &Connection,
     license: &License,
     event: &NewEvent,
     now: Millis,
-    lease_until: Option<Millis>,
+    placement: &Placement,
 ) -> rusqlite::Result<Ingested> {
     if let Some(key) = &event.idempotency_key {
         let earlier = conn
@@ -95,10 +94,11 @@ pub fn ingest_event(
     let mut insert = conn.prepare_cached(
         "INSERT INTO deliveries (event_id, license_id, webhook_id, event_type, data_types, status,
                                  attempts, next_attempt_at, lease_until, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, coalesce(?7, ?6), ?7, ?6, ?6)",
+         VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?7, ?8, ?6, ?6)",
     )?;
     let mut jobs = Vec::new();
     for (webhook_id, url, bits) in &targets {
+        let (due, lease_until) = placement.place(webhook_id, now);
         insert.execute(params![
             event_row,
             license.license_id,
@@ -106,6 +106,7 @@ pub fn ingest_event(
             event.event_type.as_str(),
             bits,
             now,
+            due,
             lease_until
         ])?;
         if lease_until.is_some() {

@@ -7,7 +7,6 @@ use crate::domain::visitor_details::VisitorDetails;
 
 /// Inserts a visitor-details set, or replaces the one with the same visitor and set id (keeping
 /// its `created_at`).
-
 pub fn upsert_visitor_details(conn: &Connection, d: &VisitorDetails) -> rusqlite::Result<()> {
     let fields = serde_json::to_string(&d.fields)
         .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
