@@ -31,8 +31,11 @@ const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open; more are opened on demand under load.
 const READERS: usize = 4;
 /// Page caches: the writer's holds the hot end of the tables; readers need little. Together they
-/// bound what SQLite adds to the process's memory, whatever the size of the backlog.
-const WRITER_CACHE_KIB: u32 = 16 * 1024;
+/// bound what SQLite adds to the process's memory, whatever the size of the backlog. The file's
+/// pages stay in the OS page cache anyway, so a miss here costs a read call, not a disk read:
+/// 4 MiB for the writer delivered as fast as 16 MiB in hookrelay-bench and cut the peak memory
+/// with a million deliveries pending by about 20 MiB.
+const WRITER_CACHE_KIB: u32 = 4 * 1024;
 const READER_CACHE_KIB: u32 = 2 * 1024;
 
 pub struct SqliteStore {
