@@ -106,6 +106,11 @@ pub fn events_accepted(event_type: &'static str, deliveries: usize) {
     counter!("hookrelay_deliveries_created_total").increment(deliveries as u64);
 }
 
+/// A delivery failed untried: its target did not answer for the whole retry window.
+pub fn delivery_given_up() {
+    counter!("hookrelay_deliveries_completed_total", "outcome" => "failed").increment(1);
+}
+
 pub fn deliveries_deferred(n: usize) {
     counter!("hookrelay_deliveries_deferred_total").increment(n as u64);
 }

@@ -233,6 +233,7 @@ async fn test(
         event_type: webhook.event_type,
         url: webhook.url.as_stored().to_string(),
         body: body.clone().into(),
+        idle_since: crate::domain::now_ms(),
     };
     let sent = state.sender.send(&job, &webhook.url).await;
     let a = &sent.attempt;

@@ -45,6 +45,8 @@ struct TargetQueue {
     put_off: HashSet<String>,
     /// A silent target is only probed: no attempt starts before this.
     next_probe_at: Millis,
+    /// Why its last attempt got no answer (while it has none), for deliveries given up on.
+    last_error: Option<String>,
 }
 
 /// Attempts in a row without an answer after which a target counts as unanswering.
@@ -155,7 +157,8 @@ pub(super) async fn dispatcher(
     mut shutdown: watch::Receiver<bool>,
 ) {
     let config = inner.config.clone();
-    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, bool)>();
+    // (target key, None when the target answered or why it did not)
+    let (done_tx, mut done_rx) = mpsc::unbounded_channel::<(String, Option<String>)>();
     let mut targets: HashMap<String, TargetQueue> = HashMap::new();
     // Targets with queued jobs that wait only for a global slot, in arrival order.
     let mut waiting: VecDeque<String> = VecDeque::new();
@@ -222,8 +225,16 @@ pub(super) async fn dispatcher(
                         ..TargetQueue::default()
                     });
                     let share = share.min(t.share_cap(config.per_target_concurrency));
-                    if t.paced(now_ms()) || t.queue.len() + t.in_flight >= share {
-                        deferred.entry(key).or_default().push((job.id, job.webhook_id));
+                    let now = now_ms();
+                    if t.paced(now) || t.queue.len() + t.in_flight >= share {
+                        if t.troubled(now, config.per_target_concurrency)
+                            && waited_out(&job, now, &config.retry)
+                        {
+                            let why = t.last_error.as_deref();
+                            let _ = records.send(give_up(job, now, &config.retry, why));
+                        } else {
+                            deferred.entry(key).or_default().push((job.id, job.webhook_id));
+                        }
                         continue;
                     }
                     t.queue.push_back((job, target));
@@ -240,11 +251,13 @@ pub(super) async fn dispatcher(
                     hand_back(&inner, ids, due);
                 }
             }
-            Some((key, answered)) = done_rx.recv() => {
+            Some((key, unanswered)) = done_rx.recv() => {
                 in_flight -= 1;
                 if let Some(t) = targets.get_mut(&key) {
                     t.in_flight -= 1;
                     t.last_done_at = now_ms();
+                    let answered = unanswered.is_none();
+                    t.last_error = unanswered;
                     if answered {
                         t.silent_in_row = 0;
                         t.defer_level = 0;
@@ -335,11 +348,15 @@ async fn attempt(
     target: &TargetUrl,
     retry: &RetryPolicy,
     any_2xx: bool,
-    done: mpsc::UnboundedSender<(String, bool)>,
+    done: mpsc::UnboundedSender<(String, Option<String>)>,
     key: String,
 ) -> AttemptRecord {
     let mut sent = sender.send(&job, target).await;
-    let _ = done.send((key, sent.attempt.status_code.is_some()));
+    let unanswered = match sent.attempt.status_code {
+        Some(_) => None,
+        None => Some(sent.attempt.error.clone().unwrap_or_default()),
+    };
+    let _ = done.send((key, unanswered));
     let a = &mut sent.attempt;
     let outcome = match a.status_code {
         Some(code) if is_success(code, any_2xx) => Outcome::Succeeded,
@@ -357,6 +374,57 @@ async fn attempt(
         delivery_id: job.id,
         attempt: sent.attempt,
         outcome,
+    }
+}
+
+/// Whether a delivery put off now for a troubled target will have waited, untried, for longer
+/// than the whole retry window by the time it can come back (a put-off lasts at least 3/4 of
+/// [`DEFER`], jitter included).
+fn waited_out(job: &DeliveryJob, now: Millis, retry: &RetryPolicy) -> bool {
+    let back_at = now + DEFER.mul_f64(0.75).as_millis() as i64;
+    back_at - job.idle_since >= retry.window().as_millis() as i64
+}
+
+/// Fails a delivery whose target has not answered for its whole retry window, without sending
+/// it: the record says why, and the delivery stays resendable like any failed one.
+fn give_up(
+    job: DeliveryJob,
+    now: Millis,
+    retry: &RetryPolicy,
+    last_error: Option<&str>,
+) -> AttemptRecord {
+    let window = Duration::from_millis(retry.window().as_millis() as u64);
+    let mut error = format!(
+        "not sent: the target has not answered for the whole retry window ({}); the delivery \
+         has failed and can be resent",
+        humantime::format_duration(window)
+    );
+    if let Some(last) = last_error.filter(|e| !e.is_empty()) {
+        error.push_str("; the target's last attempt: ");
+        error.push_str(last);
+    }
+    metrics::delivery_given_up();
+    tracing::warn!(
+        delivery_id = %job.id,
+        license_id = %job.license_id,
+        webhook_id = %job.webhook_id,
+        event_type = job.event_type.as_str(),
+        attempt = job.attempt_no,
+        outcome = "failed",
+        error = error.as_str(),
+        "delivery failed: its target did not answer for the whole retry window"
+    );
+    AttemptRecord {
+        delivery_id: job.id,
+        attempt: crate::domain::delivery::Attempt {
+            attempt_no: job.attempt_no,
+            started_at: now,
+            duration_ms: 0,
+            status_code: None,
+            error: Some(error),
+            response_body: None,
+        },
+        outcome: Outcome::Failed,
     }
 }
 
@@ -412,6 +480,38 @@ fn hand_back(inner: &Arc<Inner>, ids: Vec<DeliveryId>, due_at: Millis) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_put_off_delivery_is_given_up_once_it_cannot_come_back_within_its_window() {
+        let retry = RetryPolicy {
+            schedule: vec![Duration::from_secs(10)],
+            jitter: 0.0,
+            max_retry_after: Duration::from_secs(60),
+        };
+        let job = |idle_since| DeliveryJob {
+            id: DeliveryId(1),
+            attempt_no: 2,
+            license_id: "1".into(),
+            webhook_id: "w".into(),
+            event_type: livechat_webhooks::EventType::VisitorQueued,
+            url: "http://example.com/".into(),
+            body: Default::default(),
+            idle_since,
+        };
+        // A 10 s window; a put-off comes back 3.75 s later at the earliest.
+        assert!(!waited_out(&job(100_000), 100_000, &retry));
+        assert!(!waited_out(&job(100_000), 106_000, &retry));
+        assert!(waited_out(&job(100_000), 106_250, &retry));
+        let given_up = give_up(job(0), 500_000, &retry, Some("could not connect"));
+        assert_eq!(given_up.outcome, Outcome::Failed);
+        assert_eq!(given_up.attempt.status_code, None);
+        let error = given_up.attempt.error.unwrap();
+        assert!(error.contains("retry window (10s)"), "{error}");
+        assert!(
+            error.ends_with("last attempt: could not connect"),
+            "{error}"
+        );
+    }
 
     #[test]
     fn each_target_may_hold_its_fair_share_of_memory() {

@@ -42,6 +42,15 @@ impl RetryPolicy {
     }
 }
 
+impl RetryPolicy {
+    /// The longest the whole schedule can take, jitter included: how long a delivery may wait,
+    /// untried, for a target that does not answer before it fails.
+    pub fn window(&self) -> Duration {
+        let total: Duration = self.schedule.iter().sum();
+        total.mul_f64(1.0 + self.jitter.max(0.0))
+    }
+}
+
 /// LiveChat's rule: delivered means HTTP 200. `any_2xx` widens it to every 2xx.
 pub fn is_success(status: u16, any_2xx: bool) -> bool {
     status == 200 || (any_2xx && (200..300).contains(&status))
@@ -79,6 +88,18 @@ mod tests {
             jitter: 0.2,
             max_retry_after: Duration::from_secs(3600),
         }
+    }
+
+    #[test]
+    fn the_window_is_the_whole_schedule_at_its_longest() {
+        assert_eq!(policy().window(), Duration::from_secs(84));
+        let default = RetryPolicy {
+            schedule: crate::config::Config::defaults().retry_schedule,
+            jitter: 0.2,
+            max_retry_after: Duration::from_secs(3600),
+        };
+        let hours = default.window().as_secs_f64() / 3600.0;
+        assert!(hours < 6.0, "inside LiveChat's 6 hours: {hours}");
     }
 
     #[test]

@@ -50,6 +50,9 @@ pub struct DeliveryJob {
     /// The target URL as stored, credentials included.
     pub url: String,
     pub body: Bytes,
+    /// When the delivery was created, last attempted or resent: a delivery put off (never tried)
+    /// since longer than the retry window fails instead of waiting for its target forever.
+    pub idle_since: Millis,
 }
 
 /// The result of ingesting one event.

@@ -199,6 +199,8 @@ async fn a_stalled_and_a_refusing_target_do_not_hold_up_one_that_answers() {
     let server = TestServer::start_with(|c| {
         c.per_target_concurrency = 4;
         c.attempt_timeout = Duration::from_secs(60);
+        // A retry window far longer than the test: nothing is given up.
+        c.retry_schedule = vec![Duration::from_secs(60); 3];
     })
     .await;
     let license = server.license().await;
@@ -259,4 +261,54 @@ async fn a_stalled_and_a_refusing_target_do_not_hold_up_one_that_answers() {
         untried_pending > 150,
         "{untried_pending} untried and pending"
     );
+}
+
+#[story]
+async fn deliveries_to_a_target_that_never_answers_fail_after_the_retry_window() {
+    // The test schedule (50, 100, 150 ms, no jitter) makes a 300 ms retry window. A refusing
+    // target is soon only probed, so most deliveries are put off untried; they must still end
+    // as failed rather than wait for the target forever.
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let webhook = server
+        .webhook(&license, &refusing_target().await, "visitor_queued", &[])
+        .await;
+    for _ in 0..20 {
+        server.event(&license, queued()).await;
+    }
+    let query = format!("webhook_id={webhook}&status=pending");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(40);
+    while !server.deliveries(&license, &query).await.is_empty() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "deliveries still pending long after their retry window"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let failed = server
+        .deliveries(
+            &license,
+            &format!("webhook_id={webhook}&status=failed&limit=100"),
+        )
+        .await;
+    assert_eq!(failed.len(), 20, "every delivery ends failed");
+    let given_up: Vec<&serde_json::Value> = failed
+        .iter()
+        .filter(|d| {
+            d["last_error"]
+                .as_str()
+                .is_some_and(|e| e.starts_with("not sent") && e.contains("retry window"))
+        })
+        .collect();
+    assert!(!given_up.is_empty(), "{failed:#?}");
+    let id = given_up[0]["id"].as_str().unwrap();
+    let detail = server.delivery(&license, id).await;
+    let last = detail["attempts"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["status_code"], serde_json::Value::Null, "{detail:#}");
+    assert_eq!(last["duration_ms"], 0, "nothing was sent: {detail:#}");
 }

@@ -251,5 +251,6 @@ fn job(e: &Entry, id: i64, t: &q::Target) -> DeliveryJob {
             &e.event.sections,
             wanted,
         )),
+        idle_since: e.request.now,
     }
 }

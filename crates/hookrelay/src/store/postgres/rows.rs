@@ -89,7 +89,7 @@ pub fn attempt(row: &Row) -> Attempt {
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 pub const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response";
+     e.canned_response, d.updated_at";
 
 /// A delivery ready to attempt, its body composed from the event's sections. `offset` is where
 /// [`JOB_COLUMNS`] start in the row.
@@ -116,6 +116,7 @@ pub fn job(row: &Row, offset: usize) -> RowResult<DeliveryJob> {
         event_type,
         url: row.get(offset + 6),
         body: Bytes::from(body),
+        idle_since: row.get(offset + 14),
     })
 }
 

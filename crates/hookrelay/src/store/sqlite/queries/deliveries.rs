@@ -12,7 +12,7 @@ use crate::store::{AttemptRecord, DeliveryJob, Outcome, Resend};
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response";
+     e.canned_response, d.updated_at";
 const JOB_JOINS: &str = "FROM deliveries d JOIN events e ON e.id = d.event_id \
      JOIN webhooks w ON w.id = d.webhook_id JOIN licenses l ON l.license_id = d.license_id";
 
@@ -45,6 +45,7 @@ fn job(row: &rusqlite::Row) -> rusqlite::Result<DeliveryJob> {
         event_type,
         url: row.get(6)?,
         body: Bytes::from(body),
+        idle_since: row.get(14)?,
     })
 }
 

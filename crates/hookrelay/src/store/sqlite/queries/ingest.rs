@@ -126,6 +126,7 @@ pub fn ingest_event(
                     s,
                     wanted,
                 )),
+                idle_since: now,
             });
         }
     }
