@@ -7,7 +7,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use super::body::{parse_json, read_bytes};
+use super::body::{parse_json_value, read_bytes};
 use super::webhooks::license_for;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::event::{parse_batch, parse_idempotency_key, NewEvent};
@@ -33,7 +33,7 @@ async fn ingest_one(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let bytes = read_bytes(request, &state).await?;
-    let mut event = NewEvent::parse(parse_json(&bytes)?, "")?;
+    let mut event = NewEvent::parse(parse_json_value(&bytes)?, "")?;
     if let Some(key) = headers.get("idempotency-key") {
         let key = key.to_str().map_err(|_| {
             ApiError::Invalid(crate::domain::Invalid::new(
@@ -61,7 +61,7 @@ async fn ingest_batch(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let bytes = read_bytes(request, &state).await?;
-    let events = parse_batch(parse_json(&bytes)?, MAX_BATCH)?;
+    let events = parse_batch(parse_json_value(&bytes)?, MAX_BATCH)?;
     let ingested = store_events(&state, &license, events).await?;
     let deliveries: usize = ingested.iter().map(|i| i.deliveries).sum();
     Ok((

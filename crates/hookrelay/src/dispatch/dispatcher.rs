@@ -31,7 +31,7 @@ const MAX_DEFER: Duration = Duration::from_secs(600);
 #[derive(Default)]
 struct TargetQueue {
     in_flight: usize,
-    queue: VecDeque<(DeliveryJob, TargetUrl)>,
+    queue: VecDeque<(DeliveryJob, Arc<TargetUrl>)>,
     /// Attempts in a row that got no answer at all (refused, timed out, broken off).
     silent_in_row: u32,
     /// How far this unanswering target's overflow is pushed out: it grows while the target
@@ -48,6 +48,9 @@ struct TargetQueue {
     /// Why its last attempt got no answer (while it has none), for deliveries given up on.
     last_error: Option<String>,
 }
+
+/// Most parsed target URLs kept; the cache starts over when full.
+const PARSED_URLS: usize = 4096;
 
 /// Attempts in a row without an answer after which a target counts as unanswering.
 const SILENT_AFTER: u32 = 3;
@@ -164,6 +167,8 @@ pub(super) async fn dispatcher(
     let mut waiting: VecDeque<String> = VecDeque::new();
     let mut in_flight = 0usize;
     let mut deferred: HashMap<String, Vec<(DeliveryId, String)>> = HashMap::new();
+    // Target URLs as parsed (a parse per attempt showed up in profiles), by the stored text.
+    let mut parsed_urls: HashMap<String, Arc<TargetUrl>> = HashMap::new();
 
     let start =
         |key: &str, t: &mut TargetQueue, in_flight: &mut usize, waiting: &mut VecDeque<String>| {
@@ -198,7 +203,18 @@ pub(super) async fn dispatcher(
             batch = jobs.recv() => {
                 let Some(batch) = batch else { break };
                 for job in batch {
-                    let target = match TargetUrl::parse(&job.url) {
+                    let target = match parsed_urls.get(&job.url) {
+                        Some(t) => Ok(t.clone()),
+                        None => TargetUrl::parse(&job.url).map(|t| {
+                            if parsed_urls.len() >= PARSED_URLS {
+                                parsed_urls.clear();
+                            }
+                            let t = Arc::new(t);
+                            parsed_urls.insert(job.url.clone(), t.clone());
+                            t
+                        }),
+                    };
+                    let target = match target {
                         Ok(t) => t,
                         Err(e) => {
                             // Only possible if a stored URL was edited by hand.

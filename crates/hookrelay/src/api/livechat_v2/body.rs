@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::V2Error;
 use super::php_form;
-use crate::api::body::{parse_json, read_bytes};
+use crate::api::body::{parse_json_value, read_bytes};
 use crate::api::{ApiError, AppState};
 
 /// The body as a JSON object, whichever encoding it came in.
@@ -30,7 +30,7 @@ impl FromRequest<AppState> for V2Body {
             });
         let bytes = read_bytes(req, state).await?;
         let value = match content_type.as_deref() {
-            Some("application/json") => parse_json::<Value>(&bytes)?,
+            Some("application/json") => parse_json_value(&bytes)?,
             // curl -d and PHP's CURLOPT_POSTFIELDS with a string send forms; so may a client
             // that sets no type at all.
             Some("application/x-www-form-urlencoded") | None => {

@@ -263,13 +263,8 @@ impl Store for SqliteStore {
         placement: Placement,
     ) -> StoreResult<Vec<Ingested>> {
         let license = license.clone();
-        self.write(move |c| {
-            events
-                .iter()
-                .map(|e| queries::ingest_event(c, &license, e, now, &placement))
-                .collect()
-        })
-        .await
+        self.write(move |c| queries::ingest_events(c, &license, &events, now, &placement))
+            .await
     }
 
     async fn claim_due(

@@ -1,5 +1,7 @@
 //! Storing an event and its deliveries in one go (idempotency key, chat_changed tag rule).
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use livechat_webhooks::{compose_body, DataTypes, EventType};
 use rusqlite::{params, Connection, OptionalExtension};
@@ -11,13 +13,32 @@ use crate::domain::license::License;
 use crate::domain::Millis;
 use crate::store::{DeliveryJob, Ingested, Placement};
 
-/// Stores one event and its deliveries (see [`crate::store::Store::ingest`]).
-pub fn ingest_event(
+/// An enabled webhook an event goes to: (id, url, data-type bits).
+type Target = (String, String, u8);
+
+/// Stores one request's events and their deliveries (see [`crate::store::Store::ingest`]).
+pub fn ingest_events(
+    conn: &Connection,
+    license: &License,
+    events: &[NewEvent],
+    now: Millis,
+    placement: &Placement,
+) -> rusqlite::Result<Vec<Ingested>> {
+    // The webhooks of each event type, looked up once per request (a batch is mostly one type).
+    let mut targets: HashMap<EventType, Vec<Target>> = HashMap::new();
+    events
+        .iter()
+        .map(|e| ingest_event(conn, license, e, now, placement, &mut targets))
+        .collect()
+}
+
+fn ingest_event(
     conn: &Connection,
     license: &License,
     event: &NewEvent,
     now: Millis,
     placement: &Placement,
+    known_targets: &mut HashMap<EventType, Vec<Target>>,
 ) -> rusqlite::Result<Ingested> {
     if let Some(key) = &event.idempotency_key {
         let earlier = conn
@@ -40,36 +61,46 @@ pub fn ingest_event(
     }
     let deliver = match &event.chat_tags {
         Some(chat) => {
-            let previous: Option<String> = conn
-                .prepare_cached(
-                    "SELECT tags FROM chat_tags WHERE license_id = ?1 AND chat_id = ?2",
-                )?
-                .query_row([&license.license_id, &chat.chat_id], |r| r.get(0))
-                .optional()?;
-            let previous: Vec<String> = previous
-                .and_then(|p| serde_json::from_str(&p).ok())
-                .unwrap_or_default();
+            // Only chat_changed compares with the tags seen before; every chat event records its
+            // own for the next comparison.
+            let changed = event.event_type != EventType::ChatChanged || {
+                let previous: Option<String> = conn
+                    .prepare_cached(
+                        "SELECT tags FROM chat_tags WHERE license_id = ?1 AND chat_id = ?2",
+                    )?
+                    .query_row([&license.license_id, &chat.chat_id], |r| r.get(0))
+                    .optional()?;
+                let previous: Vec<String> = previous
+                    .and_then(|p| serde_json::from_str(&p).ok())
+                    .unwrap_or_default();
+                tags_changed(&previous, &chat.tags)
+            };
             let tags = serde_json::to_string(&chat.tags).unwrap_or_else(|_| "[]".into());
             conn.prepare_cached(
                 "INSERT INTO chat_tags (license_id, chat_id, tags) VALUES (?1, ?2, ?3)
                  ON CONFLICT (license_id, chat_id) DO UPDATE SET tags = excluded.tags",
             )?
             .execute([&license.license_id, &chat.chat_id, &tags])?;
-            event.event_type != EventType::ChatChanged || tags_changed(&previous, &chat.tags)
+            changed
         }
         None => true,
     };
-    let targets: Vec<(String, String, u8)> = if deliver {
-        conn.prepare_cached(
-            "SELECT id, url, data_types FROM webhooks
-             WHERE license_id = ?1 AND event_type = ?2 AND enabled = 1",
-        )?
-        .query_map([&license.license_id, event.event_type.as_str()], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-        })?
-        .collect::<rusqlite::Result<_>>()?
+    let targets: &[Target] = if deliver {
+        if !known_targets.contains_key(&event.event_type) {
+            let found = conn
+                .prepare_cached(
+                    "SELECT id, url, data_types FROM webhooks
+                     WHERE license_id = ?1 AND event_type = ?2 AND enabled = 1",
+                )?
+                .query_map([&license.license_id, event.event_type.as_str()], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?
+                .collect::<rusqlite::Result<_>>()?;
+            known_targets.insert(event.event_type, found);
+        }
+        &known_targets[&event.event_type]
     } else {
-        Vec::new()
+        &[]
     };
     let s = &event.sections;
     conn.prepare_cached(
@@ -97,7 +128,7 @@ pub fn ingest_event(
          VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?7, ?8, ?6, ?6)",
     )?;
     let mut jobs = Vec::new();
-    for (webhook_id, url, bits) in &targets {
+    for (webhook_id, url, bits) in targets {
         let (due, lease_until) = placement.place(webhook_id, now);
         insert.execute(params![
             event_row,
