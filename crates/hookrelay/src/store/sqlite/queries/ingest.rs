@@ -1,5 +1,6 @@
 //! Storing an event and its deliveries in one go (idempotency key, chat_changed tag rule).
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use bytes::Bytes;
@@ -86,19 +87,19 @@ fn ingest_event(
         None => true,
     };
     let targets: &[Target] = if deliver {
-        if !known_targets.contains_key(&event.event_type) {
-            let found = conn
-                .prepare_cached(
+        match known_targets.entry(event.event_type) {
+            Entry::Occupied(known) => known.into_mut(),
+            Entry::Vacant(slot) => slot.insert(
+                conn.prepare_cached(
                     "SELECT id, url, data_types FROM webhooks
                      WHERE license_id = ?1 AND event_type = ?2 AND enabled = 1",
                 )?
                 .query_map([&license.license_id, event.event_type.as_str()], |r| {
                     Ok((r.get(0)?, r.get(1)?, r.get(2)?))
                 })?
-                .collect::<rusqlite::Result<_>>()?;
-            known_targets.insert(event.event_type, found);
+                .collect::<rusqlite::Result<_>>()?,
+            ),
         }
-        &known_targets[&event.event_type]
     } else {
         &[]
     };
