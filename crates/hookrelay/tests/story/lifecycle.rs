@@ -51,3 +51,36 @@ async fn a_graceful_stop_finishes_attempts_under_way_and_a_restart_delivers_the_
     assert_eq!(slow.hits().len(), 2);
     assert_eq!(down.hits().len(), 2);
 }
+
+/// SQLite serves one process: a second `hookrelay serve` on the same file must refuse to start
+/// (two would both take back "in-flight" deliveries and send them twice) and say what to do.
+#[tokio::test]
+async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = format!("sqlite://{}/one.db", dir.path().display());
+    let mut first = crate::crash::spawn(dir.path(), &database_url, 0, &[]);
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_hookrelay"))
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("HOOKRELAY_DATABASE_URL", &database_url)
+        .env("HOOKRELAY_LISTEN", "127.0.0.1:0")
+        .env("HOOKRELAY_ADMIN_TOKEN", "second-admin")
+        .output()
+        .unwrap();
+    let _ = first.child.kill();
+    let _ = first.child.wait();
+    assert!(!second.status.success(), "the second server started");
+    let said = String::from_utf8_lossy(&second.stderr);
+    assert!(
+        said.contains("another hookrelay process is using") && said.contains("one.db.lock"),
+        "{said}"
+    );
+    // Once the first is gone, the file is free again.
+    let mut third = crate::crash::spawn(dir.path(), &database_url, 0, &[]);
+    let health = reqwest::get(format!("{}/healthz", third.base))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+    let _ = third.child.kill();
+    let _ = third.child.wait();
+}

@@ -1,12 +1,14 @@
 //! The embedded SQLite backend: one file, WAL mode, `synchronous=FULL` so a commit survives a
 //! power cut, one writer thread with group commit ([`writer`]) and a few reader connections.
 //! Single node only: several processes on one file would fight over the write lock and the
-//! leases (that is what the PostgreSQL backend is for).
+//! leases (that is what the PostgreSQL backend is for), so the store holds an exclusive lock on
+//! `PATH.lock` while it is open and a second process is refused with a clear error.
 
 mod queries;
 mod rows;
 mod writer;
 
+use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -39,6 +41,8 @@ const WRITER_CACHE_KIB: u32 = 4 * 1024;
 const READER_CACHE_KIB: u32 = 2 * 1024;
 
 pub struct SqliteStore {
+    /// The lock on `PATH.lock`, held until [`Store::close`] (or the process ends).
+    lock: Mutex<Option<File>>,
     writer: Mutex<Option<Writer>>,
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
@@ -50,10 +54,11 @@ impl SqliteStore {
     pub async fn open(path: &str) -> anyhow::Result<SqliteStore> {
         let path = path.to_string();
         let p = path.clone();
-        let (conn, readers) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+        let (lock, conn, readers) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
             if let Some(dir) = Path::new(&p).parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(dir)?;
             }
+            let lock = lock_file(&p)?;
             let conn = connect(&p, WRITER_CACHE_KIB)?;
             migrate(&conn)?;
             // One node owns a SQLite file, so at start nothing can be in flight: leases left by a
@@ -68,11 +73,12 @@ impl SqliteStore {
             let readers = (0..READERS)
                 .map(|_| connect(&p, READER_CACHE_KIB))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok((conn, readers))
+            Ok((lock, conn, readers))
         })
         .await??;
         let (writer, thread) = Writer::start(conn);
         Ok(SqliteStore {
+            lock: Mutex::new(lock),
             writer: Mutex::new(Some(writer)),
             writer_thread: Mutex::new(Some(thread)),
             readers: Arc::new(Mutex::new(readers)),
@@ -114,6 +120,29 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Internal(e.into()))?
+    }
+}
+
+/// Takes the exclusive lock on `PATH.lock` (none for an in-memory database).
+fn lock_file(path: &str) -> anyhow::Result<Option<File>> {
+    if path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| anyhow::anyhow!("cannot open the lock file {lock_path}: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => anyhow::bail!(
+            "another hookrelay process is using {path} (it holds {lock_path}); SQLite serves one \
+             process: stop the other one, or use PostgreSQL (HOOKRELAY_DATABASE_URL=postgres://...) \
+             to run several nodes"
+        ),
+        Err(TryLockError::Error(e)) => Err(anyhow::anyhow!("cannot lock {lock_path}: {e}")),
     }
 }
 
@@ -372,6 +401,8 @@ impl Store for SqliteStore {
         if let Some(t) = thread {
             let _ = tokio::task::spawn_blocking(move || t.join()).await;
         }
+        // Everything is written: another process may have the file now.
+        self.lock.lock().expect("lock file").take();
     }
 }
 
@@ -401,6 +432,25 @@ mod tests {
             .unwrap()
             .is_empty());
         migrate(&conn).unwrap(); // running again changes nothing
+    }
+
+    #[tokio::test]
+    async fn a_second_store_on_the_same_file_is_refused_until_the_first_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("one.db");
+        let path = path.to_str().unwrap();
+        let first = SqliteStore::open(path).await.unwrap();
+        let err = match SqliteStore::open(path).await {
+            Ok(_) => panic!("a second store opened the same file"),
+            Err(e) => e.to_string(),
+        };
+        assert!(
+            err.contains("another hookrelay process") && err.contains("PostgreSQL"),
+            "{err}"
+        );
+        first.close().await;
+        let again = SqliteStore::open(path).await.unwrap();
+        again.close().await;
     }
 
     #[test]
