@@ -187,6 +187,8 @@ async fn change(
         .update_webhook(&license.license_id, &id, changes, now_ms())
         .await?
         .ok_or(ApiError::NotFound("webhook"))?;
+    // A new URL may answer where the old one did not: new deliveries are no longer put off.
+    state.engine.stop_putting_off(&webhook.id);
     // Re-enabling may make held-back deliveries due.
     state.engine.wake();
     Ok(Json(view(&webhook)))

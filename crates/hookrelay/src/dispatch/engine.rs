@@ -151,6 +151,11 @@ impl Engine {
         }
     }
 
+    /// Stops putting off new deliveries of a webhook (its URL or state changed).
+    pub fn stop_putting_off(&self, webhook_id: &str) {
+        self.inner.resume(&HashSet::from([webhook_id.to_string()]));
+    }
+
     /// Tells the claimer that the store has new due work (or new retry times).
     pub fn wake(&self) {
         self.inner.claimer_wake.notify_one();

@@ -312,3 +312,55 @@ async fn deliveries_to_a_target_that_never_answers_fail_after_the_retry_window()
     assert_eq!(last["status_code"], serde_json::Value::Null, "{detail:#}");
     assert_eq!(last["duration_ms"], 0, "nothing was sent: {detail:#}");
 }
+
+#[story]
+async fn fixing_the_url_of_a_silent_webhook_delivers_new_events_at_once() {
+    // A long retry window: nothing is given up while the webhook points nowhere.
+    let server =
+        TestServer::start_with(|c| c.retry_schedule = vec![Duration::from_secs(60); 3]).await;
+    let license = server.license().await;
+    let webhook = server
+        .webhook(
+            &license,
+            &refusing_target().await,
+            "visitor_queued",
+            &["visitor"],
+        )
+        .await;
+    // Enough events for the target to go silent and its new deliveries to be put off (by 5 s).
+    for _ in 0..10 {
+        server.event(&license, queued()).await;
+    }
+    let receiver = Receiver::start().await;
+    let (status, body) = server
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/v1/licenses/{}/webhooks/{webhook}", license.id),
+            &license.api_key,
+            Some(json!({"url": receiver.url})),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let sent = std::time::Instant::now();
+    server
+        .event(
+            &license,
+            json!({"event_type": "visitor_queued", "visitor": {"id": "FIXED"}}),
+        )
+        .await;
+    let fixed =
+        |hits: &[crate::receiver::Hit]| hits.iter().any(|h| h.body["visitor"]["id"] == "FIXED");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !fixed(&receiver.hits()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the new event never arrived"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        sent.elapsed() < Duration::from_secs(3),
+        "the new event waited {:?}, as if the old URL's put-off still held",
+        sent.elapsed()
+    );
+}
