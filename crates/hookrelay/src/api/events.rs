@@ -81,6 +81,9 @@ pub async fn store_events(
 ) -> ApiResult<Vec<Ingested>> {
     let now = now_ms();
     let placement = state.engine.placement(now);
+    // Deliveries left unleased are due now only when there was no room to lease them; the ones
+    // put off for a silent target are due later, and the claimer finds them by their due time.
+    let due_unleased = placement.lease_until.is_none();
     let types: Vec<&'static str> = events.iter().map(|e| e.event_type.as_str()).collect();
     let mut ingested = state.store.ingest(license, events, now, placement).await?;
     let mut unleased = false;
@@ -88,7 +91,7 @@ pub async fn store_events(
         if !event.duplicate {
             crate::metrics::events_accepted(types[i], event.deliveries);
         }
-        unleased |= event.jobs.len() < event.deliveries && !event.duplicate;
+        unleased |= due_unleased && event.deliveries > 0 && !event.duplicate;
         state.engine.submit(std::mem::take(&mut event.jobs));
     }
     if unleased {

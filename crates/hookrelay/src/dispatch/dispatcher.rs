@@ -45,6 +45,10 @@ struct TargetQueue {
     put_off: HashSet<String>,
     /// A silent target is only probed: no attempt starts before this.
     next_probe_at: Millis,
+    /// Unanswered probes since the target went silent: the gap between probes doubles with each.
+    probe_level: u32,
+    /// When the target went silent (its [`SILENT_AFTER`]-th unanswered attempt in a row).
+    silent_since: Millis,
     /// Why its last attempt got no answer (while it has none), for deliveries given up on.
     last_error: Option<String>,
 }
@@ -62,9 +66,9 @@ const SILENT_CONCURRENCY: usize = 1;
 const PROBE_GAP: Duration = Duration::from_millis(500);
 const MAX_PROBE_GAP: Duration = Duration::from_secs(30);
 
-/// How long to wait before probing a target again after `silent_in_row` unanswered attempts.
-fn probe_gap(silent_in_row: u32) -> Duration {
-    let doublings = silent_in_row.saturating_sub(SILENT_AFTER).min(16);
+/// How long to wait before probing a target again after `probe_level` unanswered probes.
+fn probe_gap(probe_level: u32) -> Duration {
+    let doublings = probe_level.min(16);
     PROBE_GAP.saturating_mul(1 << doublings).min(MAX_PROBE_GAP)
 }
 
@@ -243,9 +247,7 @@ pub(super) async fn dispatcher(
                     let share = share.min(t.share_cap(config.per_target_concurrency));
                     let now = now_ms();
                     if t.paced(now) || t.queue.len() + t.in_flight >= share {
-                        if t.troubled(now, config.per_target_concurrency)
-                            && waited_out(&job, now, &config.retry)
-                        {
+                        if t.silent() && waited_out(&job, t.silent_since, now, &config.retry) {
                             let why = t.last_error.as_deref();
                             let _ = records.send(give_up(job, now, &config.retry, why));
                         } else {
@@ -282,9 +284,17 @@ pub(super) async fn dispatcher(
                         }
                     } else {
                         t.silent_in_row = t.silent_in_row.saturating_add(1);
+                        let now = t.last_done_at;
+                        if t.silent_in_row == SILENT_AFTER {
+                            t.silent_since = now;
+                            t.probe_level = 0;
+                        } else if t.silent() && now >= t.next_probe_at {
+                            // A probe failed (not one of the attempts that were under way when
+                            // the target fell silent): wait longer before the next.
+                            t.probe_level = t.probe_level.saturating_add(1);
+                        }
                         if t.silent() {
-                            let gap = probe_gap(t.silent_in_row).as_millis() as i64;
-                            t.next_probe_at = t.last_done_at + gap;
+                            t.next_probe_at = now + probe_gap(t.probe_level).as_millis() as i64;
                         }
                         if t.silent_in_row == SILENT_AFTER {
                             // It just went silent: what waits for it goes back to the store
@@ -393,12 +403,16 @@ async fn attempt(
     }
 }
 
-/// Whether a delivery put off now for a troubled target will have waited, untried, for longer
-/// than the whole retry window by the time it can come back (a put-off lasts at least 3/4 of
-/// [`DEFER`], jitter included).
-fn waited_out(job: &DeliveryJob, now: Millis, retry: &RetryPolicy) -> bool {
+/// Whether a delivery put off now for a target silent since `silent_since` will, by the time it
+/// can come back (a put-off lasts at least 3/4 of [`DEFER`], jitter included), have waited untried
+/// for the whole retry window while its target did not answer. Only that time counts: waiting in
+/// a backlog, behind a disabled webhook or while the relay was down is not the target's fault.
+/// The window counts as at least [`DEFER`], so a very short schedule does not fail deliveries the
+/// moment their target misses three answers.
+fn waited_out(job: &DeliveryJob, silent_since: Millis, now: Millis, retry: &RetryPolicy) -> bool {
     let back_at = now + DEFER.mul_f64(0.75).as_millis() as i64;
-    back_at - job.idle_since >= retry.window().as_millis() as i64
+    let window = retry.window().max(DEFER).as_millis() as i64;
+    back_at - job.idle_since.max(silent_since) >= window
 }
 
 /// Fails a delivery whose target has not answered for its whole retry window, without sending
@@ -515,9 +529,20 @@ mod tests {
             idle_since,
         };
         // A 10 s window; a put-off comes back 3.75 s later at the earliest.
-        assert!(!waited_out(&job(100_000), 100_000, &retry));
-        assert!(!waited_out(&job(100_000), 106_000, &retry));
-        assert!(waited_out(&job(100_000), 106_250, &retry));
+        let silent_since = 0;
+        assert!(!waited_out(&job(100_000), silent_since, 100_000, &retry));
+        assert!(!waited_out(&job(100_000), silent_since, 106_000, &retry));
+        assert!(waited_out(&job(100_000), silent_since, 106_250, &retry));
+        // Only the time the target has been silent counts.
+        assert!(!waited_out(&job(0), 103_000, 106_250, &retry));
+        assert!(waited_out(&job(0), 103_000, 109_250, &retry));
+        // However short the schedule, the window is at least DEFER.
+        let no_retries = RetryPolicy {
+            schedule: vec![],
+            ..retry.clone()
+        };
+        assert!(!waited_out(&job(0), 0, 1_000, &no_retries));
+        assert!(waited_out(&job(0), 0, 1_250, &no_retries));
         let given_up = give_up(job(0), 500_000, &retry, Some("could not connect"));
         assert_eq!(given_up.outcome, Outcome::Failed);
         assert_eq!(given_up.attempt.status_code, None);
@@ -583,9 +608,9 @@ mod tests {
 
     #[test]
     fn a_silent_target_is_probed_ever_less_often_up_to_a_cap() {
-        assert_eq!(probe_gap(SILENT_AFTER), Duration::from_millis(500));
-        assert_eq!(probe_gap(SILENT_AFTER + 1), Duration::from_secs(1));
-        assert_eq!(probe_gap(SILENT_AFTER + 3), Duration::from_secs(4));
+        assert_eq!(probe_gap(0), Duration::from_millis(500));
+        assert_eq!(probe_gap(1), Duration::from_secs(1));
+        assert_eq!(probe_gap(3), Duration::from_secs(4));
         assert_eq!(probe_gap(1_000), MAX_PROBE_GAP);
     }
 

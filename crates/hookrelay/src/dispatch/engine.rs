@@ -63,6 +63,14 @@ pub(super) struct Inner {
 impl Inner {
     /// Puts off new deliveries of `webhooks` until `until` (or later, if already put off longer).
     pub(super) fn put_off(&self, webhooks: &HashSet<String>, until: Millis) {
+        let covered = |map: &HashMap<String, Millis>| {
+            webhooks
+                .iter()
+                .all(|w| map.get(w).is_some_and(|&due| due >= until))
+        };
+        if covered(&self.put_off.read().expect("put_off lock")) {
+            return; // the usual case while a target stays silent: nothing to copy
+        }
         let mut map = self.put_off.write().expect("put_off lock");
         *map = Arc::new(put_off_until(&map, webhooks, until, now_ms()));
     }

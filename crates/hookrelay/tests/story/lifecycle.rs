@@ -59,13 +59,17 @@ async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
     let dir = tempfile::tempdir().unwrap();
     let database_url = format!("sqlite://{}/one.db", dir.path().display());
     let mut first = crate::crash::spawn(dir.path(), &database_url, 0, &[]);
-    let second = std::process::Command::new(env!("CARGO_BIN_EXE_hookrelay"))
+    let second = tokio::process::Command::new(env!("CARGO_BIN_EXE_hookrelay"))
         .arg("serve")
         .current_dir(dir.path())
         .env("HOOKRELAY_DATABASE_URL", &database_url)
         .env("HOOKRELAY_LISTEN", "127.0.0.1:0")
         .env("HOOKRELAY_ADMIN_TOKEN", "second-admin")
-        .output()
+        .kill_on_drop(true)
+        .output();
+    let second = tokio::time::timeout(Duration::from_secs(20), second)
+        .await
+        .expect("the second server kept running instead of refusing to start")
         .unwrap();
     let _ = first.child.kill();
     let _ = first.child.wait();
