@@ -2,7 +2,8 @@
 //! dead target cannot take every sender, and hands a saturated target's overflow back to the store
 //! for later instead of letting it fill memory.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,6 +50,8 @@ struct TargetQueue {
     probe_level: u32,
     /// When the target went silent (its [`SILENT_AFTER`]-th unanswered attempt in a row).
     silent_since: Millis,
+    /// Whether a wake-up for its next probe is scheduled.
+    probe_scheduled: bool,
     /// Why its last attempt got no answer (while it has none), for deliveries given up on.
     last_error: Option<String>,
 }
@@ -111,18 +114,25 @@ impl TargetQueue {
 /// Decides when a target's overflow comes back (see [`overflow_delay`]) and returns that time.
 /// For a target that does not answer, new deliveries of the same webhooks are put off until then
 /// too, at ingest, so they are not leased here only to be handed back.
+///
+/// A silent target's deliveries are parked for the whole retry window: they come back when a probe
+/// finds the target answering again (see [`Inner::resume`]), or, if it never does, when they have
+/// waited the window and are given up. Bringing them back sooner would only send them round the
+/// claim loop: every round costs a claim and a release per delivery, and for a target that has been
+/// dead for long those rounds came in waves of everything put off since the last one.
 fn put_off(
     inner: &Inner,
     t: &mut TargetQueue,
     webhooks: HashSet<String>,
     now: Millis,
     per_target: usize,
+    retry: &RetryPolicy,
 ) -> Millis {
-    let delay = overflow_delay(t, now, per_target);
-    let mut due = now + delay.as_millis() as i64;
-    if t.silent() {
-        due = due.max(t.next_probe_at);
-    }
+    let due = if t.silent() {
+        now + retry.window().max(DEFER).as_millis() as i64
+    } else {
+        now + overflow_delay(t, now, per_target).as_millis() as i64
+    };
     if t.troubled(now, per_target) {
         inner.put_off(&webhooks, due);
         t.put_off.extend(webhooks);
@@ -174,35 +184,49 @@ pub(super) async fn dispatcher(
     // Target URLs as parsed (a parse per attempt showed up in profiles), by the stored text.
     let mut parsed_urls: HashMap<String, Arc<TargetUrl>> = HashMap::new();
 
-    let start =
-        |key: &str, t: &mut TargetQueue, in_flight: &mut usize, waiting: &mut VecDeque<String>| {
-            while t.in_flight < t.concurrency(config.per_target_concurrency) {
-                if *in_flight >= config.max_in_flight {
-                    if !t.queue.is_empty() && !waiting.iter().any(|k| k == key) {
-                        waiting.push_back(key.to_string());
-                    }
-                    return;
-                }
-                let Some((job, target)) = t.queue.pop_front() else {
-                    return;
-                };
-                t.in_flight += 1;
-                *in_flight += 1;
-                let sender = sender.clone();
-                let done = done_tx.clone();
-                let records = records.clone();
-                let key = key.to_string();
-                let retry = config.retry.clone();
-                let any_2xx = config.success_any_2xx;
-                metrics::attempts_started();
-                tokio::spawn(async move {
-                    let record = attempt(&sender, job, &target, &retry, any_2xx, done, key).await;
-                    let _ = records.send(record);
-                });
+    // Silent targets holding a job for their next probe, by when it is due.
+    let mut probes: BinaryHeap<Reverse<(Millis, String)>> = BinaryHeap::new();
+
+    let start = |key: &str,
+                 t: &mut TargetQueue,
+                 in_flight: &mut usize,
+                 waiting: &mut VecDeque<String>,
+                 probes: &mut BinaryHeap<Reverse<(Millis, String)>>| {
+        if t.paced(now_ms()) {
+            if !t.queue.is_empty() && !t.probe_scheduled {
+                probes.push(Reverse((t.next_probe_at, key.to_string())));
+                t.probe_scheduled = true;
             }
-        };
+            return;
+        }
+        while t.in_flight < t.concurrency(config.per_target_concurrency) {
+            if *in_flight >= config.max_in_flight {
+                if !t.queue.is_empty() && !waiting.iter().any(|k| k == key) {
+                    waiting.push_back(key.to_string());
+                }
+                return;
+            }
+            let Some((job, target)) = t.queue.pop_front() else {
+                return;
+            };
+            t.in_flight += 1;
+            *in_flight += 1;
+            let sender = sender.clone();
+            let done = done_tx.clone();
+            let records = records.clone();
+            let key = key.to_string();
+            let retry = config.retry.clone();
+            let any_2xx = config.success_any_2xx;
+            metrics::attempts_started();
+            tokio::spawn(async move {
+                let record = attempt(&sender, job, &target, &retry, any_2xx, done, key).await;
+                let _ = records.send(record);
+            });
+        }
+    };
 
     loop {
+        let next_probe = probes.peek().map(|Reverse((at, _))| *at);
         tokio::select! {
             batch = jobs.recv() => {
                 let Some(batch) = batch else { break };
@@ -246,7 +270,7 @@ pub(super) async fn dispatcher(
                     });
                     let share = share.min(t.share_cap(config.per_target_concurrency));
                     let now = now_ms();
-                    if t.paced(now) || t.queue.len() + t.in_flight >= share {
+                    if t.queue.len() + t.in_flight >= share {
                         if t.silent() && waited_out(&job, t.silent_since, now, &config.retry) {
                             let why = t.last_error.as_deref();
                             let _ = records.send(give_up(job, now, &config.retry, why));
@@ -256,14 +280,21 @@ pub(super) async fn dispatcher(
                         continue;
                     }
                     t.queue.push_back((job, target));
-                    start(&key, t, &mut in_flight, &mut waiting);
+                    start(&key, t, &mut in_flight, &mut waiting, &mut probes);
                 }
                 for (key, jobs) in deferred.drain() {
                     let now = now_ms();
                     let (ids, webhooks): (Vec<DeliveryId>, HashSet<String>) =
                         jobs.into_iter().unzip();
                     let due = match targets.get_mut(&key) {
-                        Some(t) => put_off(&inner, t, webhooks, now, config.per_target_concurrency),
+                        Some(t) => put_off(
+                            &inner,
+                            t,
+                            webhooks,
+                            now,
+                            config.per_target_concurrency,
+                            &config.retry,
+                        ),
                         None => now + SHORT_DEFER.as_millis() as i64,
                     };
                     hand_back(&inner, ids, due);
@@ -280,7 +311,9 @@ pub(super) async fn dispatcher(
                         t.silent_in_row = 0;
                         t.defer_level = 0;
                         if !t.put_off.is_empty() {
-                            inner.resume(&std::mem::take(&mut t.put_off));
+                            let webhooks = std::mem::take(&mut t.put_off);
+                            inner.resume(&webhooks);
+                            bring_back(&inner, webhooks);
                         }
                     } else {
                         t.silent_in_row = t.silent_in_row.saturating_add(1);
@@ -298,12 +331,15 @@ pub(super) async fn dispatcher(
                         }
                         if t.silent_in_row == SILENT_AFTER {
                             // It just went silent: what waits for it goes back to the store
-                            // instead of holding memory other targets could use.
+                            // instead of holding memory other targets could use, all but one
+                            // job kept for the next probe.
+                            let probe = t.queue.pop_front();
                             let (ids, webhooks): (Vec<DeliveryId>, HashSet<String>) = t
                                 .queue
                                 .drain(..)
                                 .map(|(job, _)| (job.id, job.webhook_id))
                                 .unzip();
+                            t.queue.extend(probe);
                             if !ids.is_empty() {
                                 let now = now_ms();
                                 let due = put_off(
@@ -312,12 +348,13 @@ pub(super) async fn dispatcher(
                                     webhooks,
                                     now,
                                     config.per_target_concurrency,
+                                    &config.retry,
                                 );
                                 hand_back(&inner, ids, due);
                             }
                         }
                     }
-                    start(&key, t, &mut in_flight, &mut waiting);
+                    start(&key, t, &mut in_flight, &mut waiting, &mut probes);
                     if t.queue.is_empty() && t.in_flight == 0 && t.silent_in_row == 0 {
                         targets.remove(&key);
                     }
@@ -325,7 +362,20 @@ pub(super) async fn dispatcher(
                 while in_flight < config.max_in_flight {
                     let Some(next) = waiting.pop_front() else { break };
                     if let Some(t) = targets.get_mut(&next) {
-                        start(&next, t, &mut in_flight, &mut waiting);
+                        start(&next, t, &mut in_flight, &mut waiting, &mut probes);
+                    }
+                }
+            }
+            _ = sleep_until(next_probe) => {
+                let now = now_ms();
+                while let Some(Reverse((at, key))) = probes.peek().cloned() {
+                    if at > now {
+                        break;
+                    }
+                    probes.pop();
+                    if let Some(t) = targets.get_mut(&key) {
+                        t.probe_scheduled = false;
+                        start(&key, t, &mut in_flight, &mut waiting, &mut probes);
                     }
                 }
             }
@@ -492,6 +542,29 @@ fn defer_for(level: u32) -> Duration {
         .saturating_mul(1 << level.saturating_sub(1).min(16))
         .min(MAX_DEFER);
     base.mul_f64(0.75 + rand::random::<f64>() / 2.0)
+}
+
+/// Sleeps until `at` (Unix milliseconds); never completes for `None`.
+async fn sleep_until(at: Option<Millis>) {
+    match at {
+        Some(at) => tokio::time::sleep(Duration::from_millis((at - now_ms()).max(0) as u64)).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Makes the deliveries put off for these webhooks due now: their target answers again.
+fn bring_back(inner: &Arc<Inner>, webhooks: HashSet<String>) {
+    let inner = inner.clone();
+    tokio::spawn(async move {
+        let ids: Vec<String> = webhooks.into_iter().collect();
+        match inner.store.bring_forward(ids, now_ms()).await {
+            Ok(0) => {}
+            Ok(_) => inner.claimer_wake.notify_one(),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not bring back put-off deliveries; they come back when their wait ends")
+            }
+        }
+    });
 }
 
 /// Gives deliveries back to the store unattempted, due at `due_at`.

@@ -200,6 +200,9 @@ pub trait Store: Send + Sync + 'static {
     async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()>;
     /// Gives back leased deliveries without an attempt (e.g. at shutdown), due at `due_at`.
     async fn release(&self, ids: Vec<DeliveryId>, due_at: Millis) -> StoreResult<()>;
+    /// Makes the pending, unleased deliveries of these webhooks that are due after `now` due at
+    /// `now` (their target answers again); returns how many.
+    async fn bring_forward(&self, webhook_ids: Vec<String>, now: Millis) -> StoreResult<u64>;
     /// Releases every lease. Only for a single node at start: nothing can be in flight.
     async fn release_all_leases(&self) -> StoreResult<u64>;
 

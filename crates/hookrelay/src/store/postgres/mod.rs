@@ -280,6 +280,20 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn bring_forward(&self, webhook_ids: Vec<String>, now: Millis) -> StoreResult<u64> {
+        let c = self.client().await?;
+        let n = deliveries::bring_forward(&c, &webhook_ids, now)
+            .await
+            .map_err(error::db)?;
+        if n > 0 {
+            // Due now: every node may help.
+            deliveries::notify(&c, &self.channel)
+                .await
+                .map_err(error::db)?;
+        }
+        Ok(n)
+    }
+
     async fn release_all_leases(&self) -> StoreResult<u64> {
         // Never called for PostgreSQL at start: other nodes may hold those leases right now.
         deliveries::release_all(&self.client().await?, now_ms())

@@ -327,6 +327,16 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn bring_forward(&self, webhook_ids: Vec<String>, now: Millis) -> StoreResult<u64> {
+        self.write(move |c| {
+            webhook_ids
+                .iter()
+                .map(|w| queries::bring_forward(c, w, now))
+                .sum()
+        })
+        .await
+    }
+
     async fn release_all_leases(&self) -> StoreResult<u64> {
         self.write(|c| queries::release_all_leases(c, crate::domain::now_ms()))
             .await

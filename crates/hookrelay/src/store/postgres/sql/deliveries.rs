@@ -226,6 +226,22 @@ pub async fn notify<C: GenericClient>(c: &C, channel: &str) -> Result<(), Error>
         .map(drop)
 }
 
+/// Makes the pending, unleased deliveries of these webhooks that are due later due at `now`.
+pub async fn bring_forward<C: GenericClient>(
+    c: &C,
+    webhook_ids: &[String],
+    now: Millis,
+) -> Result<u64, Error> {
+    execute(
+        c,
+        "UPDATE deliveries SET next_attempt_at = $2
+         WHERE webhook_id = ANY($1) AND status = 0 AND lease_until IS NULL
+           AND next_attempt_at > $2",
+        &[&webhook_ids, &now],
+    )
+    .await
+}
+
 /// Frees every lease. Only safe when no node can be attempting anything.
 pub async fn release_all<C: GenericClient>(c: &C, now: Millis) -> Result<u64, Error> {
     execute(

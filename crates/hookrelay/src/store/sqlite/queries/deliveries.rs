@@ -128,6 +128,15 @@ pub fn release(conn: &Connection, id: DeliveryId, due_at: Millis) -> rusqlite::R
     .map(drop)
 }
 
+pub fn bring_forward(conn: &Connection, webhook_id: &str, now: Millis) -> rusqlite::Result<u64> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?2
+         WHERE webhook_id = ?1 AND status = 0 AND lease_until IS NULL AND next_attempt_at > ?2",
+    )?
+    .execute(params![webhook_id, now])
+    .map(|n| n as u64)
+}
+
 pub fn release_all_leases(conn: &Connection, now: Millis) -> rusqlite::Result<u64> {
     conn.execute(
         "UPDATE deliveries SET lease_until = NULL, next_attempt_at = min(next_attempt_at, ?1)
