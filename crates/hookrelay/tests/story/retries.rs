@@ -438,4 +438,22 @@ async fn a_target_that_answers_again_gets_new_deliveries_at_once() {
         "a new event waited {:?} after its target answered again",
         sent.elapsed()
     );
+    // And what was put off while it was silent (parked for the 3-minute window, or waiting for
+    // a retry a minute away) comes back now, not then.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let pending = server.deliveries(&license, "status=pending").await;
+        if pending.is_empty() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still waiting after the target answered again: {pending:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        server.deliveries(&license, "status=succeeded").await.len(),
+        9
+    );
 }
