@@ -176,6 +176,8 @@ async fn change(
         Some(d) => Some(parse_description(d)?),
         None => None,
     };
+    // A new URL may answer where the old one did not, and re-enabling lets held deliveries go.
+    let retarget = url.is_some() || patch.enabled == Some(true);
     let changes = WebhookChanges {
         url,
         data_types,
@@ -187,8 +189,14 @@ async fn change(
         .update_webhook(&license.license_id, &id, changes, now_ms())
         .await?
         .ok_or(ApiError::NotFound("webhook"))?;
-    // A new URL may answer where the old one did not: new deliveries are no longer put off.
-    state.engine.stop_putting_off(&webhook.id);
+    if retarget {
+        // What was put off or parked for the old target is tried again now.
+        state.engine.webhook_changed(&webhook.id);
+        state
+            .store
+            .bring_forward(vec![webhook.id.clone()], now_ms())
+            .await?;
+    }
     // Re-enabling may make held-back deliveries due.
     state.engine.wake();
     Ok(Json(view(&webhook)))
@@ -205,6 +213,8 @@ async fn remove(
         .delete_webhook(&license.license_id, &id, now_ms())
         .await?
     {
+        // Jobs held in memory for it are not sent (its deliveries are failed in the store).
+        state.engine.webhook_changed(&id);
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("webhook"))

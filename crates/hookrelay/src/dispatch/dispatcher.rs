@@ -170,6 +170,7 @@ pub(super) async fn dispatcher(
     inner: Arc<Inner>,
     sender: Sender,
     mut jobs: mpsc::UnboundedReceiver<Vec<DeliveryJob>>,
+    mut changed: mpsc::UnboundedReceiver<String>,
     records: mpsc::UnboundedSender<AttemptRecord>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -364,6 +365,22 @@ pub(super) async fn dispatcher(
                     if let Some(t) = targets.get_mut(&next) {
                         start(&next, t, &mut in_flight, &mut waiting, &mut probes);
                     }
+                }
+            }
+            Some(webhook) = changed.recv() => {
+                let mut ids = Vec::new();
+                for t in targets.values_mut() {
+                    t.put_off.remove(&webhook);
+                    let (stale, keep): (VecDeque<_>, VecDeque<_>) = t
+                        .queue
+                        .drain(..)
+                        .partition(|(job, _)| job.webhook_id == webhook);
+                    t.queue = keep;
+                    ids.extend(stale.into_iter().map(|(job, _)| job.id));
+                }
+                if !ids.is_empty() {
+                    hand_back(&inner, ids, now_ms());
+                    inner.claimer_wake.notify_one();
                 }
             }
             _ = sleep_until(next_probe) => {

@@ -54,6 +54,9 @@ pub(super) struct Inner {
     pub(super) held: AtomicUsize,
     pub(super) claimer_wake: Notify,
     pub(super) jobs: mpsc::UnboundedSender<Vec<DeliveryJob>>,
+    /// Webhooks whose URL or state changed: the dispatcher hands back the jobs it holds for them
+    /// (they carry the old URL) so they are claimed again as the webhook is now.
+    pub(super) changed: mpsc::UnboundedSender<String>,
     /// Webhooks whose target the dispatcher is putting work off for, with until when: their new
     /// deliveries are stored due then instead of being leased here only to be handed back.
     /// Replaced whole on change, so ingest reads a snapshot without holding the lock.
@@ -109,6 +112,7 @@ impl Engine {
         shutdown: watch::Receiver<bool>,
     ) -> (Engine, EngineTasks) {
         let (jobs_tx, jobs_rx) = mpsc::unbounded_channel();
+        let (changed_tx, changed_rx) = mpsc::unbounded_channel();
         let (records_tx, records_rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             store,
@@ -116,6 +120,7 @@ impl Engine {
             held: AtomicUsize::new(0),
             claimer_wake: Notify::new(),
             jobs: jobs_tx,
+            changed: changed_tx,
             put_off: RwLock::default(),
         });
         let handles = vec![
@@ -124,6 +129,7 @@ impl Engine {
                 inner.clone(),
                 sender,
                 jobs_rx,
+                changed_rx,
                 records_tx,
                 shutdown,
             )),
@@ -159,9 +165,11 @@ impl Engine {
         }
     }
 
-    /// Stops putting off new deliveries of a webhook (its URL or state changed).
-    pub fn stop_putting_off(&self, webhook_id: &str) {
+    /// A webhook's URL or state changed: its new deliveries are no longer put off, and the jobs
+    /// held for it in memory (with the old URL) go back to the store, due now.
+    pub fn webhook_changed(&self, webhook_id: &str) {
         self.inner.resume(&HashSet::from([webhook_id.to_string()]));
+        let _ = self.inner.changed.send(webhook_id.to_string());
     }
 
     /// Tells the claimer that the store has new due work (or new retry times).

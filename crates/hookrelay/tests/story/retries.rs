@@ -374,6 +374,24 @@ async fn fixing_the_url_of_a_silent_webhook_delivers_new_events_at_once() {
         "the new event waited {:?}, as if the old URL's put-off still held",
         sent.elapsed()
     );
+    // The deliveries parked while the old URL was silent go to the new one now too.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !server
+        .deliveries(&license, "status=pending")
+        .await
+        .is_empty()
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "deliveries parked for the old URL still wait: {:#?}",
+            server.deliveries(&license, "status=pending").await
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        server.deliveries(&license, "status=succeeded").await.len(),
+        11
+    );
 }
 
 #[story]

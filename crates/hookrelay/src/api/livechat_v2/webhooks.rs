@@ -51,6 +51,7 @@ async fn remove(
         .delete_webhook(&license.license_id, &id, now_ms())
         .await?
     {
+        state.engine.webhook_changed(&id);
         Ok(Json(
             json!({"result": "Push notification removed successfully"}),
         ))
