@@ -56,6 +56,10 @@ struct TargetQueue {
     last_error: Option<String>,
 }
 
+/// How long an unanswered attempt keeps a silent target's silence current (twice the longest gap
+/// between probes).
+const CONFIRMED_FOR: Duration = Duration::from_secs(60);
+
 /// Most parsed target URLs kept; the cache starts over when full.
 const PARSED_URLS: usize = 4096;
 
@@ -93,6 +97,13 @@ impl TargetQueue {
         self.silent() && now < self.next_probe_at
     }
 
+    /// Silent, and recently confirmed so: its last attempt ended within [`CONFIRMED_FOR`]. After a
+    /// quiet spell with nothing to probe with, a silent target may well be back; then its
+    /// deliveries wait a little for the next probe instead of being parked or given up on old news.
+    fn confirmed_silent(&self, now: Millis) -> bool {
+        self.silent() && now - self.last_done_at <= CONFIRMED_FOR.as_millis() as i64
+    }
+
     /// How many attempts may run at once to this target.
     fn concurrency(&self, per_target: usize) -> usize {
         if self.silent() {
@@ -128,7 +139,7 @@ fn put_off(
     per_target: usize,
     retry: &RetryPolicy,
 ) -> Millis {
-    let due = if t.silent() {
+    let due = if t.confirmed_silent(now) {
         now + retry.window().max(DEFER).as_millis() as i64
     } else {
         now + overflow_delay(t, now, per_target).as_millis() as i64
@@ -272,7 +283,9 @@ pub(super) async fn dispatcher(
                     let share = share.min(t.share_cap(config.per_target_concurrency));
                     let now = now_ms();
                     if t.queue.len() + t.in_flight >= share {
-                        if t.silent() && waited_out(&job, t.silent_since, now, &config.retry) {
+                        if t.confirmed_silent(now)
+                            && waited_out(&job, t.silent_since, now, &config.retry)
+                        {
                             let why = t.last_error.as_deref();
                             let _ = records.send(give_up(job, now, &config.retry, why));
                         } else {
@@ -702,6 +715,22 @@ mod tests {
         assert_eq!(probe_gap(1), Duration::from_secs(1));
         assert_eq!(probe_gap(3), Duration::from_secs(4));
         assert_eq!(probe_gap(1_000), MAX_PROBE_GAP);
+    }
+
+    #[test]
+    fn silence_is_current_only_while_attempts_keep_confirming_it() {
+        let mut t = TargetQueue {
+            silent_in_row: SILENT_AFTER,
+            last_done_at: 100_000,
+            ..TargetQueue::default()
+        };
+        assert!(t.confirmed_silent(100_000 + CONFIRMED_FOR.as_millis() as i64));
+        assert!(!t.confirmed_silent(100_001 + CONFIRMED_FOR.as_millis() as i64));
+        t.silent_in_row = 0;
+        assert!(
+            !t.confirmed_silent(100_000),
+            "a target that answers is not silent"
+        );
     }
 
     #[test]
