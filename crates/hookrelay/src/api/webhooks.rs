@@ -176,8 +176,9 @@ async fn change(
         Some(d) => Some(parse_description(d)?),
         None => None,
     };
-    // A new URL may answer where the old one did not, and re-enabling lets held deliveries go.
-    let retarget = url.is_some() || patch.enabled == Some(true);
+    // A new URL may answer where the old one did not, and re-enabling lets held deliveries go;
+    // disabling must stop what is held in memory from being sent.
+    let retarget = url.is_some() || patch.enabled.is_some();
     let changes = WebhookChanges {
         url,
         data_types,
@@ -192,10 +193,15 @@ async fn change(
     if retarget {
         // What was put off or parked for the old target is tried again now.
         state.engine.webhook_changed(&webhook.id);
-        state
+        // The change is made; bringing its parked deliveries back is a courtesy that must not
+        // turn the answer into an error.
+        if let Err(e) = state
             .store
-            .bring_forward(vec![webhook.id.clone()], now_ms())
-            .await?;
+            .bring_forward(vec![webhook.id.clone()], now_ms(), None)
+            .await
+        {
+            tracing::warn!(error = %e, webhook_id = %webhook.id, "could not bring back parked deliveries");
+        }
     }
     // Re-enabling may make held-back deliveries due.
     state.engine.wake();

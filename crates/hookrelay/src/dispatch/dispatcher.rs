@@ -322,12 +322,17 @@ pub(super) async fn dispatcher(
                     let answered = unanswered.is_none();
                     t.last_error = unanswered;
                     if answered {
+                        let was_silent = t.silent();
                         t.silent_in_row = 0;
                         t.defer_level = 0;
                         if !t.put_off.is_empty() {
                             let webhooks = std::mem::take(&mut t.put_off);
                             inner.resume(&webhooks);
-                            bring_back(&inner, webhooks);
+                            // Only a silent target had deliveries parked for it (a merely busy
+                            // one's overflow comes back by itself within seconds).
+                            if was_silent {
+                                bring_back(&inner, webhooks);
+                            }
                         }
                     } else {
                         t.silent_in_row = t.silent_in_row.saturating_add(1);
@@ -369,6 +374,10 @@ pub(super) async fn dispatcher(
                         }
                     }
                     start(&key, t, &mut in_flight, &mut waiting, &mut probes);
+                    if !answered && t.silent() && t.queue.is_empty() && t.in_flight == 0 {
+                        // Nothing left to probe with: one parked delivery comes back for it.
+                        supply_probe(&inner, &t.put_off, t.next_probe_at);
+                    }
                     if t.queue.is_empty() && t.in_flight == 0 && t.silent_in_row == 0 {
                         targets.remove(&key);
                     }
@@ -381,6 +390,8 @@ pub(super) async fn dispatcher(
                 }
             }
             Some(webhook) = changed.recv() => {
+                // Again here: a deferral since the API's call may have put it back.
+                inner.resume(&HashSet::from([webhook.clone()]));
                 let mut ids = Vec::new();
                 for t in targets.values_mut() {
                     t.put_off.remove(&webhook);
@@ -583,16 +594,39 @@ async fn sleep_until(at: Option<Millis>) {
 }
 
 /// Makes the deliveries put off for these webhooks due now: their target answers again.
+///
+/// A second pass a little later catches deliveries that an ingest running at that moment stored
+/// parked from the put-off list as it was before.
 fn bring_back(inner: &Arc<Inner>, webhooks: HashSet<String>) {
     let inner = inner.clone();
     tokio::spawn(async move {
         let ids: Vec<String> = webhooks.into_iter().collect();
-        match inner.store.bring_forward(ids, now_ms()).await {
-            Ok(0) => {}
-            Ok(_) => inner.claimer_wake.notify_one(),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not bring back put-off deliveries; they come back when their wait ends")
+        for pass in 0..2 {
+            if pass > 0 {
+                tokio::time::sleep(Duration::from_secs(2)).await;
             }
+            match inner.store.bring_forward(ids.clone(), now_ms(), None).await {
+                Ok(0) => {}
+                Ok(_) => inner.claimer_wake.notify_one(),
+                Err(e) => {
+                    tracing::warn!(error = %e, "could not bring back parked deliveries; they come back when their wait ends");
+                }
+            }
+        }
+    });
+}
+
+/// Makes one parked delivery of these webhooks due at `at`, to be the silent target's next probe
+/// (a failed probe's own delivery waits for its retry, and everything else is parked).
+fn supply_probe(inner: &Arc<Inner>, webhooks: &HashSet<String>, at: Millis) {
+    if webhooks.is_empty() {
+        return;
+    }
+    let inner = inner.clone();
+    let ids: Vec<String> = webhooks.iter().cloned().collect();
+    tokio::spawn(async move {
+        if let Err(e) = inner.store.bring_forward(ids, at, Some(1)).await {
+            tracing::warn!(error = %e, "could not pick a delivery to probe a silent target with");
         }
     });
 }

@@ -200,9 +200,16 @@ pub trait Store: Send + Sync + 'static {
     async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()>;
     /// Gives back leased deliveries without an attempt (e.g. at shutdown), due at `due_at`.
     async fn release(&self, ids: Vec<DeliveryId>, due_at: Millis) -> StoreResult<()>;
-    /// Makes the pending, unleased deliveries of these webhooks that are due after `now` due at
-    /// `now` (their target answers again); returns how many.
-    async fn bring_forward(&self, webhook_ids: Vec<String>, now: Millis) -> StoreResult<u64>;
+    /// Makes pending, unleased deliveries of these webhooks that are due after `at` due at `at`
+    /// (their target answers again), the earliest first, at most `limit` of them; returns how
+    /// many. Only deliveries whose last attempt got no answer at all (or that were never tried)
+    /// are moved: a retry after an HTTP error keeps its backoff and its `Retry-After`.
+    async fn bring_forward(
+        &self,
+        webhook_ids: Vec<String>,
+        at: Millis,
+        limit: Option<usize>,
+    ) -> StoreResult<u64>;
     /// Releases every lease. Only for a single node at start: nothing can be in flight.
     async fn release_all_leases(&self) -> StoreResult<u64>;
 

@@ -475,3 +475,35 @@ async fn a_target_that_answers_again_gets_new_deliveries_at_once() {
         9
     );
 }
+
+#[story]
+async fn a_silent_target_keeps_being_probed_with_its_parked_deliveries() {
+    // Retries a minute apart: any attempt within the next seconds is a probe.
+    let server =
+        TestServer::start_with(|c| c.retry_schedule = vec![Duration::from_secs(60); 3]).await;
+    let license = server.license().await;
+    let webhook = server
+        .webhook(&license, &refusing_target().await, "visitor_queued", &[])
+        .await;
+    for _ in 0..10 {
+        server.event(&license, queued()).await;
+    }
+    let attempts = || async {
+        server
+            .deliveries(&license, &format!("webhook_id={webhook}&limit=100"))
+            .await
+            .iter()
+            .map(|d| d["attempt_count"].as_i64().unwrap())
+            .sum::<i64>()
+    };
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = attempts().await;
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let probes = attempts().await - before;
+    // Probes 0.5 s, 1 s, 2 s, 4 s … apart: at least two in four seconds, and far fewer than
+    // the deliveries waiting.
+    assert!(
+        (2..=6).contains(&probes),
+        "{probes} probes in 4 s (before: {before} attempts)"
+    );
+}

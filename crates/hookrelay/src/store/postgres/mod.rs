@@ -280,12 +280,17 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn bring_forward(&self, webhook_ids: Vec<String>, now: Millis) -> StoreResult<u64> {
+    async fn bring_forward(
+        &self,
+        webhook_ids: Vec<String>,
+        at: Millis,
+        limit: Option<usize>,
+    ) -> StoreResult<u64> {
         let c = self.client().await?;
-        let n = deliveries::bring_forward(&c, &webhook_ids, now)
+        let n = deliveries::bring_forward(&c, &webhook_ids, at, limit)
             .await
             .map_err(error::db)?;
-        if n > 0 {
+        if n > 0 && at <= now_ms() {
             // Due now: every node may help.
             deliveries::notify(&c, &self.channel)
                 .await

@@ -327,12 +327,22 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn bring_forward(&self, webhook_ids: Vec<String>, now: Millis) -> StoreResult<u64> {
+    async fn bring_forward(
+        &self,
+        webhook_ids: Vec<String>,
+        at: Millis,
+        limit: Option<usize>,
+    ) -> StoreResult<u64> {
         self.write(move |c| {
-            webhook_ids
-                .iter()
-                .map(|w| queries::bring_forward(c, w, now))
-                .sum()
+            let mut moved = 0;
+            for w in &webhook_ids {
+                let left = limit.map(|l| l.saturating_sub(moved as usize));
+                if left == Some(0) {
+                    break;
+                }
+                moved += queries::bring_forward(c, w, at, left)?;
+            }
+            Ok(moved)
         })
         .await
     }

@@ -230,14 +230,19 @@ pub async fn notify<C: GenericClient>(c: &C, channel: &str) -> Result<(), Error>
 pub async fn bring_forward<C: GenericClient>(
     c: &C,
     webhook_ids: &[String],
-    now: Millis,
+    at: Millis,
+    limit: Option<usize>,
 ) -> Result<u64, Error> {
+    let limit = limit.map(|l| l as i64);
     execute(
         c,
         "UPDATE deliveries SET next_attempt_at = $2
-         WHERE webhook_id = ANY($1) AND status = 0 AND lease_until IS NULL
-           AND next_attempt_at > $2",
-        &[&webhook_ids, &now],
+         WHERE id IN (SELECT id FROM deliveries
+                      WHERE webhook_id = ANY($1) AND status = 0 AND lease_until IS NULL
+                        AND next_attempt_at > $2 AND last_status_code IS NULL
+                      ORDER BY next_attempt_at LIMIT $3
+                      FOR UPDATE SKIP LOCKED)",
+        &[&webhook_ids, &at, &limit],
     )
     .await
 }

@@ -128,12 +128,20 @@ pub fn release(conn: &Connection, id: DeliveryId, due_at: Millis) -> rusqlite::R
     .map(drop)
 }
 
-pub fn bring_forward(conn: &Connection, webhook_id: &str, now: Millis) -> rusqlite::Result<u64> {
+pub fn bring_forward(
+    conn: &Connection,
+    webhook_id: &str,
+    at: Millis,
+    limit: Option<usize>,
+) -> rusqlite::Result<u64> {
     conn.prepare_cached(
         "UPDATE deliveries SET next_attempt_at = ?2
-         WHERE webhook_id = ?1 AND status = 0 AND lease_until IS NULL AND next_attempt_at > ?2",
+         WHERE id IN (SELECT id FROM deliveries
+                      WHERE webhook_id = ?1 AND status = 0 AND lease_until IS NULL
+                        AND next_attempt_at > ?2 AND last_status_code IS NULL
+                      ORDER BY next_attempt_at LIMIT ?3)",
     )?
-    .execute(params![webhook_id, now])
+    .execute(params![webhook_id, at, limit.map_or(-1, |l| l as i64)])
     .map(|n| n as u64)
 }
 
