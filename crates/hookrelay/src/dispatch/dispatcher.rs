@@ -625,8 +625,13 @@ fn supply_probe(inner: &Arc<Inner>, webhooks: &HashSet<String>, at: Millis) {
     let inner = inner.clone();
     let ids: Vec<String> = webhooks.iter().cloned().collect();
     tokio::spawn(async move {
-        if let Err(e) = inner.store.bring_forward(ids, at, Some(1)).await {
-            tracing::warn!(error = %e, "could not pick a delivery to probe a silent target with");
+        match inner.store.bring_forward(ids, at, Some(1)).await {
+            // The claimer looks again, so that it sleeps until this new due time, not its poll.
+            Ok(n) if n > 0 => inner.claimer_wake.notify_one(),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, "could not pick a delivery to probe a silent target with");
+            }
         }
     });
 }
