@@ -13,124 +13,19 @@ use tokio::sync::{mpsc, watch};
 use super::engine::Inner;
 use super::retry::{is_success, unsuccessful_status, RetryPolicy};
 use super::sender::Sender;
+use super::target_queue::{fair_share, waited_out, TargetQueue, SHORT_DEFER};
 use crate::domain::delivery::DeliveryId;
 use crate::domain::target::TargetUrl;
 use crate::domain::{now_ms, Millis};
 use crate::metrics;
 use crate::store::{AttemptRecord, DeliveryJob, Outcome};
 
-/// How far a delivery handed back for a troubled (silent or stuck) target is first pushed into
-/// the future; it doubles every [`DEFER_GROWTH`] while the target stays troubled, up to
-/// [`MAX_DEFER`], so a long outage's backlog does not cycle through the store and memory. (A
-/// first step of 1 s was tried: it sent every delivery of a dead target round the claim loop
-/// several times and cost a healthy target half its rate.)
-const DEFER: Duration = Duration::from_secs(5);
-const DEFER_GROWTH: Duration = Duration::from_secs(5);
-const MAX_DEFER: Duration = Duration::from_secs(600);
-
-/// One target's share of the dispatcher.
-#[derive(Default)]
-struct TargetQueue {
-    in_flight: usize,
-    queue: VecDeque<(DeliveryJob, Arc<TargetUrl>)>,
-    /// Attempts in a row that got no answer at all (refused, timed out, broken off).
-    silent_in_row: u32,
-    /// How far this unanswering target's overflow is pushed out: it grows while the target
-    /// stays silent, so a stalled target's backlog does not cycle through memory.
-    defer_level: u32,
-    /// When `defer_level` last grew (it grows at most once per [`DEFER_GROWTH`]).
-    raised_at: Millis,
-    /// When an attempt to this target last finished (or when the target was first seen).
-    last_done_at: Millis,
-    /// Webhooks of this target whose new deliveries are put off while it does not answer.
-    put_off: HashSet<String>,
-    /// A silent target is only probed: no attempt starts before this.
-    next_probe_at: Millis,
-    /// Unanswered probes since the target went silent: the gap between probes doubles with each.
-    probe_level: u32,
-    /// When the target went silent (its [`SILENT_AFTER`]-th unanswered attempt in a row).
-    silent_since: Millis,
-    /// Whether a wake-up for its next probe is scheduled.
-    probe_scheduled: bool,
-    /// Why its last attempt got no answer (while it has none), for deliveries given up on.
-    last_error: Option<String>,
-}
-
-/// How long an unanswered attempt keeps a silent target's silence current (twice the longest gap
-/// between probes).
-const CONFIRMED_FOR: Duration = Duration::from_secs(60);
-
 /// Most parsed target URLs kept; the cache starts over when full.
 const PARSED_URLS: usize = 4096;
 
-/// Attempts in a row without an answer after which a target counts as unanswering.
-const SILENT_AFTER: u32 = 3;
-/// Attempts run at once to a silent target: one probe, to notice when it is back.
-const SILENT_CONCURRENCY: usize = 1;
-/// The pause after a silent target's first unanswered probe; it doubles with every further one,
-/// up to [`MAX_PROBE_GAP`]. A refused connection comes back at once, so without it a dead target
-/// would be tried as fast as its deliveries fall due.
-const PROBE_GAP: Duration = Duration::from_millis(500);
-const MAX_PROBE_GAP: Duration = Duration::from_secs(30);
-
-/// How long to wait before probing a target again after `probe_level` unanswered probes.
-fn probe_gap(probe_level: u32) -> Duration {
-    let doublings = probe_level.min(16);
-    PROBE_GAP.saturating_mul(1 << doublings).min(MAX_PROBE_GAP)
-}
-
-impl TargetQueue {
-    fn silent(&self) -> bool {
-        self.silent_in_row >= SILENT_AFTER
-    }
-
-    /// Silent, or stuck: every slot taken and nothing finished for [`STUCK_AFTER`] (a stalled
-    /// target, before its first timeouts come in).
-    fn troubled(&self, now: Millis, per_target: usize) -> bool {
-        let stuck = self.in_flight >= self.concurrency(per_target)
-            && now - self.last_done_at >= STUCK_AFTER;
-        self.silent() || stuck
-    }
-
-    /// Whether this target is silent and its next probe is not due yet.
-    fn paced(&self, now: Millis) -> bool {
-        self.silent() && now < self.next_probe_at
-    }
-
-    /// Silent, and recently confirmed so: its last attempt ended within [`CONFIRMED_FOR`]. After a
-    /// quiet spell with nothing to probe with, a silent target may well be back; then its
-    /// deliveries wait a little for the next probe instead of being parked or given up on old news.
-    fn confirmed_silent(&self, now: Millis) -> bool {
-        self.silent() && now - self.last_done_at <= CONFIRMED_FOR.as_millis() as i64
-    }
-
-    /// How many attempts may run at once to this target.
-    fn concurrency(&self, per_target: usize) -> usize {
-        if self.silent() {
-            SILENT_CONCURRENCY.min(per_target)
-        } else {
-            per_target
-        }
-    }
-
-    /// The most jobs this target may hold in memory, whatever its fair share.
-    fn share_cap(&self, per_target: usize) -> usize {
-        if self.silent() {
-            self.concurrency(per_target)
-        } else {
-            usize::MAX
-        }
-    }
-}
-/// Decides when a target's overflow comes back (see [`overflow_delay`]) and returns that time.
-/// For a target that does not answer, new deliveries of the same webhooks are put off until then
-/// too, at ingest, so they are not leased here only to be handed back.
-///
-/// A silent target's deliveries are parked for the whole retry window: they come back when a probe
-/// finds the target answering again (see [`Inner::resume`]), or, if it never does, when they have
-/// waited the window and are given up. Bringing them back sooner would only send them round the
-/// claim loop: every round costs a claim and a release per delivery, and for a target that has been
-/// dead for long those rounds came in waves of everything put off since the last one.
+/// Decides when a target's overflow comes back ([`TargetQueue::overflow_due`]) and returns that
+/// time. For a target that does not answer, new deliveries of the same webhooks are put off until
+/// then too, at ingest, so they are not leased here only to be handed back.
 fn put_off(
     inner: &Inner,
     t: &mut TargetQueue,
@@ -139,42 +34,12 @@ fn put_off(
     per_target: usize,
     retry: &RetryPolicy,
 ) -> Millis {
-    let due = if t.confirmed_silent(now) {
-        now + retry.window().max(DEFER).as_millis() as i64
-    } else {
-        now + overflow_delay(t, now, per_target).as_millis() as i64
-    };
+    let due = t.overflow_due(now, per_target, retry);
     if t.troubled(now, per_target) {
         inner.put_off(&webhooks, due);
         t.put_off.extend(webhooks);
     }
     due
-}
-
-/// How far a healthy target's overflow is put off: just long enough to drain some of its queue.
-const SHORT_DEFER: Duration = Duration::from_secs(1);
-
-/// How many jobs one target may hold in memory: its fair share of `max_held` among the targets
-/// that have work, never less than what it may run at once.
-fn fair_share(max_held: usize, active_targets: usize, per_target: usize) -> usize {
-    (max_held / active_targets.max(1)).max(per_target)
-}
-
-/// A target with every slot taken and nothing finished for this long is treated as silent before
-/// its first timeouts come in.
-const STUCK_AFTER: Millis = 1_000;
-
-/// When to give an overflowing target's jobs back: soon for a target that answers, ever later
-/// (up to [`MAX_DEFER`]) for one that stays silent (or is stuck with every slot taken).
-fn overflow_delay(t: &mut TargetQueue, now: Millis, per_target: usize) -> Duration {
-    if !t.troubled(now, per_target) {
-        return SHORT_DEFER;
-    }
-    if t.defer_level == 0 || now - t.raised_at >= DEFER_GROWTH.as_millis() as i64 {
-        t.defer_level = t.defer_level.saturating_add(1);
-        t.raised_at = now;
-    }
-    defer_for(t.defer_level)
 }
 
 pub(super) async fn dispatcher(
@@ -258,18 +123,8 @@ pub(super) async fn dispatcher(
                         Ok(t) => t,
                         Err(e) => {
                             // Only possible if a stored URL was edited by hand.
-                            let _ = records.send(AttemptRecord {
-                                delivery_id: job.id,
-                                attempt: crate::domain::delivery::Attempt {
-                                    attempt_no: job.attempt_no,
-                                    started_at: now_ms(),
-                                    duration_ms: 0,
-                                    status_code: None,
-                                    error: Some(format!("stored target URL is invalid: {e}")),
-                                    response_body: None,
-                                },
-                                outcome: Outcome::Failed,
-                            });
+                            let error = format!("stored target URL is invalid: {e}");
+                            let _ = records.send(not_sent(&job, now_ms(), error));
                             continue;
                         }
                     };
@@ -318,37 +173,19 @@ pub(super) async fn dispatcher(
                 in_flight -= 1;
                 if let Some(t) = targets.get_mut(&key) {
                     t.in_flight -= 1;
-                    t.last_done_at = now_ms();
                     let answered = unanswered.is_none();
-                    t.last_error = unanswered;
-                    if answered {
-                        let was_silent = t.silent();
-                        t.silent_in_row = 0;
-                        t.defer_level = 0;
-                        if !t.put_off.is_empty() {
-                            let webhooks = std::mem::take(&mut t.put_off);
-                            inner.resume(&webhooks);
-                            // Only a silent target had deliveries parked for it (a merely busy
-                            // one's overflow comes back by itself within seconds).
-                            if was_silent {
-                                bring_back(&inner, webhooks);
+                    match unanswered {
+                        None => {
+                            let (webhooks, bring) = t.answered(now_ms());
+                            if !webhooks.is_empty() {
+                                inner.resume(&webhooks);
+                                if bring {
+                                    bring_back(&inner, webhooks);
+                                }
                             }
                         }
-                    } else {
-                        t.silent_in_row = t.silent_in_row.saturating_add(1);
-                        let now = t.last_done_at;
-                        if t.silent_in_row == SILENT_AFTER {
-                            t.silent_since = now;
-                            t.probe_level = 0;
-                        } else if t.silent() && now >= t.next_probe_at {
-                            // A probe failed (not one of the attempts that were under way when
-                            // the target fell silent): wait longer before the next.
-                            t.probe_level = t.probe_level.saturating_add(1);
-                        }
-                        if t.silent() {
-                            t.next_probe_at = now + probe_gap(t.probe_level).as_millis() as i64;
-                        }
-                        if t.silent_in_row == SILENT_AFTER {
+                        Some(error) => {
+                            if t.unanswered(now_ms(), error) {
                             // It just went silent: what waits for it goes back to the store
                             // instead of holding memory other targets could use, all but one
                             // job kept for the next probe.
@@ -370,6 +207,7 @@ pub(super) async fn dispatcher(
                                     &config.retry,
                                 );
                                 hand_back(&inner, ids, due);
+                            }
                             }
                         }
                     }
@@ -494,18 +332,6 @@ async fn attempt(
     }
 }
 
-/// Whether a delivery put off now for a target silent since `silent_since` will, by the time it
-/// can come back (a put-off lasts at least 3/4 of [`DEFER`], jitter included), have waited untried
-/// for the whole retry window while its target did not answer. Only that time counts: waiting in
-/// a backlog, behind a disabled webhook or while the relay was down is not the target's fault.
-/// The window counts as at least [`DEFER`], so a very short schedule does not fail deliveries the
-/// moment their target misses three answers.
-fn waited_out(job: &DeliveryJob, silent_since: Millis, now: Millis, retry: &RetryPolicy) -> bool {
-    let back_at = now + DEFER.mul_f64(0.75).as_millis() as i64;
-    let window = retry.window().max(DEFER).as_millis() as i64;
-    back_at - job.idle_since.max(silent_since) >= window
-}
-
 /// Fails a delivery whose target has not answered for its whole retry window, without sending
 /// it: the record says why, and the delivery stays resendable like any failed one.
 fn give_up(
@@ -535,6 +361,11 @@ fn give_up(
         error = error.as_str(),
         "delivery failed: its target did not answer for the whole retry window"
     );
+    not_sent(&job, now, error)
+}
+
+/// The record of a delivery failed without sending anything, and why.
+fn not_sent(job: &DeliveryJob, now: Millis, error: String) -> AttemptRecord {
     AttemptRecord {
         delivery_id: job.id,
         attempt: crate::domain::delivery::Attempt {
@@ -574,15 +405,6 @@ fn log_attempt(job: &DeliveryJob, a: &crate::domain::delivery::Attempt, outcome:
         Outcome::RetryAt(_) => line!(info, "attempt failed; retry scheduled"),
         Outcome::Failed => line!(warn, "attempt failed; no retries left, delivery failed"),
     }
-}
-
-/// How long to put off a saturated target's overflow the `level`-th time in a row, jittered so
-/// the handed-back deliveries do not all return at once.
-fn defer_for(level: u32) -> Duration {
-    let base = DEFER
-        .saturating_mul(1 << level.saturating_sub(1).min(16))
-        .min(MAX_DEFER);
-    base.mul_f64(0.75 + rand::random::<f64>() / 2.0)
 }
 
 /// Sleeps until `at` (Unix milliseconds); never completes for `None`.
@@ -651,136 +473,20 @@ fn hand_back(inner: &Arc<Inner>, ids: Vec<DeliveryId>, due_at: Millis) {
 
 #[cfg(test)]
 mod tests {
+    use super::super::target_queue::fixtures::{job, retry_after};
     use super::*;
 
     #[test]
-    fn a_put_off_delivery_is_given_up_once_it_cannot_come_back_within_its_window() {
-        let retry = RetryPolicy {
-            schedule: vec![Duration::from_secs(10)],
-            jitter: 0.0,
-            max_retry_after: Duration::from_secs(60),
-        };
-        let job = |idle_since| DeliveryJob {
-            id: DeliveryId(1),
-            attempt_no: 2,
-            license_id: "1".into(),
-            webhook_id: "w".into(),
-            event_type: livechat_webhooks::EventType::VisitorQueued,
-            url: "http://example.com/".into(),
-            body: Default::default(),
-            idle_since,
-        };
-        // A 10 s window; a put-off comes back 3.75 s later at the earliest.
-        let silent_since = 0;
-        assert!(!waited_out(&job(100_000), silent_since, 100_000, &retry));
-        assert!(!waited_out(&job(100_000), silent_since, 106_000, &retry));
-        assert!(waited_out(&job(100_000), silent_since, 106_250, &retry));
-        // Only the time the target has been silent counts.
-        assert!(!waited_out(&job(0), 103_000, 106_250, &retry));
-        assert!(waited_out(&job(0), 103_000, 109_250, &retry));
-        // However short the schedule, the window is at least DEFER.
-        let no_retries = RetryPolicy {
-            schedule: vec![],
-            ..retry.clone()
-        };
-        assert!(!waited_out(&job(0), 0, 1_000, &no_retries));
-        assert!(waited_out(&job(0), 0, 1_250, &no_retries));
-        let given_up = give_up(job(0), 500_000, &retry, Some("could not connect"));
+    fn a_given_up_delivery_is_failed_unsent_naming_the_window_and_the_last_error() {
+        let given_up = give_up(job(0), 500_000, &retry_after(10), Some("could not connect"));
         assert_eq!(given_up.outcome, Outcome::Failed);
         assert_eq!(given_up.attempt.status_code, None);
+        assert_eq!(given_up.attempt.duration_ms, 0);
         let error = given_up.attempt.error.unwrap();
         assert!(error.contains("retry window (10s)"), "{error}");
         assert!(
             error.ends_with("last attempt: could not connect"),
             "{error}"
         );
-    }
-
-    #[test]
-    fn each_target_may_hold_its_fair_share_of_memory() {
-        assert_eq!(fair_share(2048, 1, 32), 2048);
-        assert_eq!(fair_share(2048, 4, 32), 512);
-        assert_eq!(fair_share(2048, 1000, 32), 32);
-    }
-
-    #[test]
-    fn an_answering_targets_overflow_comes_back_soon_and_a_silent_ones_ever_later() {
-        let mut t = TargetQueue::default();
-        assert_eq!(overflow_delay(&mut t, 0, 32), SHORT_DEFER);
-        t.silent_in_row = SILENT_AFTER;
-        let first = overflow_delay(&mut t, 0, 32);
-        assert!(first >= Duration::from_millis(3750), "{first:?}");
-        assert_eq!(t.defer_level, 1);
-        overflow_delay(&mut t, 4_000, 32);
-        assert_eq!(t.defer_level, 1, "grows at most once per DEFER_GROWTH");
-        overflow_delay(&mut t, 6_000, 32);
-        assert_eq!(t.defer_level, 2);
-    }
-
-    #[test]
-    fn a_silent_target_runs_one_probe_at_a_time_and_holds_no_more() {
-        let mut t = TargetQueue::default();
-        assert_eq!((t.concurrency(32), t.share_cap(32)), (32, usize::MAX));
-        t.silent_in_row = SILENT_AFTER;
-        assert_eq!((t.concurrency(32), t.share_cap(32)), (1, 1));
-        assert_eq!(t.concurrency(1), 1);
-    }
-
-    #[test]
-    fn a_target_with_every_slot_taken_and_nothing_finishing_counts_as_silent() {
-        let mut t = TargetQueue {
-            in_flight: 32,
-            last_done_at: 0,
-            ..TargetQueue::default()
-        };
-        assert!(!t.troubled(500, 32), "busy, not stuck yet");
-        assert_eq!(overflow_delay(&mut t, 500, 32), SHORT_DEFER);
-        assert!(t.troubled(1_500, 32));
-        overflow_delay(&mut t, 1_500, 32);
-        assert_eq!(t.defer_level, 1, "put off like a silent target");
-    }
-
-    #[test]
-    fn a_saturated_targets_overflow_is_put_off_ever_longer_up_to_a_cap() {
-        let secs = |level| defer_for(level).as_secs_f64();
-        assert!((3.75..=6.25).contains(&secs(1)), "{}", secs(1));
-        assert!((7.5..=12.5).contains(&secs(2)), "{}", secs(2));
-        assert!((450.0..=750.0).contains(&secs(40)), "{}", secs(40));
-    }
-
-    #[test]
-    fn a_silent_target_is_probed_ever_less_often_up_to_a_cap() {
-        assert_eq!(probe_gap(0), Duration::from_millis(500));
-        assert_eq!(probe_gap(1), Duration::from_secs(1));
-        assert_eq!(probe_gap(3), Duration::from_secs(4));
-        assert_eq!(probe_gap(1_000), MAX_PROBE_GAP);
-    }
-
-    #[test]
-    fn silence_is_current_only_while_attempts_keep_confirming_it() {
-        let mut t = TargetQueue {
-            silent_in_row: SILENT_AFTER,
-            last_done_at: 100_000,
-            ..TargetQueue::default()
-        };
-        assert!(t.confirmed_silent(100_000 + CONFIRMED_FOR.as_millis() as i64));
-        assert!(!t.confirmed_silent(100_001 + CONFIRMED_FOR.as_millis() as i64));
-        t.silent_in_row = 0;
-        assert!(
-            !t.confirmed_silent(100_000),
-            "a target that answers is not silent"
-        );
-    }
-
-    #[test]
-    fn only_a_silent_target_waits_for_its_next_probe() {
-        let mut t = TargetQueue {
-            next_probe_at: 2_000,
-            ..TargetQueue::default()
-        };
-        assert!(!t.paced(1_000), "a target that answers is never paced");
-        t.silent_in_row = SILENT_AFTER;
-        assert!(t.paced(1_000));
-        assert!(!t.paced(2_000), "its probe is due");
     }
 }

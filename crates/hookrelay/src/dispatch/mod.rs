@@ -5,8 +5,9 @@
 //!   dispatcher that runs attempts with per-target and global concurrency limits, and a recorder
 //!   that writes outcomes back in batches.
 //! - [`sender`] makes one HTTP attempt; [`target_policy`] keeps it off private networks.
-//! - [`retry`] and [`tags`] are the pure policies: when to retry, what counts as delivered, when a
-//!   `chat_changed` is worth sending.
+//! - [`retry`], [`tags`] and `target_queue` are the pure policies: when to retry, what counts as
+//!   delivered, when a `chat_changed` is worth sending, and how a target that does not answer is
+//!   probed and its deliveries parked or given up.
 
 mod dispatcher;
 pub mod engine;
@@ -14,5 +15,6 @@ pub mod retry;
 pub mod sender;
 pub mod tags;
 pub mod target_policy;
+mod target_queue;
 
 pub use engine::{Engine, EngineConfig};

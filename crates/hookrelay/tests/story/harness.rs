@@ -178,6 +178,30 @@ impl TestServer {
         body
     }
 
+    /// Polls the deliveries `query` lists until `done` holds for them and returns them; panics
+    /// after `limit`, saying `what` did not happen and showing the last list.
+    pub async fn wait_deliveries(
+        &self,
+        license: &TestLicense,
+        query: &str,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&[Value]) -> bool,
+    ) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let list = self.deliveries(license, query).await;
+            if done(&list) {
+                return list;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what} (after {limit:?}): {list:#?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// Waits until delivery `id` has `status`, returning it (panics after `limit`).
     pub async fn wait_status(
         &self,

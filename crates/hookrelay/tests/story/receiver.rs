@@ -93,6 +93,21 @@ impl Receiver {
             }
         }
     }
+
+    /// Waits until a request whose body has `visitor.id == visitor_id` arrived.
+    pub async fn wait_for_visitor(&self, visitor_id: &str, limit: Duration) -> Hit {
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            let notified = self.shared.arrived.notified();
+            let hits = self.hits();
+            if let Some(hit) = hits.iter().find(|h| h.body["visitor"]["id"] == visitor_id) {
+                return hit.clone();
+            }
+            if tokio::time::timeout_at(deadline, notified).await.is_err() {
+                panic!("no request for visitor {visitor_id}: {hits:#?}");
+            }
+        }
+    }
 }
 
 async fn handle(s: Arc<Shared>, uri: Uri, headers: HeaderMap, raw: Bytes) -> Response {

@@ -288,18 +288,15 @@ async fn deliveries_to_a_target_that_never_answers_fail_after_the_retry_window()
             .cloned()
             .collect()
     };
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let failed = loop {
-        let failed = server.deliveries(&license, &query).await;
-        if given_up(&failed).len() >= 10 {
-            break failed;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "deliveries still waiting long after their retry window: {failed:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let failed = server
+        .wait_deliveries(
+            &license,
+            &query,
+            Duration::from_secs(30),
+            "deliveries still waiting long after their retry window",
+            |failed| given_up(failed).len() >= 10,
+        )
+        .await;
     let all = server
         .deliveries(&license, &format!("webhook_id={webhook}&limit=100"))
         .await;
@@ -359,35 +356,24 @@ async fn fixing_the_url_of_a_silent_webhook_delivers_new_events_at_once() {
             json!({"event_type": "visitor_queued", "visitor": {"id": "FIXED"}}),
         )
         .await;
-    let fixed =
-        |hits: &[crate::receiver::Hit]| hits.iter().any(|h| h.body["visitor"]["id"] == "FIXED");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !fixed(&receiver.hits()) {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the new event never arrived"
-        );
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    receiver
+        .wait_for_visitor("FIXED", Duration::from_secs(10))
+        .await;
     assert!(
         sent.elapsed() < Duration::from_secs(3),
         "the new event waited {:?}, as if the old URL's put-off still held",
         sent.elapsed()
     );
     // The deliveries parked while the old URL was silent go to the new one now too.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while !server
-        .deliveries(&license, "status=pending")
-        .await
-        .is_empty()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "deliveries parked for the old URL still wait: {:#?}",
-            server.deliveries(&license, "status=pending").await
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server
+        .wait_deliveries(
+            &license,
+            "status=pending",
+            Duration::from_secs(10),
+            "deliveries parked for the old URL still wait",
+            <[_]>::is_empty,
+        )
+        .await;
     assert_eq!(
         server.deliveries(&license, "status=succeeded").await.len(),
         11
@@ -412,45 +398,35 @@ async fn a_target_that_answers_again_gets_new_deliveries_at_once() {
     for i in 0..3 {
         server.event(&license, event(&format!("EARLY{i}"))).await;
     }
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    while server
-        .deliveries(&license, "")
-        .await
-        .iter()
-        .any(|d| d["attempt_count"] == 0)
-    {
-        assert!(std::time::Instant::now() < deadline, "no timeouts recorded");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server
+        .wait_deliveries(
+            &license,
+            "",
+            Duration::from_secs(10),
+            "no timeouts recorded",
+            |list| list.iter().all(|d| d["attempt_count"] != 0),
+        )
+        .await;
     // What comes in now is put off, not sent.
     for i in 0..5 {
         server.event(&license, event(&format!("LATER{i}"))).await;
     }
     receiver.answer(Answer::Status(200));
     // A probe among the put-off deliveries finds it answering again.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while server
-        .deliveries(&license, "status=succeeded")
-        .await
-        .is_empty()
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the target was never probed again"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server
+        .wait_deliveries(
+            &license,
+            "status=succeeded",
+            Duration::from_secs(20),
+            "the target was never probed again",
+            |list| !list.is_empty(),
+        )
+        .await;
     let sent = std::time::Instant::now();
     server.event(&license, event("BACK")).await;
-    let deadline = sent + Duration::from_secs(20);
-    while !receiver
-        .hits()
-        .iter()
-        .any(|h| h.body["visitor"]["id"] == "BACK")
-    {
-        assert!(std::time::Instant::now() < deadline, "BACK never arrived");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    receiver
+        .wait_for_visitor("BACK", Duration::from_secs(20))
+        .await;
     assert!(
         sent.elapsed() < Duration::from_secs(2),
         "a new event waited {:?} after its target answered again",
@@ -458,18 +434,15 @@ async fn a_target_that_answers_again_gets_new_deliveries_at_once() {
     );
     // And what was put off while it was silent (parked for the 3-minute window, or waiting for
     // a retry a minute away) comes back now, not then.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let pending = server.deliveries(&license, "status=pending").await;
-        if pending.is_empty() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "still waiting after the target answered again: {pending:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    server
+        .wait_deliveries(
+            &license,
+            "status=pending",
+            Duration::from_secs(10),
+            "still waiting after the target answered again",
+            <[_]>::is_empty,
+        )
+        .await;
     assert_eq!(
         server.deliveries(&license, "status=succeeded").await.len(),
         9

@@ -91,7 +91,7 @@ fn webhooks() -> Vec<Op> {
             .json(200, "The webhook.", "Webhook")
             .errors(&[404]),
         Op::new("patch", "/v1/licenses/{license_id}/webhooks/{id}", "changeWebhook", "webhooks", "Change a webhook")
-            .describe("Changes the URL, data types, description or enabled flag; absent fields are kept.")
+            .describe("Changes the URL, data types, description or enabled flag; absent fields are kept. A new URL or a change of the enabled flag also makes the deliveries parked while the old target did not answer due now, and nothing held for the old URL is sent there.")
             .bearer()
             .json_body("WebhookPatch")
             .json(200, "The webhook as it is now.", "Webhook")
@@ -179,7 +179,7 @@ fn deliveries() -> Vec<Op> {
             .json(200, "A page of deliveries.", "DeliveryList")
             .errors(&[404, 422]),
         Op::new("get", "/v1/licenses/{license_id}/deliveries/{id}", "getDelivery", "deliveries", "Read a delivery")
-            .describe("With the exact body sent and every attempt.")
+            .describe("With the exact body sent and every attempt. A delivery whose target did not answer for the whole retry window ends with an attempt that was not sent: no status code, 0 ms, and an error starting `not sent:`.")
             .bearer()
             .json(200, "The delivery.", "DeliveryDetail")
             .errors(&[404]),
