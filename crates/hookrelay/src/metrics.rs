@@ -7,7 +7,7 @@ use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gau
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::delivery::Attempt;
-use crate::store::{DeliveryJob, Outcome};
+use crate::domain::job::{DeliveryJob, Outcome};
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -107,8 +107,9 @@ pub fn events_accepted(event_type: &'static str, deliveries: usize) {
 }
 
 /// A delivery failed untried: its target did not answer for the whole retry window.
-pub fn delivery_given_up() {
-    counter!("hookrelay_deliveries_completed_total", "outcome" => "failed").increment(1);
+/// Deliveries failed after waiting their whole retry window for a silent target.
+pub fn deliveries_given_up(n: u64) {
+    counter!("hookrelay_deliveries_completed_total", "outcome" => "failed").increment(n);
 }
 
 pub fn deliveries_deferred(n: usize) {

@@ -11,7 +11,7 @@ use super::webhooks::license_for;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::webhook::parse_event_type;
-use crate::domain::{now_ms, rfc3339, Invalid};
+use crate::domain::{rfc3339, Invalid};
 use crate::store::Resend;
 
 /// Page size when none is asked for, and the most allowed.
@@ -99,12 +99,7 @@ async fn resend(
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let id = parse_id(&id)?;
-    let now = now_ms();
-    match state
-        .store
-        .resend(&license.license_id, id, now, state.engine.lease_until(now))
-        .await?
-    {
+    match state.engine.resend(&license.license_id, id).await? {
         Resend::NotFound => Err(ApiError::NotFound("delivery")),
         Resend::InFlight => Err(ApiError::Conflict(
             "an attempt of this delivery is under way; try again when it has finished".into(),
@@ -112,9 +107,8 @@ async fn resend(
         Resend::WebhookDeleted => Err(ApiError::Conflict(
             "the webhook of this delivery was deleted; there is nowhere to send it".into(),
         )),
-        Resend::Job(job) => {
+        Resend::Job(_) => {
             tracing::info!(delivery_id = %id, license_id = %license.license_id, "redelivery requested");
-            state.engine.submit(vec![job]);
             Ok((
                 axum::http::StatusCode::ACCEPTED,
                 Json(json!({"id": id, "status": "pending"})),

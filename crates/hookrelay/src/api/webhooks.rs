@@ -10,11 +10,12 @@ use serde_json::{json, Value};
 
 use super::body::JsonBody;
 use super::{ApiError, ApiResult, AppState, Caller};
+use crate::domain::health::Health;
 use crate::domain::license::License;
 use crate::domain::target::TargetUrl;
 use crate::domain::webhook::{parse_data_types, parse_description, parse_event_type, Webhook};
 use crate::domain::{now_ms, rfc3339, secret, Invalid};
-use crate::store::{DeliveryJob, WebhookChanges};
+use crate::store::WebhookChanges;
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -108,6 +109,7 @@ pub async fn create_webhook(
         enabled: input.enabled.unwrap_or(true),
         created_at: now,
         updated_at: now,
+        health: Health::default(),
     };
     state.store.create_webhook(webhook.clone()).await?;
     Ok(webhook)
@@ -166,7 +168,7 @@ async fn change(
         .url
         .map(|u| checked_target(&state, &u))
         .transpose()?
-        .map(|t| t.as_stored().to_string());
+        .map(|t| (t.as_stored().to_string(), t.key()));
     let data_types = patch
         .data_types
         .map(|d| parse_data_types(current.event_type, &d))
@@ -191,20 +193,9 @@ async fn change(
         .await?
         .ok_or(ApiError::NotFound("webhook"))?;
     if retarget {
-        // What was put off or parked for the old target is tried again now.
+        // The store made its parked deliveries due; jobs held in memory go back too.
         state.engine.webhook_changed(&webhook.id);
-        // The change is made; bringing its parked deliveries back is a courtesy that must not
-        // turn the answer into an error.
-        if let Err(e) = state
-            .store
-            .bring_forward(vec![webhook.id.clone()], now_ms(), None)
-            .await
-        {
-            tracing::warn!(error = %e, webhook_id = %webhook.id, "could not bring back parked deliveries");
-        }
     }
-    // Re-enabling may make held-back deliveries due.
-    state.engine.wake();
     Ok(Json(view(&webhook)))
 }
 
@@ -243,21 +234,11 @@ async fn test(
         &livechat_webhooks::sample::sections(webhook.event_type),
         webhook.data_types,
     );
-    let job = DeliveryJob {
-        id: crate::domain::delivery::DeliveryId(0),
-        attempt_no: 1,
-        license_id: license.license_id.clone(),
-        webhook_id: webhook.id.clone(),
-        event_type: webhook.event_type,
-        url: webhook.url.as_stored().to_string(),
-        body: body.clone().into(),
-        idle_since: crate::domain::now_ms(),
-    };
-    let sent = state.sender.send(&job, &webhook.url).await;
+    let (sent, succeeded) = state
+        .engine
+        .send_test(&webhook.url, body.clone().into())
+        .await;
     let a = &sent.attempt;
-    let succeeded = a
-        .status_code
-        .is_some_and(|c| crate::dispatch::retry::is_success(c, state.config.success_any_2xx));
     Ok(Json(json!({
         "succeeded": succeeded,
         "status_code": a.status_code,
@@ -280,5 +261,17 @@ pub fn view(w: &Webhook) -> Value {
         "enabled": w.enabled,
         "created_at": rfc3339(w.created_at),
         "updated_at": rfc3339(w.updated_at),
+        "target_health": health_view(&w.health),
+    })
+}
+
+/// A target's health as shown: `answering` or `silent`, with since when, the next probe and the
+/// last error (`null` where unknown or not applicable).
+pub fn health_view(h: &Health) -> Value {
+    json!({
+        "state": if h.is_silent() { "silent" } else { "answering" },
+        "silent_since": h.silent_since.map(rfc3339),
+        "next_probe_at": h.next_probe_at().map(rfc3339),
+        "last_error": h.last_error,
     })
 }

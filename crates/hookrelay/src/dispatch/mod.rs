@@ -1,19 +1,25 @@
 //! The delivery engine: takes deliveries from the store, POSTs them, records the outcome and
-//! schedules retries.
+//! schedules retries. Small parts, one job each:
 //!
-//! - [`engine`] runs three tasks: a claimer that leases due deliveries from the store, a
-//!   dispatcher that runs attempts with per-target and global concurrency limits, and a recorder
-//!   that writes outcomes back in batches.
-//! - [`sender`] makes one HTTP attempt; [`target_policy`] keeps it off private networks.
-//! - [`retry`], [`tags`] and `target_queue` are the pure policies: when to retry, what counts as
-//!   delivered, when a `chat_changed` is worth sending, and how a target that does not answer is
-//!   probed and its deliveries parked or given up.
+//! - [`engine`]: the handle the API uses (ingest, resend, webhook changed, test send) and the
+//!   tasks it starts;
+//! - `claimer`: leases due deliveries, arms probes of silent targets, gives up on deliveries
+//!   that waited their whole retry window;
+//! - `dispatcher`: per-target queues, per-target and global concurrency limits;
+//! - `attempt`: one attempt and its outcome; [`sender`] the HTTP exchange, kept off private
+//!   networks by [`target_policy`];
+//! - `recorder`: writes outcomes (and the health changes they cause) in batches.
+//!
+//! The pure policies: [`retry`] (when to try again, what counts as delivered), `target_queue`
+//! (a stuck target's overflow); a target's health is `crate::domain::health`, kept in the store.
 
+mod attempt;
+mod claimer;
 mod dispatcher;
 pub mod engine;
+mod recorder;
 pub mod retry;
 pub mod sender;
-pub mod tags;
 pub mod target_policy;
 mod target_queue;
 

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use crate::domain::job::Outcome;
 use crate::domain::Millis;
-use crate::store::Outcome;
 
 /// When to retry, from the configuration.
 #[derive(Debug, Clone)]

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use bytes::Bytes;
 use reqwest::header::{
     HeaderValue, AUTHORIZATION, CONTENT_TYPE, LOCATION, RETRY_AFTER, USER_AGENT,
 };
@@ -12,7 +13,6 @@ use super::target_policy::{GuardedResolver, TargetPolicy};
 use crate::domain::delivery::{Attempt, RESPONSE_SNIPPET_BYTES};
 use crate::domain::now_ms;
 use crate::domain::target::TargetUrl;
-use crate::store::DeliveryJob;
 
 /// The `User-Agent` of every webhook.
 pub const USER_AGENT_VALUE: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
@@ -56,11 +56,11 @@ impl Sender {
         &self.policy
     }
 
-    /// POSTs the job's body to its target once.
-    pub async fn send(&self, job: &DeliveryJob, target: &TargetUrl) -> Sent {
+    /// POSTs `body` to `target` once, as attempt number `attempt_no`.
+    pub async fn send(&self, target: &TargetUrl, body: Bytes, attempt_no: i64) -> Sent {
         let started_at = now_ms();
         let clock = Instant::now();
-        let result = self.exchange(job, target).await;
+        let result = self.exchange(target, body).await;
         let duration_ms = clock.elapsed().as_millis() as i64;
         let (status_code, error, response_body, retry_after) = match result {
             Ok(r) => r,
@@ -68,7 +68,7 @@ impl Sender {
         };
         Sent {
             attempt: Attempt {
-                attempt_no: job.attempt_no,
+                attempt_no,
                 started_at,
                 duration_ms,
                 status_code,
@@ -82,8 +82,8 @@ impl Sender {
     #[allow(clippy::type_complexity)]
     async fn exchange(
         &self,
-        job: &DeliveryJob,
         target: &TargetUrl,
+        body: Bytes,
     ) -> Result<
         (
             Option<u16>,
@@ -109,7 +109,7 @@ impl Sender {
             .timeout(self.timeout)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .header(USER_AGENT, HeaderValue::from_static(USER_AGENT_VALUE))
-            .body(job.body.clone());
+            .body(body);
         if let Some(auth) = target.authorization() {
             request = request.header(AUTHORIZATION, auth);
         }

@@ -1,10 +1,15 @@
 //! Domain types, parsed and validated at the edge so that the rest of the server never checks them
-//! again: licenses, webhooks and their target URLs, incoming events, deliveries, secrets.
+//! again: licenses, webhooks and their target URLs, incoming events, deliveries, secrets; and the
+//! pure rules over them: the ingest plan, the `chat_changed` tag rule, a target's health.
 
 pub mod delivery;
 pub mod event;
+pub mod health;
+pub mod ingest_plan;
+pub mod job;
 pub mod license;
 pub mod secret;
+pub mod tags;
 pub mod target;
 pub mod visitor_details;
 pub mod webhook;

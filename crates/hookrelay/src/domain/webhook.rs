@@ -3,6 +3,7 @@
 
 use livechat_webhooks::{DataTypes, EventType};
 
+use super::health::Health;
 use super::target::TargetUrl;
 use super::{Invalid, Millis};
 
@@ -18,6 +19,8 @@ pub struct Webhook {
     pub enabled: bool,
     pub created_at: Millis,
     pub updated_at: Millis,
+    /// The health of its target, as stored (shared with every webhook of the same target).
+    pub health: Health,
 }
 
 /// Longest accepted description.

@@ -6,15 +6,15 @@
 //! answers (`ingest`) only return after the commit; backends group concurrent writes into shared
 //! commits so that durability does not cost one fsync per request.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use livechat_webhooks::EventType;
 
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
+use crate::domain::ingest_plan::Placement;
+use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
@@ -38,23 +38,6 @@ pub enum StoreError {
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
-/// One attempt to make: everything the sender needs, with the body already composed.
-#[derive(Debug, Clone)]
-pub struct DeliveryJob {
-    pub id: DeliveryId,
-    /// The number this attempt will have (1 for the first).
-    pub attempt_no: i64,
-    pub license_id: String,
-    pub webhook_id: String,
-    pub event_type: EventType,
-    /// The target URL as stored, credentials included.
-    pub url: String,
-    pub body: Bytes,
-    /// When the delivery was created, last attempted or resent: a delivery put off (never tried)
-    /// since longer than the retry window fails instead of waiting for its target forever.
-    pub idle_since: Millis,
-}
-
 /// The result of ingesting one event.
 #[derive(Debug, Clone)]
 pub struct Ingested {
@@ -63,53 +46,18 @@ pub struct Ingested {
     pub deliveries: usize,
     /// True when the `Idempotency-Key` was seen before: nothing new was stored.
     pub duplicate: bool,
-    /// The new deliveries, already leased to this node, when the caller asked for that.
+    /// The new deliveries leased to this node (see [`Placement::lease_until`]).
     pub jobs: Vec<DeliveryJob>,
 }
 
-/// Where the deliveries an ingest creates go: leased to this node and returned as jobs (the happy
-/// path, no claim round-trip), left for [`Store::claim_due`], or put off when their target is held
-/// back (saturated or not answering), so that they are not leased only to be handed back.
-#[derive(Debug, Clone, Default)]
-pub struct Placement {
-    /// Lease new deliveries to the caller until then; `None` leaves them to `claim_due`.
-    pub lease_until: Option<Millis>,
-    /// Webhooks whose target is held back, with when their new deliveries fall due.
-    pub held: Arc<HashMap<String, Millis>>,
-}
-
-impl Placement {
-    /// Leases every new delivery until `until`.
-    pub fn leased(until: Millis) -> Placement {
-        Placement {
-            lease_until: Some(until),
-            held: Arc::default(),
-        }
-    }
-
-    /// `(next_attempt_at, lease_until)` of a new delivery to `webhook_id` created at `now`.
-    pub fn place(&self, webhook_id: &str, now: Millis) -> (Millis, Option<Millis>) {
-        match self.held.get(webhook_id) {
-            Some(&due) if due > now => (due, None),
-            _ => (self.lease_until.unwrap_or(now), self.lease_until),
-        }
-    }
-}
-
-/// What happened to a delivery after an attempt.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    Succeeded,
-    RetryAt(Millis),
-    Failed,
-}
-
-/// One finished attempt, to be recorded.
-#[derive(Debug, Clone)]
-pub struct AttemptRecord {
-    pub delivery_id: DeliveryId,
-    pub attempt: Attempt,
-    pub outcome: Outcome,
+/// What recording a batch of attempts changed in the health of their targets.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct HealthChanges {
+    /// Targets whose deliveries were parked (they are silent): jobs held in memory for them are
+    /// to be handed back.
+    pub parked: Vec<String>,
+    /// Whether some target answered again and its parked deliveries are due now.
+    pub unparked: bool,
 }
 
 /// A delivery with everything needed to show it: the exact body and every attempt.
@@ -135,13 +83,16 @@ pub enum Resend {
 /// Changes to a webhook (`None`: keep).
 #[derive(Debug, Clone, Default)]
 pub struct WebhookChanges {
-    pub url: Option<String>,
+    /// The new URL as stored, with its target key.
+    pub url: Option<(String, String)>,
     pub data_types: Option<u8>,
     pub description: Option<Option<String>>,
     pub enabled: Option<bool>,
 }
 
-/// Everything hookrelay stores. Implemented by [`sqlite::SqliteStore`].
+/// Everything hookrelay stores. Implemented by [`sqlite::SqliteStore`] and
+/// [`postgres::PostgresStore`]. The trait holds no rules: the rules it applies are the domain's
+/// pure functions, called with what the backend looked up.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Whether the database answers (for `/readyz`).
@@ -164,7 +115,9 @@ pub trait Store: Send + Sync + 'static {
     async fn create_webhook(&self, webhook: Webhook) -> StoreResult<()>;
     async fn webhooks(&self, license_id: &str) -> StoreResult<Vec<Webhook>>;
     async fn webhook(&self, license_id: &str, id: &str) -> StoreResult<Option<Webhook>>;
-    /// Applies `changes`; returns the webhook as it is now, or `None` if it does not exist.
+    /// Applies `changes`; returns the webhook as it is now, or `None` if it does not exist. A new
+    /// URL or a change of `enabled` makes its parked deliveries due now (the new target may
+    /// answer; a re-enabled webhook starts afresh), with a wake-up for every node.
     async fn update_webhook(
         &self,
         license_id: &str,
@@ -175,40 +128,60 @@ pub trait Store: Send + Sync + 'static {
     /// Removes a webhook; its pending deliveries become `failed`. False if it did not exist.
     async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
 
-    /// Durably stores events and one delivery per matching enabled webhook, applying the
-    /// `chat_changed` tag rule and idempotency keys. Each new delivery is placed as
-    /// [`Placement::place`] says: the leased ones are returned as jobs, the others wait for
-    /// [`Store::claim_due`].
+    /// Durably stores events and their deliveries as [`crate::domain::ingest_plan::plan`]
+    /// decides (idempotency keys, the `chat_changed` tag rule, parked / leased / due). The leased
+    /// deliveries are returned as jobs; the others wait for [`Store::claim_due`].
     async fn ingest(
         &self,
         license: &License,
         events: Vec<NewEvent>,
-        now: Millis,
         placement: Placement,
     ) -> StoreResult<Vec<Ingested>>;
 
-    /// Leases up to `limit` pending deliveries that are due and not leased, earliest first.
+    /// Leases up to `limit` pending, unparked deliveries of enabled webhooks that are due, the
+    /// earliest first.
     async fn claim_due(
         &self,
         now: Millis,
         limit: usize,
         lease_until: Millis,
     ) -> StoreResult<Vec<DeliveryJob>>;
-    /// When the earliest pending, unleased delivery is due (`None` if there is none).
+    /// When the claimer has work next: the earliest due unparked delivery or probe of a silent
+    /// target (`None` if there is none).
     async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
-    /// Records finished attempts and moves their deliveries on; releases their leases.
-    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()>;
-    /// Gives back leased deliveries without an attempt (e.g. at shutdown), due at `due_at`.
-    async fn release(&self, ids: Vec<DeliveryId>, due_at: Millis) -> StoreResult<()>;
-    /// Makes pending, unleased deliveries of these webhooks that are due after `at` due at `at`
-    /// (their target answers again), the earliest first, at most `limit` of them; returns how
-    /// many. Only deliveries whose last attempt got no answer at all (or that were never tried)
-    /// are moved: a retry after an HTTP error keeps its backoff and its `Retry-After`.
-    async fn bring_forward(
+    /// Records finished attempts, moves their deliveries on and releases their leases; then, in
+    /// the same transaction, updates each target's stored health as
+    /// [`crate::domain::health::Health::after_attempts`] says and applies its effect: parking the
+    /// target's never-answered deliveries (to be given up `window` after its silence began) or
+    /// making its parked deliveries due now (with a wake-up for every node).
+    async fn record_attempts(
         &self,
-        webhook_ids: Vec<String>,
-        at: Millis,
-        limit: Option<usize>,
+        records: Vec<AttemptRecord>,
+        now: Millis,
+        window: Duration,
+    ) -> StoreResult<HealthChanges>;
+    /// Gives back leased deliveries without an attempt (held in memory for a silent target, or
+    /// at shutdown): those whose target is silent and that never got an answer are parked (for
+    /// `window`), the others due at `due_at`.
+    async fn release(
+        &self,
+        ids: Vec<DeliveryId>,
+        due_at: Millis,
+        window: Duration,
+    ) -> StoreResult<()>;
+    /// For every silent target whose `probe_at` has come: marks a probe as out (until
+    /// `now + watchdog`) and makes its least-tried parked delivery due now, to be that probe.
+    /// Returns how many probes were armed.
+    async fn arm_probes(&self, now: Millis, watchdog: Duration) -> StoreResult<usize>;
+    /// Fails (with a `not sent` attempt saying why, ending with the target's last error) up to
+    /// `limit` parked deliveries whose wait is over, of enabled webhooks whose target's silence
+    /// was confirmed at or after `confirmed_since`. Returns how many.
+    async fn give_up_parked(
+        &self,
+        now: Millis,
+        confirmed_since: Millis,
+        message: &str,
+        limit: usize,
     ) -> StoreResult<u64>;
     /// Releases every lease. Only for a single node at start: nothing can be in flight.
     async fn release_all_leases(&self) -> StoreResult<u64>;

@@ -1,21 +1,50 @@
 //! Two nodes racing on one PostgreSQL database, at the store level where the race is sharpest:
 //! idempotency keys, the chat_changed tag rule, claims, and the LISTEN/NOTIFY wake-up.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hookrelay::domain::delivery::{Attempt, DeliveryId};
 use hookrelay::domain::event::NewEvent;
+use hookrelay::domain::ingest_plan::Placement;
+use hookrelay::domain::job::{AttemptRecord, Outcome};
 use hookrelay::domain::license::License;
 use hookrelay::domain::now_ms;
 use hookrelay::domain::target::TargetUrl;
 use hookrelay::domain::webhook::Webhook;
-use hookrelay::store::{open, Placement, Store};
+use hookrelay::store::{open, Store};
 use livechat_webhooks::{DataTypes, EventType};
 use serde_json::{json, Value};
 use tokio::time::timeout;
 
 use crate::backend::{postgres_url, prepare};
+
+/// Deliveries due now for any node (none leased), parked for a minute when their target is silent.
+fn due_now() -> Placement {
+    Placement {
+        now: now_ms(),
+        lease_until: None,
+        window: Duration::from_secs(60),
+    }
+}
+
+/// The record of an attempt to `target_key` that got no answer.
+fn unanswered(target_key: &str) -> AttemptRecord {
+    AttemptRecord {
+        delivery_id: DeliveryId(i64::MAX),
+        attempt: Attempt {
+            attempt_no: 1,
+            started_at: now_ms(),
+            duration_ms: 1,
+            status_code: None,
+            error: Some("could not connect".into()),
+            response_body: None,
+        },
+        outcome: Outcome::RetryAt(now_ms() + 60_000),
+        target_key: Some(target_key.into()),
+    }
+}
 
 struct Nodes {
     _dir: tempfile::TempDir,
@@ -53,6 +82,7 @@ async fn two_nodes() -> Nodes {
             enabled: true,
             created_at: now_ms(),
             updated_at: now_ms(),
+            health: Default::default(),
         })
         .await
         .unwrap();
@@ -76,11 +106,7 @@ async fn race(n: &Nodes, events: Vec<NewEvent>) -> Vec<hookrelay::store::Ingeste
     let calls = events.into_iter().enumerate().map(|(i, e)| {
         let store = if i % 2 == 0 { n.a.clone() } else { n.b.clone() };
         let license = n.license.clone();
-        tokio::spawn(async move {
-            store
-                .ingest(&license, vec![e], now_ms(), Placement::default())
-                .await
-        })
+        tokio::spawn(async move { store.ingest(&license, vec![e], due_now()).await })
     });
     let mut out = Vec::new();
     for call in calls.collect::<Vec<_>>() {
@@ -140,9 +166,7 @@ async fn nodes_claiming_at_once_never_take_the_same_delivery() {
             )
         })
         .collect();
-    n.a.ingest(&n.license, events, now_ms(), Placement::default())
-        .await
-        .unwrap();
+    n.a.ingest(&n.license, events, due_now()).await.unwrap();
     let now = now_ms();
     let (a, b) = tokio::join!(
         n.a.claim_due(now, 150, now + 60_000),
@@ -185,21 +209,30 @@ async fn an_idle_node_is_woken_when_another_stores_work_it_did_not_take() {
             None,
         )
     };
-    let leased = Placement::leased(now_ms() + 60_000);
+    let leased = Placement {
+        lease_until: Some(now_ms() + 60_000),
+        ..due_now()
+    };
     let ingested =
-        n.a.ingest(&n.license, vec![visitor("V1")], now_ms(), leased)
+        n.a.ingest(&n.license, vec![visitor("V1")], leased)
             .await
             .unwrap();
     assert_eq!(ingested[0].jobs.len(), 1, "leased work comes back as a job");
     assert!(timeout(quiet, n.b.wait_for_new_work()).await.is_err());
 
-    // Neither is work put off for later because its target does not answer.
+    // Neither is work put off for later because its target does not answer (three attempts in
+    // a row got none: it is silent).
+    let misses = (0..3).map(|_| unanswered("http://127.0.0.1:9")).collect();
+    n.b.record_attempts(misses, now_ms(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    timeout(wait, n.b.wait_for_new_work()).await.ok();
     let put_off = Placement {
         lease_until: Some(now_ms() + 60_000),
-        held: Arc::new(HashMap::from([("w2".to_string(), now_ms() + 60_000)])),
+        ..due_now()
     };
     let ingested =
-        n.a.ingest(&n.license, vec![visitor("V3")], now_ms(), put_off)
+        n.a.ingest(&n.license, vec![visitor("V3")], put_off)
             .await
             .unwrap();
     assert_eq!(ingested[0].deliveries, 1);
@@ -211,14 +244,21 @@ async fn an_idle_node_is_woken_when_another_stores_work_it_did_not_take() {
             .unwrap();
     assert!(due.is_empty(), "put-off work is not due yet: {due:?}");
 
-    n.a.ingest(
-        &n.license,
-        vec![visitor("V2")],
-        now_ms(),
-        Placement::default(),
-    )
-    .await
-    .unwrap();
+    // The target answers again: what was parked for it is due, and every node hears of it.
+    let mut answer = unanswered("http://127.0.0.1:9");
+    answer.attempt.status_code = Some(200);
+    answer.attempt.error = None;
+    n.b.record_attempts(vec![answer], now_ms(), Duration::from_secs(60))
+        .await
+        .unwrap();
+    timeout(wait, n.b.wait_for_new_work())
+        .await
+        .expect("node b was not told that parked work is due again");
+    assert!(timeout(quiet, n.b.wait_for_new_work()).await.is_err());
+
+    n.a.ingest(&n.license, vec![visitor("V2")], due_now())
+        .await
+        .unwrap();
     timeout(wait, n.b.wait_for_new_work())
         .await
         .expect("node b was not notified of unleased work");

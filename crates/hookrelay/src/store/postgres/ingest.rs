@@ -1,256 +1,266 @@
-//! One group commit's worth of ingest: every event of every request in the batch, stored with a
-//! fixed handful of statements inside the caller's transaction.
+//! One group commit's worth of ingest: every request of the batch, looked up, planned with the
+//! one ingest rule ([`crate::domain::ingest_plan::plan`]) and written with a fixed handful of
+//! statements inside the caller's transaction.
 //!
-//! Order matters for correctness when nodes race: events are inserted first (the idempotency
-//! index decides which are new), then only the new ones take part in the `chat_changed` tag rule
-//! under row locks, then their deliveries are inserted. Nothing is read and then written without
-//! a lock or a unique index in between.
+//! Nodes may race, so nothing is read and then written without a lock in between: the batch's
+//! idempotency keys are locked first (advisory locks, sorted), then its chats' tag rows
+//! (`FOR UPDATE`, sorted), then its targets' health (`FOR SHARE`). Every transaction takes these
+//! in that order, so they cannot deadlock; the loser of a race waits and then sees the winner's
+//! commit. Requests of one license in one batch are planned in order, each seeing the previous.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use bytes::Bytes;
 use deadpool_postgres::GenericClient;
-use livechat_webhooks::{compose_body, DataTypes, EventType};
 use tokio_postgres::Error;
 
-use super::sql::{deliveries::notify, ingest as q};
-use crate::dispatch::tags::tags_changed;
+use super::rows;
+use super::sql::{deliveries::notify, ingest as q, targets};
 use crate::domain::delivery::DeliveryId;
 use crate::domain::event::NewEvent;
+use crate::domain::ingest_plan::{
+    plan, Earlier, IngestPlan, Lookups, Placement, PlannedEvent, Subscriber,
+};
 use crate::domain::license::License;
-use crate::domain::Millis;
-use crate::store::{DeliveryJob, Ingested, Placement};
+use crate::store::Ingested;
 
 /// One caller's ingest, waiting for a group commit.
 pub struct IngestRequest {
     pub license: License,
     pub events: Vec<NewEvent>,
-    pub now: Millis,
     pub placement: Placement,
 }
 
-/// One event of the batch, with the request it came from.
-struct Entry<'a> {
-    request: &'a IngestRequest,
-    event: &'a NewEvent,
-    id: i64,
-}
-
-impl Entry<'_> {
+impl IngestRequest {
     fn license_id(&self) -> &str {
-        &self.request.license.license_id
+        &self.license.license_id
     }
 }
 
 /// Stores every request's events; returns each request's results, in order. Notifies `channel`
-/// when some new deliveries were left unleased, so that idle nodes take them.
+/// when some new deliveries were left due for any node, so that idle nodes take them.
 pub async fn ingest_batch<C: GenericClient>(
     c: &C,
     requests: &[IngestRequest],
     channel: &str,
 ) -> Result<Vec<Vec<Ingested>>, Error> {
-    let count = requests.iter().map(|r| r.events.len()).sum();
-    let ids = q::reserve_event_ids(c, count).await?;
-    let entries: Vec<Entry> = requests
+    let keys: BTreeSet<(&str, &str)> = requests
         .iter()
-        .flat_map(|request| request.events.iter().map(move |event| (request, event)))
-        .zip(ids)
-        .map(|((request, event), id)| Entry { request, event, id })
-        .collect();
-    let rows: Vec<q::EventRow> = entries
-        .iter()
-        .map(|e| (e.id, e.license_id(), e.event, e.request.now))
-        .collect();
-    let inserted: HashSet<i64> = q::insert_events(c, &rows).await?.into_iter().collect();
-    let new: Vec<&Entry> = entries
-        .iter()
-        .filter(|e| inserted.contains(&e.id))
-        .collect();
-
-    let deliver = apply_tag_rule(c, &new).await?;
-    let delivering: Vec<&Entry> = new
-        .iter()
-        .zip(&deliver)
-        .filter_map(|(e, d)| d.then_some(*e))
-        .collect();
-    let target_keys: BTreeSet<(&str, &str)> = delivering
-        .iter()
-        .map(|e| (e.license_id(), e.event.event_type.as_str()))
-        .collect();
-    let target_keys: Vec<_> = target_keys.into_iter().collect();
-    let mut targets: HashMap<(String, String), Vec<q::Target>> = HashMap::new();
-    if !target_keys.is_empty() {
-        for t in q::webhook_targets(c, &target_keys).await? {
-            targets
-                .entry((t.0.clone(), t.1.clone()))
-                .or_default()
-                .push(t);
-        }
-    }
-    let targets_of = |e: &Entry| -> &[q::Target] {
-        let key = (
-            e.license_id().to_string(),
-            e.event.event_type.as_str().to_string(),
-        );
-        targets.get(&key).map_or(&[], Vec::as_slice)
-    };
-
-    let delivery_rows: Vec<q::DeliveryRow> = delivering
-        .iter()
-        .flat_map(|e| {
-            targets_of(e).iter().map(move |t| {
-                let r = e.request;
-                let (due, lease_until) = r.placement.place(&t.2, r.now);
-                (
-                    e.id,
-                    e.license_id(),
-                    t.2.as_str(),
-                    t.1.as_str(),
-                    t.4,
-                    r.now,
-                    due,
-                    lease_until,
-                )
-            })
+        .flat_map(|r| {
+            r.events
+                .iter()
+                .filter_map(move |e| Some((r.license_id(), e.idempotency_key.as_deref()?)))
         })
         .collect();
+    let keys: Vec<(&str, &str)> = keys.into_iter().collect();
+    if !keys.is_empty() {
+        q::lock_idempotency_keys(c, &keys).await?;
+    }
+    let mut lookups = look_up(c, requests, &keys).await?;
+    let plans: Vec<IngestPlan> = requests
+        .iter()
+        .map(|r| {
+            let known = lookups.entry(r.license_id().to_string()).or_default();
+            let p = plan(&r.license, &r.events, known, r.placement);
+            known.absorb(&r.events, &p);
+            p
+        })
+        .collect();
+    write(c, requests, &plans, channel).await
+}
+
+/// What the plans need, per license: earlier uses of the keys, the chats' last tags (locked),
+/// the enabled webhooks of the event types with their targets' health (share-locked).
+async fn look_up<C: GenericClient>(
+    c: &C,
+    requests: &[IngestRequest],
+    keys: &[(&str, &str)],
+) -> Result<HashMap<String, Lookups>, Error> {
+    let mut by_license: HashMap<String, Lookups> = HashMap::new();
+    if !keys.is_empty() {
+        for (license, key, event_id, n) in q::earlier_events(c, keys).await? {
+            let earlier = Earlier {
+                event_id,
+                deliveries: n as usize,
+            };
+            by_license
+                .entry(license)
+                .or_default()
+                .earlier
+                .insert(key, earlier);
+        }
+    }
+    let events = || {
+        requests
+            .iter()
+            .flat_map(|r| r.events.iter().map(move |e| (r.license_id(), e)))
+    };
+    let chats: BTreeSet<(&str, &str)> = events()
+        .filter_map(|(l, e)| Some((l, e.chat_tags.as_ref()?.chat_id.as_str())))
+        .collect();
+    if !chats.is_empty() {
+        let chats: Vec<_> = chats.into_iter().collect();
+        q::ensure_chat_tags(c, &chats).await?;
+        for (license, chat, json) in q::lock_chat_tags(c, &chats).await? {
+            let tags = serde_json::from_str(&json).unwrap_or_default();
+            by_license
+                .entry(license)
+                .or_default()
+                .tags
+                .insert(chat, tags);
+        }
+    }
+    let types: BTreeSet<(&str, &str)> = events().map(|(l, e)| (l, e.event_type.as_str())).collect();
+    let types: Vec<_> = types.into_iter().collect();
+    let webhooks = q::webhook_targets(c, &types).await?;
+    let target_keys: BTreeSet<&str> = webhooks.iter().map(|w| w.get::<_, &str>(5)).collect();
+    let target_keys: Vec<&str> = target_keys.into_iter().collect();
+    let mut health = HashMap::new();
+    if !target_keys.is_empty() {
+        for row in targets::share_health(c, &target_keys).await? {
+            health.insert(row.get::<_, String>(0), rows::health(&row, 1));
+        }
+    }
+    for w in &webhooks {
+        let Ok(event_type) = rows::event_type(w, 1) else {
+            continue;
+        };
+        let subscriber = Subscriber {
+            webhook_id: w.get(2),
+            url: w.get(3),
+            data_types: w.get::<_, i32>(4) as u8,
+            health: health.get(w.get::<_, &str>(5)).cloned().unwrap_or_default(),
+        };
+        let license: String = w.get(0);
+        let known = by_license.entry(license).or_default();
+        known
+            .subscribers
+            .entry(event_type)
+            .or_default()
+            .push(subscriber);
+    }
+    Ok(by_license)
+}
+
+/// Writes what the plans decided; returns each request's results.
+async fn write<C: GenericClient>(
+    c: &C,
+    requests: &[IngestRequest],
+    plans: &[IngestPlan],
+    channel: &str,
+) -> Result<Vec<Vec<Ingested>>, Error> {
+    let planned = || {
+        requests.iter().zip(plans).flat_map(|(r, p)| {
+            r.events
+                .iter()
+                .zip(&p.events)
+                .map(move |(e, planned)| (r, e, planned))
+        })
+    };
+    let new = planned()
+        .filter(|(_, _, p)| matches!(p, PlannedEvent::New(_)))
+        .count();
+    let mut ids = q::reserve_event_ids(c, new).await?.into_iter();
+    let mut event_rows = Vec::with_capacity(new);
+    let mut delivery_rows = Vec::new();
+    for (r, event, p) in planned() {
+        let PlannedEvent::New(deliveries) = p else {
+            continue;
+        };
+        let id = ids.next().unwrap_or_default();
+        event_rows.push(q::EventRow {
+            id,
+            license_id: r.license_id(),
+            event,
+            deliveries: deliveries.len() as i32,
+            received_at: r.placement.now,
+        });
+        delivery_rows.extend(deliveries.iter().map(|planned| q::DeliveryRow {
+            event_id: id,
+            license_id: r.license_id(),
+            event_type: event.event_type.as_str(),
+            planned,
+            now: r.placement.now,
+        }));
+    }
+    if !event_rows.is_empty() {
+        q::insert_events(c, &event_rows).await?;
+    }
     let mut delivery_ids: HashMap<(i64, String), i64> = HashMap::new();
     if !delivery_rows.is_empty() {
-        for (id, event, webhook) in q::insert_deliveries(c, &delivery_rows).await? {
-            delivery_ids.insert((event, webhook), id);
+        for row in q::insert_deliveries(c, &delivery_rows).await? {
+            delivery_ids.insert((row.get(1), row.get(2)), row.get(0));
         }
-        let counts: Vec<(i64, i32)> = delivering
+        if delivery_rows
             .iter()
-            .map(|e| (e.id, targets_of(e).len() as i32))
-            .filter(|c| c.1 > 0)
-            .collect();
-        q::set_delivery_counts(c, &counts).await?;
-        // Idle nodes are told of deliveries due now that nobody leased.
-        if delivery_rows.iter().any(|d| d.7.is_none() && d.6 <= d.5) {
+            .any(|d| d.planned.lease_until.is_none() && !d.planned.parked)
+        {
             notify(c, channel).await?;
         }
     }
-
-    let duplicate_keys: BTreeSet<(&str, &str)> = entries
-        .iter()
-        .filter(|e| !inserted.contains(&e.id))
-        .filter_map(|e| Some((e.license_id(), e.event.idempotency_key.as_deref()?)))
-        .collect();
-    let duplicate_keys: Vec<_> = duplicate_keys.into_iter().collect();
-    let mut earlier: HashMap<(String, String), (String, i32)> = HashMap::new();
-    if !duplicate_keys.is_empty() {
-        for (license, key, unique_id, n) in q::earlier_events(c, &duplicate_keys).await? {
-            earlier.insert((license, key), (unique_id, n));
-        }
-    }
-
-    let delivering: HashSet<i64> = delivering.iter().map(|e| e.id).collect();
-    let mut results: Vec<Vec<Ingested>> = requests.iter().map(|_| Vec::new()).collect();
-    let mut request_index = requests
-        .iter()
-        .enumerate()
-        .flat_map(|(i, r)| r.events.iter().map(move |_| i));
-    for e in &entries {
-        let i = request_index.next().unwrap_or(0);
-        let result = if !inserted.contains(&e.id) {
-            let key = (
-                e.license_id().to_string(),
-                e.event.idempotency_key.clone().unwrap_or_default(),
-            );
-            let (event_id, n) = earlier.get(&key).cloned().unwrap_or_default();
-            Ingested {
-                event_id,
-                deliveries: n as usize,
-                duplicate: true,
-                jobs: Vec::new(),
-            }
-        } else {
-            let targets = if delivering.contains(&e.id) {
-                targets_of(e)
-            } else {
-                &[]
-            };
-            let placement = &e.request.placement;
-            let jobs = targets
+    let mut tags: BTreeMap<(&str, &str), &Vec<String>> = BTreeMap::new();
+    for (r, p) in requests.iter().zip(plans) {
+        tags.extend(
+            p.tags
                 .iter()
-                .filter(|t| placement.place(&t.2, e.request.now).1.is_some())
-                .filter_map(|t| {
-                    let id = delivery_ids.get(&(e.id, t.2.clone()))?;
-                    Some(job(e, *id, t))
+                .map(|(chat, t)| ((r.license_id(), chat.as_str()), t)),
+        );
+    }
+    if !tags.is_empty() {
+        let latest: Vec<(&str, &str, String)> = tags
+            .iter()
+            .map(|((l, chat), t)| {
+                (
+                    *l,
+                    *chat,
+                    serde_json::to_string(t).unwrap_or_else(|_| "[]".into()),
+                )
+            })
+            .collect();
+        q::update_chat_tags(c, &latest).await?;
+    }
+    Ok(results(requests, plans, &event_rows, &delivery_ids))
+}
+
+/// Each request's results, from its plan and the ids the rows got.
+fn results(
+    requests: &[IngestRequest],
+    plans: &[IngestPlan],
+    event_rows: &[q::EventRow<'_>],
+    delivery_ids: &HashMap<(i64, String), i64>,
+) -> Vec<Vec<Ingested>> {
+    let mut event_ids = event_rows.iter().map(|e| e.id);
+    requests
+        .iter()
+        .zip(plans)
+        .map(|(r, p)| {
+            r.events
+                .iter()
+                .zip(&p.events)
+                .map(|(event, planned)| match planned {
+                    PlannedEvent::Duplicate(earlier) => Ingested {
+                        event_id: earlier.event_id.clone(),
+                        deliveries: earlier.deliveries,
+                        duplicate: true,
+                        jobs: Vec::new(),
+                    },
+                    PlannedEvent::New(deliveries) => {
+                        let id = event_ids.next().unwrap_or_default();
+                        let jobs = deliveries
+                            .iter()
+                            .filter_map(|d| {
+                                let row = delivery_ids.get(&(id, d.webhook_id.clone()))?;
+                                d.job(DeliveryId(*row), r.license_id(), event.event_type)
+                            })
+                            .collect();
+                        Ingested {
+                            event_id: event.unique_id.clone(),
+                            deliveries: deliveries.len(),
+                            duplicate: false,
+                            jobs,
+                        }
+                    }
                 })
-                .collect();
-            Ingested {
-                event_id: e.event.unique_id.clone(),
-                deliveries: targets.len(),
-                duplicate: false,
-                jobs,
-            }
-        };
-        results[i].push(result);
-    }
-    Ok(results)
-}
-
-/// Applies the `chat_changed` rule to the new events, in batch order, under row locks; returns
-/// for each whether it produces deliveries, and stores each chat's latest tag list.
-async fn apply_tag_rule<C: GenericClient>(c: &C, new: &[&Entry<'_>]) -> Result<Vec<bool>, Error> {
-    let keys: BTreeSet<(&str, &str)> = new
-        .iter()
-        .filter_map(|e| Some((e.license_id(), e.event.chat_tags.as_ref()?.chat_id.as_str())))
-        .collect();
-    if keys.is_empty() {
-        return Ok(vec![true; new.len()]);
-    }
-    let keys: Vec<_> = keys.into_iter().collect();
-    q::ensure_chat_tags(c, &keys).await?;
-    let mut tags: BTreeMap<(String, String), Vec<String>> = q::lock_chat_tags(c, &keys)
-        .await?
-        .into_iter()
-        .map(|(l, chat, json)| ((l, chat), serde_json::from_str(&json).unwrap_or_default()))
-        .collect();
-    let deliver = new
-        .iter()
-        .map(|e| match &e.event.chat_tags {
-            Some(chat) => {
-                let key = (e.license_id().to_string(), chat.chat_id.clone());
-                let previous = tags.entry(key).or_default();
-                let changed = tags_changed(previous, &chat.tags);
-                *previous = chat.tags.clone();
-                e.event.event_type != EventType::ChatChanged || changed
-            }
-            None => true,
+                .collect()
         })
-        .collect();
-    let latest: Vec<(&str, &str, String)> = tags
-        .iter()
-        .map(|((l, chat), t)| {
-            let json = serde_json::to_string(t).unwrap_or_else(|_| "[]".into());
-            (l.as_str(), chat.as_str(), json)
-        })
-        .collect();
-    q::update_chat_tags(c, &latest).await?;
-    Ok(deliver)
-}
-
-/// The job for a delivery just leased to the ingesting node.
-fn job(e: &Entry, id: i64, t: &q::Target) -> DeliveryJob {
-    let license = &e.request.license;
-    let wanted = DataTypes::from_bits_for(e.event.event_type, t.4 as u8);
-    DeliveryJob {
-        id: DeliveryId(id),
-        attempt_no: 1,
-        license_id: license.license_id.clone(),
-        webhook_id: t.2.clone(),
-        event_type: e.event.event_type,
-        url: t.3.clone(),
-        body: Bytes::from(compose_body(
-            e.event.event_type,
-            &license.token,
-            &license.license_id,
-            &e.event.unique_id,
-            &e.event.sections,
-            wanted,
-        )),
-        idle_since: e.request.now,
-    }
+        .collect()
 }

@@ -15,6 +15,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "visitor_details",
         include_str!("migrations/0002_visitor_details.sql"),
     ),
+    (3, "targets", include_str!("migrations/0003_targets.sql")),
 ];
 
 /// Brings the schema up to date; refuses a database written by a newer hookrelay.

@@ -13,6 +13,7 @@
 
 mod committer;
 mod error;
+mod health;
 mod ingest;
 mod listener;
 mod migrate;
@@ -21,6 +22,7 @@ mod rows;
 mod sql;
 
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use deadpool_postgres::{Object, Pool};
@@ -29,17 +31,19 @@ use tokio::task::JoinHandle;
 
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
+use crate::domain::health::window_ms;
+use crate::domain::ingest_plan::Placement;
+use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::{now_ms, Millis};
 use crate::store::{
-    AttemptRecord, DeliveryDetail, DeliveryJob, Ingested, Placement, Resend, Store, StoreError,
-    StoreResult, WebhookChanges,
+    DeliveryDetail, HealthChanges, Ingested, Resend, Store, StoreError, StoreResult, WebhookChanges,
 };
 use committer::Committer;
 use ingest::IngestRequest;
-use sql::{accounts, deliveries, visitors};
+use sql::{accounts, deliveries, targets, visitors};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -60,6 +64,7 @@ impl PostgresStore {
                 anyhow::anyhow!("cannot connect to {}: {e}", crate::config::redact_url(url))
             })?;
             migrate::run(&mut client).await?;
+            health::backfill_target_keys(&client).await?;
             client
                 .query_one("SELECT current_schema()", &[])
                 .await?
@@ -177,20 +182,24 @@ impl Store for PostgresStore {
         changes: WebhookChanges,
         now: Millis,
     ) -> StoreResult<Option<Webhook>> {
-        let c = self.client().await?;
-        let row = accounts::update_webhook(&c, license_id, id, &changes, now)
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(error::db)?;
+        let exists = accounts::update_webhook(&tx, license_id, id, &changes, now)
             .await
             .map_err(error::db)?;
-        if row.is_some() && changes.enabled == Some(true) {
-            // Its waiting deliveries may be taken by any node now.
-            deliveries::notify(&c, &self.channel)
+        if exists && (changes.url.is_some() || changes.enabled.is_some()) {
+            // What was parked for the old target, or held while disabled, may go now, from any
+            // node.
+            targets::unpark_webhook(&tx, id, now)
+                .await
+                .map_err(error::db)?;
+            deliveries::notify(&tx, &self.channel)
                 .await
                 .map_err(error::db)?;
         }
-        row.as_ref()
-            .map(rows::webhook)
-            .transpose()
-            .map_err(internal)
+        tx.commit().await.map_err(error::db)?;
+        drop(c);
+        self.webhook(license_id, id).await
     }
 
     async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
@@ -212,7 +221,6 @@ impl Store for PostgresStore {
         &self,
         license: &License,
         events: Vec<NewEvent>,
-        now: Millis,
         placement: Placement,
     ) -> StoreResult<Vec<Ingested>> {
         let committer = self.committer.lock().expect("committer lock").clone();
@@ -223,7 +231,6 @@ impl Store for PostgresStore {
             .ingest(IngestRequest {
                 license: license.clone(),
                 events,
-                now,
                 placement,
             })
             .await
@@ -250,25 +257,30 @@ impl Store for PostgresStore {
             .map_err(error::db)
     }
 
-    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()> {
+    async fn record_attempts(
+        &self,
+        records: Vec<AttemptRecord>,
+        now: Millis,
+        window: Duration,
+    ) -> StoreResult<HealthChanges> {
         if records.is_empty() {
-            return Ok(());
+            return Ok(HealthChanges::default());
         }
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(error::db)?;
-        deliveries::insert_attempts(&tx, &records)
+        health::record_attempts(&mut c, &records, now, window, &self.channel)
             .await
-            .map_err(error::db)?;
-        deliveries::apply_outcomes(&tx, &records)
-            .await
-            .map_err(error::db)?;
-        tx.commit().await.map_err(error::db)
+            .map_err(error::db)
     }
 
-    async fn release(&self, ids: Vec<DeliveryId>, due_at: Millis) -> StoreResult<()> {
+    async fn release(
+        &self,
+        ids: Vec<DeliveryId>,
+        due_at: Millis,
+        window: Duration,
+    ) -> StoreResult<()> {
         let ids: Vec<i64> = ids.into_iter().map(|id| id.0).collect();
         let c = self.client().await?;
-        deliveries::release(&c, &ids, due_at)
+        deliveries::release(&c, &ids, due_at, window_ms(window))
             .await
             .map_err(error::db)?;
         if due_at <= now_ms() {
@@ -280,23 +292,24 @@ impl Store for PostgresStore {
         Ok(())
     }
 
-    async fn bring_forward(
-        &self,
-        webhook_ids: Vec<String>,
-        at: Millis,
-        limit: Option<usize>,
-    ) -> StoreResult<u64> {
-        let c = self.client().await?;
-        let n = deliveries::bring_forward(&c, &webhook_ids, at, limit)
+    async fn arm_probes(&self, now: Millis, watchdog: Duration) -> StoreResult<usize> {
+        let mut c = self.client().await?;
+        health::arm_probes(&mut c, now, watchdog, &self.channel)
             .await
-            .map_err(error::db)?;
-        if n > 0 && at <= now_ms() {
-            // Due now: every node may help.
-            deliveries::notify(&c, &self.channel)
-                .await
-                .map_err(error::db)?;
-        }
-        Ok(n)
+            .map_err(error::db)
+    }
+
+    async fn give_up_parked(
+        &self,
+        now: Millis,
+        confirmed_since: Millis,
+        message: &str,
+        limit: usize,
+    ) -> StoreResult<u64> {
+        let mut c = self.client().await?;
+        health::give_up_parked(&mut c, now, confirmed_since, message, limit)
+            .await
+            .map_err(error::db)
     }
 
     async fn release_all_leases(&self) -> StoreResult<u64> {

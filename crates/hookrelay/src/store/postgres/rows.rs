@@ -5,11 +5,12 @@ use livechat_webhooks::{compose_body, DataTypes, EventType, Sections};
 use tokio_postgres::Row;
 
 use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
+use crate::domain::health::Health;
+use crate::domain::job::DeliveryJob;
 use crate::domain::license::License;
 use crate::domain::target::TargetUrl;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
-use crate::store::DeliveryJob;
 
 /// A stored value that the domain refuses (only possible if the database was edited by hand).
 #[derive(Debug, thiserror::Error)]
@@ -34,8 +35,32 @@ pub fn license(row: &Row) -> License {
     }
 }
 
-pub const WEBHOOK_COLUMNS: &str =
-    "id, license_id, url, event_type, data_types, description, enabled, created_at, updated_at";
+/// A webhook's columns (from webhooks `w`) followed by its target's health (targets `t`, left
+/// joined: [`WEBHOOK_FROM`]).
+pub const WEBHOOK_COLUMNS: &str = "w.id, w.license_id, w.url, w.event_type, w.data_types, \
+     w.description, w.enabled, w.created_at, w.updated_at, t.misses, t.silent_since, t.probe_at, \
+     t.probing, t.probe_level, t.last_miss_at, t.last_error";
+pub const WEBHOOK_FROM: &str = "webhooks w LEFT JOIN targets t ON t.key = w.target_key";
+
+/// A target's health columns, from targets `t`.
+pub const HEALTH_COLUMNS: &str =
+    "t.misses, t.silent_since, t.probe_at, t.probing, t.probe_level, t.last_miss_at, t.last_error";
+
+/// The health in [`HEALTH_COLUMNS`] starting at `at`; all null (no row) is a target that answers.
+pub fn health(row: &Row, at: usize) -> Health {
+    let Some(misses) = row.get::<_, Option<i32>>(at) else {
+        return Health::default();
+    };
+    Health {
+        misses: misses.max(0) as u32,
+        silent_since: row.get(at + 1),
+        probe_at: row.get(at + 2),
+        probing: row.get(at + 3),
+        probe_level: row.get::<_, i32>(at + 4).max(0) as u32,
+        last_miss_at: row.get(at + 5),
+        last_error: row.get(at + 6),
+    }
+}
 
 pub fn webhook(row: &Row) -> RowResult<Webhook> {
     let url: String = row.get(2);
@@ -50,6 +75,7 @@ pub fn webhook(row: &Row) -> RowResult<Webhook> {
         enabled: row.get(6),
         created_at: row.get(7),
         updated_at: row.get(8),
+        health: health(row, 9),
     })
 }
 
@@ -89,7 +115,7 @@ pub fn attempt(row: &Row) -> Attempt {
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 pub const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response, d.updated_at";
+     e.canned_response";
 
 /// A delivery ready to attempt, its body composed from the event's sections. `offset` is where
 /// [`JOB_COLUMNS`] start in the row.
@@ -116,7 +142,6 @@ pub fn job(row: &Row, offset: usize) -> RowResult<DeliveryJob> {
         event_type,
         url: row.get(offset + 6),
         body: Bytes::from(body),
-        idle_since: row.get(offset + 14),
     })
 }
 

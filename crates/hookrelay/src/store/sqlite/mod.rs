@@ -11,24 +11,31 @@ mod writer;
 use std::fs::{File, TryLockError};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use rusqlite::Connection;
 
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
+use crate::domain::health::window_ms;
+use crate::domain::ingest_plan::Placement;
+use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{
-    AttemptRecord, DeliveryDetail, DeliveryJob, Ingested, Placement, Resend, Store, StoreError,
-    StoreResult, WebhookChanges,
+    DeliveryDetail, HealthChanges, Ingested, Resend, Store, StoreError, StoreResult, WebhookChanges,
 };
 use writer::Writer;
 
 /// The schema steps, in order: step N brings a database from version N-1 to N.
-const MIGRATIONS: [&str; 2] = [include_str!("schema.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: [&str; 3] = [
+    include_str!("schema.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open; more are opened on demand under load.
 const READERS: usize = 4;
@@ -61,6 +68,7 @@ impl SqliteStore {
             let lock = lock_file(&p)?;
             let conn = connect(&p, WRITER_CACHE_KIB)?;
             migrate(&conn)?;
+            queries::backfill_target_keys(&conn)?;
             // One node owns a SQLite file, so at start nothing can be in flight: leases left by a
             // crash are released at once instead of waiting for them to expire.
             let released = queries::release_all_leases(&conn, crate::domain::now_ms())?;
@@ -288,11 +296,10 @@ impl Store for SqliteStore {
         &self,
         license: &License,
         events: Vec<NewEvent>,
-        now: Millis,
         placement: Placement,
     ) -> StoreResult<Vec<Ingested>> {
         let license = license.clone();
-        self.write(move |c| queries::ingest_events(c, &license, &events, now, &placement))
+        self.write(move |c| queries::ingest_events(c, &license, &events, placement))
             .await
     }
 
@@ -310,41 +317,51 @@ impl Store for SqliteStore {
         self.read(queries::next_due_at).await
     }
 
-    async fn record_attempts(&self, records: Vec<AttemptRecord>) -> StoreResult<()> {
+    async fn record_attempts(
+        &self,
+        records: Vec<AttemptRecord>,
+        now: Millis,
+        window: Duration,
+    ) -> StoreResult<HealthChanges> {
         self.write(move |c| {
             records
                 .iter()
-                .try_for_each(|r| queries::record_attempt(c, r))
+                .try_for_each(|r| queries::record_attempt(c, r))?;
+            queries::apply_health(c, &records, now, window_ms(window))
         })
         .await
     }
 
-    async fn release(&self, ids: Vec<DeliveryId>, due_at: Millis) -> StoreResult<()> {
+    async fn release(
+        &self,
+        ids: Vec<DeliveryId>,
+        due_at: Millis,
+        window: Duration,
+    ) -> StoreResult<()> {
         self.write(move |c| {
             ids.iter()
-                .try_for_each(|id| queries::release(c, *id, due_at))
+                .try_for_each(|id| queries::release(c, *id, due_at, window_ms(window)))
         })
         .await
     }
 
-    async fn bring_forward(
+    async fn arm_probes(&self, now: Millis, watchdog: Duration) -> StoreResult<usize> {
+        let watchdog = watchdog.as_millis() as Millis;
+        let idle = crate::domain::health::MAX_PROBE_GAP.as_millis() as Millis;
+        self.write(move |c| queries::arm_probes(c, now, watchdog, idle))
+            .await
+    }
+
+    async fn give_up_parked(
         &self,
-        webhook_ids: Vec<String>,
-        at: Millis,
-        limit: Option<usize>,
+        now: Millis,
+        confirmed_since: Millis,
+        message: &str,
+        limit: usize,
     ) -> StoreResult<u64> {
-        self.write(move |c| {
-            let mut moved = 0;
-            for w in &webhook_ids {
-                let left = limit.map(|l| l.saturating_sub(moved as usize));
-                if left == Some(0) {
-                    break;
-                }
-                moved += queries::bring_forward(c, w, at, left)?;
-            }
-            Ok(moved)
-        })
-        .await
+        let message = message.to_string();
+        self.write(move |c| queries::give_up_parked(c, now, confirmed_since, &message, limit))
+            .await
     }
 
     async fn release_all_leases(&self) -> StoreResult<u64> {
@@ -431,7 +448,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_version_1_database_is_migrated_to_version_2_keeping_its_rows() {
+    fn a_version_1_database_is_migrated_to_the_current_version_keeping_its_rows() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("v1.db");
         let conn = connect(path.to_str().unwrap(), READER_CACHE_KIB).unwrap();
@@ -446,7 +463,7 @@ mod tests {
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .unwrap();
-        assert_eq!(version, 2);
+        assert_eq!(version, SCHEMA_VERSION);
         assert_eq!(queries::setting(&conn, "k").unwrap().as_deref(), Some("v"));
         assert!(queries::visitor_details_of(&conn, "1", "S1")
             .unwrap()

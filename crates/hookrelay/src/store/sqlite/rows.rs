@@ -4,6 +4,7 @@ use livechat_webhooks::{DataTypes, EventType};
 use rusqlite::Row;
 
 use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
+use crate::domain::health::Health;
 use crate::domain::license::License;
 use crate::domain::target::TargetUrl;
 use crate::domain::visitor_details::VisitorDetails;
@@ -22,8 +23,32 @@ pub fn license(row: &Row) -> rusqlite::Result<License> {
     })
 }
 
-pub const WEBHOOK_COLUMNS: &str =
-    "id, license_id, url, event_type, data_types, description, enabled, created_at, updated_at";
+/// A webhook's columns (from webhooks `w`) followed by its target's health (targets `t`, left
+/// joined: [`WEBHOOK_FROM`]).
+pub const WEBHOOK_COLUMNS: &str = "w.id, w.license_id, w.url, w.event_type, w.data_types, \
+     w.description, w.enabled, w.created_at, w.updated_at, t.misses, t.silent_since, t.probe_at, \
+     t.probing, t.probe_level, t.last_miss_at, t.last_error";
+pub const WEBHOOK_FROM: &str = "webhooks w LEFT JOIN targets t ON t.key = w.target_key";
+
+/// A target's health columns, from targets `t`.
+pub const HEALTH_COLUMNS: &str =
+    "t.misses, t.silent_since, t.probe_at, t.probing, t.probe_level, t.last_miss_at, t.last_error";
+
+/// The health in [`HEALTH_COLUMNS`] starting at `at`; all null (no row) is a target that answers.
+pub fn health(row: &Row, at: usize) -> rusqlite::Result<Health> {
+    let Some(misses) = row.get::<_, Option<u32>>(at)? else {
+        return Ok(Health::default());
+    };
+    Ok(Health {
+        misses,
+        silent_since: row.get(at + 1)?,
+        probe_at: row.get(at + 2)?,
+        probing: row.get(at + 3)?,
+        probe_level: row.get(at + 4)?,
+        last_miss_at: row.get(at + 5)?,
+        last_error: row.get(at + 6)?,
+    })
+}
 
 pub fn webhook(row: &Row) -> rusqlite::Result<Webhook> {
     let url: String = row.get(2)?;
@@ -38,6 +63,7 @@ pub fn webhook(row: &Row) -> rusqlite::Result<Webhook> {
         enabled: row.get(6)?,
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
+        health: health(row, 9)?,
     })
 }
 

@@ -7,7 +7,7 @@ use super::{execute, query, query_opt};
 use crate::domain::license::License;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
-use crate::store::postgres::rows::{LICENSE_COLUMNS, WEBHOOK_COLUMNS};
+use crate::store::postgres::rows::{LICENSE_COLUMNS, WEBHOOK_COLUMNS, WEBHOOK_FROM};
 use crate::store::WebhookChanges;
 
 pub async fn setting<C: GenericClient>(c: &C, key: &str) -> Result<Option<String>, Error> {
@@ -90,8 +90,8 @@ pub async fn insert_webhook<C: GenericClient>(c: &C, w: &Webhook) -> Result<(), 
     execute(
         c,
         "INSERT INTO webhooks (id, license_id, url, event_type, data_types, description, enabled,
-                               created_at, updated_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                               created_at, updated_at, target_key)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
         &[
             &w.id,
             &w.license_id,
@@ -102,6 +102,7 @@ pub async fn insert_webhook<C: GenericClient>(c: &C, w: &Webhook) -> Result<(), 
             &w.enabled,
             &w.created_at,
             &w.updated_at,
+            &w.url.key(),
         ],
     )
     .await
@@ -110,7 +111,8 @@ pub async fn insert_webhook<C: GenericClient>(c: &C, w: &Webhook) -> Result<(), 
 
 pub async fn webhooks_of<C: GenericClient>(c: &C, license_id: &str) -> Result<Vec<Row>, Error> {
     let sql = format!(
-        "SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE license_id = $1 ORDER BY created_at, id"
+        "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE w.license_id = $1
+         ORDER BY w.created_at, w.id"
     );
     query(c, &sql, &[&license_id]).await
 }
@@ -120,44 +122,49 @@ pub async fn webhook<C: GenericClient>(
     license_id: &str,
     id: &str,
 ) -> Result<Option<Row>, Error> {
-    let sql = format!("SELECT {WEBHOOK_COLUMNS} FROM webhooks WHERE license_id = $1 AND id = $2");
+    let sql = format!(
+        "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE w.license_id = $1 AND w.id = $2"
+    );
     query_opt(c, &sql, &[&license_id, &id]).await
 }
 
-/// Applies `changes` and returns the webhook as it is now (`None`: no such webhook).
+/// Applies `changes`; returns whether the webhook exists.
 pub async fn update_webhook<C: GenericClient>(
     c: &C,
     license_id: &str,
     id: &str,
     ch: &WebhookChanges,
     now: Millis,
-) -> Result<Option<Row>, Error> {
-    let sql = format!(
+) -> Result<bool, Error> {
+    let (url, key) = match &ch.url {
+        Some((url, key)) => (Some(url.as_str()), Some(key.as_str())),
+        None => (None, None),
+    };
+    let description = ch.description.clone().flatten();
+    let n = execute(
+        c,
         "UPDATE webhooks SET
             url = coalesce($3, url),
+            target_key = coalesce($9, target_key),
             data_types = coalesce($4, data_types),
             description = CASE WHEN $5 THEN $6 ELSE description END,
             enabled = coalesce($7, enabled),
             updated_at = $8
-         WHERE license_id = $1 AND id = $2
-         RETURNING {WEBHOOK_COLUMNS}"
-    );
-    let description = ch.description.clone().flatten();
-    query_opt(
-        c,
-        &sql,
+         WHERE license_id = $1 AND id = $2",
         &[
             &license_id,
             &id,
-            &ch.url,
+            &url,
             &ch.data_types.map(i32::from),
             &ch.description.is_some(),
             &description,
             &ch.enabled,
             &now,
+            &key,
         ],
     )
-    .await
+    .await?;
+    Ok(n > 0)
 }
 
 pub async fn delete_webhook<C: GenericClient>(
@@ -182,8 +189,8 @@ pub async fn fail_deliveries_of_webhook<C: GenericClient>(
 ) -> Result<u64, Error> {
     execute(
         c,
-        "UPDATE deliveries SET status = 2, next_attempt_at = NULL, lease_until = NULL,
-                last_error = 'the webhook was deleted', updated_at = $2
+        "UPDATE deliveries SET status = 2, parked = false, next_attempt_at = NULL,
+                lease_until = NULL, last_error = 'the webhook was deleted', updated_at = $2
          WHERE webhook_id = $1 AND status = 0",
         &[&webhook_id, &now],
     )

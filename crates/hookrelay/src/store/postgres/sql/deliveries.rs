@@ -6,9 +6,9 @@ use tokio_postgres::{Error, Row};
 
 use super::{execute, query, query_opt};
 use crate::domain::delivery::{DeliveryFilter, DeliveryId};
+use crate::domain::job::{AttemptRecord, Outcome};
 use crate::domain::Millis;
 use crate::store::postgres::rows::{ATTEMPT_COLUMNS, BODY_COLUMNS, DELIVERY_COLUMNS, JOB_COLUMNS};
-use crate::store::{AttemptRecord, Outcome};
 
 /// Leases up to `limit` due deliveries of enabled webhooks, earliest first, and returns them as
 /// [`JOB_COLUMNS`] rows. Rows another node is claiming right now are skipped, not waited for.
@@ -25,7 +25,7 @@ pub async fn claim_due<C: GenericClient>(
     let sql = format!(
         "WITH due AS (
              SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-             WHERE d.status = 0 AND d.next_attempt_at <= $1 AND w.enabled
+             WHERE d.status = 0 AND NOT d.parked AND d.next_attempt_at <= $1 AND w.enabled
              ORDER BY d.next_attempt_at LIMIT $2
              FOR UPDATE OF d SKIP LOCKED
          )
@@ -38,11 +38,16 @@ pub async fn claim_due<C: GenericClient>(
     query(c, &sql, &[&now, &(limit as i64), &lease_until]).await
 }
 
+/// The earliest due time of an unparked pending delivery, or of a silent target's next probe.
 pub async fn next_due_at<C: GenericClient>(c: &C) -> Result<Option<Millis>, Error> {
     let rows = query(
         c,
-        "SELECT min(d.next_attempt_at) FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-         WHERE d.status = 0 AND w.enabled",
+        "SELECT min(at) FROM (
+             SELECT min(d.next_attempt_at) AS at FROM deliveries d
+             JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.status = 0 AND NOT d.parked AND w.enabled
+             UNION ALL
+             SELECT min(probe_at) FROM targets WHERE silent_since IS NOT NULL) due",
         &[],
     )
     .await?;
@@ -112,7 +117,7 @@ pub async fn apply_outcomes<C: GenericClient>(
     execute(
         c,
         "UPDATE deliveries d SET status = u.status, attempts = greatest(d.attempts, u.attempt_no),
-                next_attempt_at = u.next, lease_until = NULL, last_status_code = u.code,
+                next_attempt_at = u.next, lease_until = NULL, parked = false, last_status_code = u.code,
                 last_error = u.error, updated_at = u.ended
          FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[],
                      $7::bigint[]) AS u(id, status, next, attempt_no, code, error, ended)
@@ -122,12 +127,28 @@ pub async fn apply_outcomes<C: GenericClient>(
     .await
 }
 
-/// Frees leases without an attempt; the deliveries are due again at `due_at`.
-pub async fn release<C: GenericClient>(c: &C, ids: &[i64], due_at: Millis) -> Result<u64, Error> {
+/// Frees leases without an attempt: parked (until `max(last try, silent_since) + window_ms`)
+/// when their target is silent and they never got an answer, due at `due_at` otherwise.
+pub async fn release<C: GenericClient>(
+    c: &C,
+    ids: &[i64],
+    due_at: Millis,
+    window_ms: Millis,
+) -> Result<u64, Error> {
+    execute(
+        c,
+        "UPDATE deliveries d SET lease_until = NULL, parked = true,
+                next_attempt_at = greatest(d.updated_at, t.silent_since) + $2
+         FROM webhooks w, targets t
+         WHERE d.id = ANY($1) AND d.status = 0 AND d.last_status_code IS NULL
+           AND w.id = d.webhook_id AND t.key = w.target_key AND t.silent_since IS NOT NULL",
+        &[&ids, &window_ms],
+    )
+    .await?;
     execute(
         c,
         "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $2
-         WHERE id = ANY($1) AND status = 0",
+         WHERE id = ANY($1) AND status = 0 AND NOT parked",
         &[&ids, &due_at],
     )
     .await
@@ -204,7 +225,8 @@ pub async fn lease_now<C: GenericClient>(
     lease_until: Millis,
 ) -> Result<Row, Error> {
     let sql = format!(
-        "UPDATE deliveries d SET status = 0, next_attempt_at = $3, lease_until = $3, updated_at = $2
+        "UPDATE deliveries d SET status = 0, parked = false, next_attempt_at = $3, lease_until = $3,
+                updated_at = $2
          FROM events e, webhooks w, licenses l
          WHERE d.id = $1 AND e.id = d.event_id AND w.id = d.webhook_id
            AND l.license_id = d.license_id
@@ -224,27 +246,6 @@ pub async fn notify<C: GenericClient>(c: &C, channel: &str) -> Result<(), Error>
     execute(c, "SELECT pg_notify($1, '')", &[&channel])
         .await
         .map(drop)
-}
-
-/// Makes the pending, unleased deliveries of these webhooks that are due later due at `now`.
-pub async fn bring_forward<C: GenericClient>(
-    c: &C,
-    webhook_ids: &[String],
-    at: Millis,
-    limit: Option<usize>,
-) -> Result<u64, Error> {
-    let limit = limit.map(|l| l as i64);
-    execute(
-        c,
-        "UPDATE deliveries SET next_attempt_at = $2
-         WHERE id IN (SELECT id FROM deliveries
-                      WHERE webhook_id = ANY($1) AND status = 0 AND lease_until IS NULL
-                        AND next_attempt_at > $2 AND last_status_code IS NULL
-                      ORDER BY next_attempt_at LIMIT $3
-                      FOR UPDATE SKIP LOCKED)",
-        &[&webhook_ids, &at, &limit],
-    )
-    .await
 }
 
 /// Frees every lease. Only safe when no node can be attempting anything.

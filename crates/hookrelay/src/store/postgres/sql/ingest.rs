@@ -2,10 +2,11 @@
 //! `unnest`), so a commit of a thousand events costs a handful of round trips, not thousands.
 
 use deadpool_postgres::GenericClient;
-use tokio_postgres::Error;
+use tokio_postgres::{Error, Row};
 
 use super::{execute, query};
 use crate::domain::event::NewEvent;
+use crate::domain::ingest_plan::PlannedDelivery;
 use crate::domain::Millis;
 
 /// Takes `n` event ids from the sequence, so the batch knows each event's id before inserting.
@@ -19,52 +20,77 @@ pub async fn reserve_event_ids<C: GenericClient>(c: &C, n: usize) -> Result<Vec<
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// One event to insert: its reserved id, its license, the event, when it was received.
-pub type EventRow<'a> = (i64, &'a str, &'a NewEvent, Millis);
+/// One new event to insert.
+pub struct EventRow<'a> {
+    /// Its id, reserved with [`reserve_event_ids`].
+    pub id: i64,
+    pub license_id: &'a str,
+    pub event: &'a NewEvent,
+    pub deliveries: i32,
+    pub received_at: Millis,
+}
 
-/// Inserts events (with 0 deliveries for now); returns the ids actually inserted. An event whose
-/// idempotency key its license already used (committed, or earlier in this batch) is skipped:
-/// the unique index decides, so nodes racing on one key cannot both insert it.
-pub async fn insert_events<C: GenericClient>(
-    c: &C,
-    events: &[EventRow<'_>],
-) -> Result<Vec<i64>, Error> {
-    let ids: Vec<i64> = events.iter().map(|e| e.0).collect();
-    let unique: Vec<&str> = events.iter().map(|e| e.2.unique_id.as_str()).collect();
-    let licenses: Vec<&str> = events.iter().map(|e| e.1).collect();
-    let types: Vec<&str> = events.iter().map(|e| e.2.event_type.as_str()).collect();
+/// Inserts new events. Their idempotency keys were locked ([`lock_idempotency_keys`]) and found
+/// unused, so the unique index cannot refuse them unless something is badly wrong; then the
+/// whole commit fails rather than store deliveries of an event that is not there.
+pub async fn insert_events<C: GenericClient>(c: &C, events: &[EventRow<'_>]) -> Result<u64, Error> {
+    let ids: Vec<i64> = events.iter().map(|e| e.id).collect();
+    let unique: Vec<&str> = events.iter().map(|e| e.event.unique_id.as_str()).collect();
+    let licenses: Vec<&str> = events.iter().map(|e| e.license_id).collect();
+    let types: Vec<&str> = events.iter().map(|e| e.event.event_type.as_str()).collect();
     let keys: Vec<Option<&str>> = events
         .iter()
-        .map(|e| e.2.idempotency_key.as_deref())
+        .map(|e| e.event.idempotency_key.as_deref())
         .collect();
     let section = |pick: fn(&NewEvent) -> &Option<String>| -> Vec<Option<&str>> {
-        events.iter().map(|e| pick(e.2).as_deref()).collect()
+        events.iter().map(|e| pick(e.event).as_deref()).collect()
     };
     let chat = section(|e| &e.sections.chat);
     let visitor = section(|e| &e.sections.visitor);
     let survey = section(|e| &e.sections.pre_chat_survey);
     let ticket = section(|e| &e.sections.ticket);
     let canned = section(|e| &e.sections.canned_response);
-    let received: Vec<i64> = events.iter().map(|e| e.3).collect();
-    let rows = query(
+    let deliveries: Vec<i32> = events.iter().map(|e| e.deliveries).collect();
+    let received: Vec<i64> = events.iter().map(|e| e.received_at).collect();
+    execute(
         c,
         "INSERT INTO events (id, unique_id, license_id, event_type, idempotency_key, chat, visitor,
                              pre_chat_survey, ticket, canned_response, deliveries, received_at)
-         SELECT u.id, u.unique_id, u.license_id, u.event_type, u.idempotency_key, u.chat,
-                u.visitor, u.pre_chat_survey, u.ticket, u.canned_response, 0, u.received_at
-         FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[],
-                     $7::text[], $8::text[], $9::text[], $10::text[], $11::bigint[])
-              AS u(id, unique_id, license_id, event_type, idempotency_key, chat, visitor,
-                   pre_chat_survey, ticket, canned_response, received_at)
-         ON CONFLICT (license_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
-         RETURNING id",
+         SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
+                              $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
+                              $11::int[], $12::bigint[])",
         &[
-            &ids, &unique, &licenses, &types, &keys, &chat, &visitor, &survey, &ticket, &canned,
+            &ids,
+            &unique,
+            &licenses,
+            &types,
+            &keys,
+            &chat,
+            &visitor,
+            &survey,
+            &ticket,
+            &canned,
+            &deliveries,
             &received,
         ],
     )
-    .await?;
-    Ok(rows.iter().map(|r| r.get(0)).collect())
+    .await
+}
+
+/// Takes a transaction-scoped lock on each (license, idempotency key), in the given (sorted)
+/// order, so that nodes racing on one key take turns: the second sees the first's event.
+pub async fn lock_idempotency_keys<C: GenericClient>(
+    c: &C,
+    keys: &[(&str, &str)],
+) -> Result<u64, Error> {
+    let joined: Vec<String> = keys.iter().map(|(l, k)| format!("{l}:{k}")).collect();
+    execute(
+        c,
+        "SELECT pg_advisory_xact_lock(hashtextextended('hookrelay.idempotency:' || u.k, 0))
+         FROM unnest($1::text[]) WITH ORDINALITY AS u(k, n) ORDER BY u.n",
+        &[&joined],
+    )
+    .await
 }
 
 /// Makes sure a tag row exists for each (license, chat) (a chat never seen has no tags), so
@@ -127,89 +153,67 @@ pub async fn update_chat_tags<C: GenericClient>(
     .await
 }
 
-/// One enabled webhook an event goes to: (license, event type, webhook id, url, data types).
-pub type Target = (String, String, String, String, i32);
-
-/// The enabled webhooks for each (license, event type) in `keys`.
+/// The enabled webhooks for each (license, event type) in `keys`, in creation order:
+/// `(license, event type, webhook id, url, data types, target key)` rows.
 pub async fn webhook_targets<C: GenericClient>(
     c: &C,
     keys: &[(&str, &str)],
-) -> Result<Vec<Target>, Error> {
+) -> Result<Vec<Row>, Error> {
     let (licenses, types): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
-    let rows = query(
+    query(
         c,
-        "SELECT w.license_id, w.event_type, w.id, w.url, w.data_types FROM webhooks w
+        "SELECT w.license_id, w.event_type, w.id, w.url, w.data_types, w.target_key
+         FROM webhooks w
          JOIN unnest($1::text[], $2::text[]) AS u(license_id, event_type)
            ON w.license_id = u.license_id AND w.event_type = u.event_type
          WHERE w.enabled
          ORDER BY w.created_at, w.id",
         &[&licenses, &types],
     )
-    .await?;
-    Ok(rows
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3), r.get(4)))
-        .collect())
+    .await
 }
 
-/// One delivery to insert: event id, license, webhook, event type, data types, now, when it is
-/// due (the lease end when leased), lease.
-pub type DeliveryRow<'a> = (
-    i64,
-    &'a str,
-    &'a str,
-    &'a str,
-    i32,
-    Millis,
-    Millis,
-    Option<Millis>,
-);
+/// One new delivery to insert.
+pub struct DeliveryRow<'a> {
+    pub event_id: i64,
+    pub license_id: &'a str,
+    pub event_type: &'a str,
+    pub planned: &'a PlannedDelivery,
+    pub now: Millis,
+}
 
-/// Inserts pending deliveries; returns (delivery id, event id, webhook id).
+/// Inserts pending deliveries; returns `(delivery id, event id, webhook id)` rows.
 pub async fn insert_deliveries<C: GenericClient>(
     c: &C,
     rows: &[DeliveryRow<'_>],
-) -> Result<Vec<(i64, i64, String)>, Error> {
-    let events: Vec<i64> = rows.iter().map(|r| r.0).collect();
-    let licenses: Vec<&str> = rows.iter().map(|r| r.1).collect();
-    let webhooks: Vec<&str> = rows.iter().map(|r| r.2).collect();
-    let types: Vec<&str> = rows.iter().map(|r| r.3).collect();
-    let bits: Vec<i32> = rows.iter().map(|r| r.4).collect();
-    let now: Vec<i64> = rows.iter().map(|r| r.5).collect();
-    let due: Vec<i64> = rows.iter().map(|r| r.6).collect();
-    let leases: Vec<Option<i64>> = rows.iter().map(|r| r.7).collect();
-    let inserted = query(
+) -> Result<Vec<Row>, Error> {
+    let events: Vec<i64> = rows.iter().map(|r| r.event_id).collect();
+    let licenses: Vec<&str> = rows.iter().map(|r| r.license_id).collect();
+    let webhooks: Vec<&str> = rows.iter().map(|r| r.planned.webhook_id.as_str()).collect();
+    let types: Vec<&str> = rows.iter().map(|r| r.event_type).collect();
+    let bits: Vec<i32> = rows
+        .iter()
+        .map(|r| i32::from(r.planned.data_types))
+        .collect();
+    let now: Vec<i64> = rows.iter().map(|r| r.now).collect();
+    let due: Vec<i64> = rows.iter().map(|r| r.planned.next_attempt_at).collect();
+    let leases: Vec<Option<i64>> = rows.iter().map(|r| r.planned.lease_until).collect();
+    let parked: Vec<bool> = rows.iter().map(|r| r.planned.parked).collect();
+    query(
         c,
         "INSERT INTO deliveries (event_id, license_id, webhook_id, event_type, data_types, status,
-                                 attempts, next_attempt_at, lease_until, created_at, updated_at)
+                                 attempts, next_attempt_at, lease_until, parked, created_at,
+                                 updated_at)
          SELECT u.event_id, u.license_id, u.webhook_id, u.event_type, u.data_types, 0, 0,
-                u.due, u.lease_until, u.now, u.now
+                u.due, u.lease_until, u.parked, u.now, u.now
          FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::int[], $6::bigint[],
-                     $7::bigint[], $8::bigint[])
-              AS u(event_id, license_id, webhook_id, event_type, data_types, now, due, lease_until)
+                     $7::bigint[], $8::bigint[], $9::bool[])
+              AS u(event_id, license_id, webhook_id, event_type, data_types, now, due, lease_until,
+                   parked)
          RETURNING id, event_id, webhook_id",
         &[
-            &events, &licenses, &webhooks, &types, &bits, &now, &due, &leases,
+            &events, &licenses, &webhooks, &types, &bits, &now, &due, &leases, &parked,
         ],
-    )
-    .await?;
-    Ok(inserted
-        .iter()
-        .map(|r| (r.get(0), r.get(1), r.get(2)))
-        .collect())
-}
-
-/// Records how many deliveries each event produced.
-pub async fn set_delivery_counts<C: GenericClient>(
-    c: &C,
-    counts: &[(i64, i32)],
-) -> Result<u64, Error> {
-    let (ids, ns): (Vec<i64>, Vec<i32>) = counts.iter().copied().unzip();
-    execute(
-        c,
-        "UPDATE events e SET deliveries = u.n
-         FROM unnest($1::bigint[], $2::int[]) AS u(id, n) WHERE e.id = u.id",
-        &[&ids, &ns],
     )
     .await
 }

@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod deliveries;
 pub mod ingest;
+pub mod targets;
 pub mod visitors;
 
 use deadpool_postgres::GenericClient;

@@ -6,13 +6,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::rows;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
+use crate::domain::job::{AttemptRecord, DeliveryJob, Outcome};
 use crate::domain::Millis;
-use crate::store::{AttemptRecord, DeliveryJob, Outcome, Resend};
+use crate::store::Resend;
 
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response, d.updated_at";
+     e.canned_response";
 const JOB_JOINS: &str = "FROM deliveries d JOIN events e ON e.id = d.event_id \
      JOIN webhooks w ON w.id = d.webhook_id JOIN licenses l ON l.license_id = d.license_id";
 
@@ -45,7 +46,6 @@ fn job(row: &rusqlite::Row) -> rusqlite::Result<DeliveryJob> {
         event_type,
         url: row.get(6)?,
         body: Bytes::from(body),
-        idle_since: row.get(14)?,
     })
 }
 
@@ -57,7 +57,7 @@ pub fn claim_due(
 ) -> rusqlite::Result<Vec<DeliveryJob>> {
     let sql = format!(
         "SELECT {JOB_COLUMNS} {JOB_JOINS}
-         WHERE d.status = 0 AND d.next_attempt_at <= ?1 AND w.enabled = 1
+         WHERE d.status = 0 AND d.parked = 0 AND d.next_attempt_at <= ?1 AND w.enabled = 1
          ORDER BY d.next_attempt_at LIMIT ?2"
     );
     let jobs: Vec<DeliveryJob> = conn
@@ -73,10 +73,15 @@ pub fn claim_due(
     Ok(jobs)
 }
 
+/// The earliest due time of an unparked pending delivery, or of a silent target's next probe.
 pub fn next_due_at(conn: &Connection) -> rusqlite::Result<Option<Millis>> {
     conn.query_row(
-        "SELECT min(d.next_attempt_at) FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-         WHERE d.status = 0 AND w.enabled = 1",
+        "SELECT min(at) FROM (
+             SELECT min(d.next_attempt_at) AS at FROM deliveries d
+             JOIN webhooks w ON w.id = d.webhook_id
+             WHERE d.status = 0 AND d.parked = 0 AND w.enabled = 1
+             UNION ALL
+             SELECT min(probe_at) FROM targets WHERE silent_since IS NOT NULL)",
         [],
         |r| r.get(0),
     )
@@ -105,7 +110,8 @@ pub fn record_attempt(conn: &Connection, r: &AttemptRecord) -> rusqlite::Result<
     };
     conn.prepare_cached(
         "UPDATE deliveries SET status = ?2, attempts = max(attempts, ?3), next_attempt_at = ?4,
-                lease_until = NULL, last_status_code = ?5, last_error = ?6, updated_at = ?7
+                lease_until = NULL, parked = 0, last_status_code = ?5, last_error = ?6,
+                updated_at = ?7
          WHERE id = ?1",
     )?
     .execute(params![
@@ -120,29 +126,33 @@ pub fn record_attempt(conn: &Connection, r: &AttemptRecord) -> rusqlite::Result<
     Ok(())
 }
 
-pub fn release(conn: &Connection, id: DeliveryId, due_at: Millis) -> rusqlite::Result<()> {
-    conn.prepare_cached(
-        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?2 WHERE id = ?1 AND status = 0",
-    )?
-    .execute(params![id.0, due_at])
-    .map(drop)
-}
-
-pub fn bring_forward(
+/// Frees one lease without an attempt: parked (until `max(last try, silent_since) + window_ms`)
+/// when its target is silent and it never got an answer, due at `due_at` otherwise.
+pub fn release(
     conn: &Connection,
-    webhook_id: &str,
-    at: Millis,
-    limit: Option<usize>,
-) -> rusqlite::Result<u64> {
-    conn.prepare_cached(
-        "UPDATE deliveries SET next_attempt_at = ?2
-         WHERE id IN (SELECT id FROM deliveries
-                      WHERE webhook_id = ?1 AND status = 0 AND lease_until IS NULL
-                        AND next_attempt_at > ?2 AND last_status_code IS NULL
-                      ORDER BY next_attempt_at LIMIT ?3)",
-    )?
-    .execute(params![webhook_id, at, limit.map_or(-1, |l| l as i64)])
-    .map(|n| n as u64)
+    id: DeliveryId,
+    due_at: Millis,
+    window_ms: Millis,
+) -> rusqlite::Result<()> {
+    let parked = conn
+        .prepare_cached(
+            "UPDATE deliveries SET lease_until = NULL, parked = 1,
+                    next_attempt_at = max(updated_at, (
+                        SELECT t.silent_since FROM webhooks w JOIN targets t ON t.key = w.target_key
+                        WHERE w.id = deliveries.webhook_id)) + ?2
+             WHERE id = ?1 AND status = 0 AND last_status_code IS NULL AND EXISTS (
+                 SELECT 1 FROM webhooks w JOIN targets t ON t.key = w.target_key
+                 WHERE w.id = deliveries.webhook_id AND t.silent_since IS NOT NULL)",
+        )?
+        .execute(params![id.0, window_ms])?;
+    if parked == 0 {
+        conn.prepare_cached(
+            "UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?2
+             WHERE id = ?1 AND status = 0",
+        )?
+        .execute(params![id.0, due_at])?;
+    }
+    Ok(())
 }
 
 pub fn release_all_leases(conn: &Connection, now: Millis) -> rusqlite::Result<u64> {
@@ -255,7 +265,8 @@ pub fn lease_for_resend(
         Some(_) => {}
     }
     conn.execute(
-        "UPDATE deliveries SET status = 0, next_attempt_at = ?3, lease_until = ?3, updated_at = ?2
+        "UPDATE deliveries SET status = 0, parked = 0, next_attempt_at = ?3, lease_until = ?3,
+                updated_at = ?2
          WHERE id = ?1",
         params![id.0, now, lease_until],
     )?;

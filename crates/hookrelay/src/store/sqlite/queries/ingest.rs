@@ -1,108 +1,169 @@
-//! Storing an event and its deliveries in one go (idempotency key, chat_changed tag rule).
+//! Storing a request's events and their deliveries: look up what the ingest plan needs, plan
+//! ([`crate::domain::ingest_plan::plan`]), write what it decided.
 
-use std::collections::hash_map::Entry;
-use std::collections::HashMap;
-
-use bytes::Bytes;
-use livechat_webhooks::{compose_body, DataTypes, EventType};
+use livechat_webhooks::EventType;
 use rusqlite::{params, Connection, OptionalExtension};
 
-use crate::dispatch::tags::tags_changed;
+use super::super::rows;
 use crate::domain::delivery::DeliveryId;
 use crate::domain::event::NewEvent;
+use crate::domain::ingest_plan::{plan, Earlier, Lookups, Placement, PlannedEvent, Subscriber};
 use crate::domain::license::License;
-use crate::domain::Millis;
-use crate::store::{DeliveryJob, Ingested, Placement};
-
-/// An enabled webhook an event goes to: (id, url, data-type bits).
-type Target = (String, String, u8);
+use crate::store::Ingested;
 
 /// Stores one request's events and their deliveries (see [`crate::store::Store::ingest`]).
 pub fn ingest_events(
     conn: &Connection,
     license: &License,
     events: &[NewEvent],
-    now: Millis,
-    placement: &Placement,
+    placement: Placement,
 ) -> rusqlite::Result<Vec<Ingested>> {
-    // The webhooks of each event type, looked up once per request (a batch is mostly one type).
-    let mut targets: HashMap<EventType, Vec<Target>> = HashMap::new();
-    events
-        .iter()
-        .map(|e| ingest_event(conn, license, e, now, placement, &mut targets))
-        .collect()
+    let lookups = look_up(conn, &license.license_id, events)?;
+    let plan = plan(license, events, &lookups, placement);
+    let mut results = Vec::with_capacity(events.len());
+    for (event, planned) in events.iter().zip(plan.events) {
+        let deliveries = match planned {
+            PlannedEvent::Duplicate(earlier) => {
+                results.push(Ingested {
+                    event_id: earlier.event_id,
+                    deliveries: earlier.deliveries,
+                    duplicate: true,
+                    jobs: Vec::new(),
+                });
+                continue;
+            }
+            PlannedEvent::New(deliveries) => deliveries,
+        };
+        let event_row = insert_event(conn, license, event, deliveries.len(), placement.now)?;
+        let mut insert = conn.prepare_cached(
+            "INSERT INTO deliveries (event_id, license_id, webhook_id, event_type, data_types,
+                                     status, attempts, next_attempt_at, lease_until, parked,
+                                     created_at, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?6, ?7, ?8, ?9, ?9)",
+        )?;
+        let mut jobs = Vec::new();
+        for d in &deliveries {
+            insert.execute(params![
+                event_row,
+                license.license_id,
+                d.webhook_id,
+                event.event_type.as_str(),
+                d.data_types,
+                d.next_attempt_at,
+                d.lease_until,
+                d.parked,
+                placement.now
+            ])?;
+            let id = DeliveryId(conn.last_insert_rowid());
+            jobs.extend(d.job(id, &license.license_id, event.event_type));
+        }
+        results.push(Ingested {
+            event_id: event.unique_id.clone(),
+            deliveries: deliveries.len(),
+            duplicate: false,
+            jobs,
+        });
+    }
+    for (chat_id, tags) in &plan.tags {
+        let tags = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
+        conn.prepare_cached(
+            "INSERT INTO chat_tags (license_id, chat_id, tags) VALUES (?1, ?2, ?3)
+             ON CONFLICT (license_id, chat_id) DO UPDATE SET tags = excluded.tags",
+        )?
+        .execute([&license.license_id, chat_id, &tags])?;
+    }
+    Ok(results)
 }
 
-fn ingest_event(
+/// What the plan needs: earlier uses of the request's idempotency keys, its chats' last tags,
+/// and the enabled webhooks of its event types with their targets' health.
+fn look_up(conn: &Connection, license_id: &str, events: &[NewEvent]) -> rusqlite::Result<Lookups> {
+    let mut l = Lookups::default();
+    for event in events {
+        if let Some(key) = &event.idempotency_key {
+            if let Some(earlier) = earlier_event(conn, license_id, key)? {
+                l.earlier.insert(key.clone(), earlier);
+            }
+        }
+        if let Some(chat) = event
+            .chat_tags
+            .as_ref()
+            .filter(|_| event.event_type == EventType::ChatChanged)
+        {
+            if let Some(tags) = chat_tags(conn, license_id, &chat.chat_id)? {
+                l.tags.insert(chat.chat_id.clone(), tags);
+            }
+        }
+        if !l.subscribers.contains_key(&event.event_type) {
+            let found = subscribers(conn, license_id, event.event_type)?;
+            l.subscribers.insert(event.event_type, found);
+        }
+    }
+    Ok(l)
+}
+
+fn earlier_event(
+    conn: &Connection,
+    license_id: &str,
+    key: &str,
+) -> rusqlite::Result<Option<Earlier>> {
+    conn.prepare_cached(
+        "SELECT unique_id, deliveries FROM events WHERE license_id = ?1 AND idempotency_key = ?2",
+    )?
+    .query_row([license_id, key], |r| {
+        Ok(Earlier {
+            event_id: r.get(0)?,
+            deliveries: r.get::<_, i64>(1)? as usize,
+        })
+    })
+    .optional()
+}
+
+fn chat_tags(
+    conn: &Connection,
+    license_id: &str,
+    chat_id: &str,
+) -> rusqlite::Result<Option<Vec<String>>> {
+    let json: Option<String> = conn
+        .prepare_cached("SELECT tags FROM chat_tags WHERE license_id = ?1 AND chat_id = ?2")?
+        .query_row([license_id, chat_id], |r| r.get(0))
+        .optional()?;
+    Ok(json.map(|j| serde_json::from_str(&j).unwrap_or_default()))
+}
+
+fn subscribers(
+    conn: &Connection,
+    license_id: &str,
+    event_type: EventType,
+) -> rusqlite::Result<Vec<Subscriber>> {
+    let sql = format!(
+        "SELECT w.id, w.url, w.data_types, {} FROM webhooks w
+         LEFT JOIN targets t ON t.key = w.target_key
+         WHERE w.license_id = ?1 AND w.event_type = ?2 AND w.enabled = 1
+         ORDER BY w.created_at, w.id",
+        rows::HEALTH_COLUMNS
+    );
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_map([license_id, event_type.as_str()], |r| {
+            Ok(Subscriber {
+                webhook_id: r.get(0)?,
+                url: r.get(1)?,
+                data_types: r.get(2)?,
+                health: rows::health(r, 3)?,
+            })
+        })?
+        .collect();
+    found
+}
+
+fn insert_event(
     conn: &Connection,
     license: &License,
     event: &NewEvent,
-    now: Millis,
-    placement: &Placement,
-    known_targets: &mut HashMap<EventType, Vec<Target>>,
-) -> rusqlite::Result<Ingested> {
-    if let Some(key) = &event.idempotency_key {
-        let earlier = conn
-            .prepare_cached(
-                "SELECT unique_id, deliveries FROM events
-                 WHERE license_id = ?1 AND idempotency_key = ?2",
-            )?
-            .query_row([&license.license_id, key], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
-            })
-            .optional()?;
-        if let Some((event_id, deliveries)) = earlier {
-            return Ok(Ingested {
-                event_id,
-                deliveries: deliveries as usize,
-                duplicate: true,
-                jobs: Vec::new(),
-            });
-        }
-    }
-    let deliver = match &event.chat_tags {
-        Some(chat) => {
-            // Only chat_changed compares with the tags seen before; every chat event records its
-            // own for the next comparison.
-            let changed = event.event_type != EventType::ChatChanged || {
-                let previous: Option<String> = conn
-                    .prepare_cached(
-                        "SELECT tags FROM chat_tags WHERE license_id = ?1 AND chat_id = ?2",
-                    )?
-                    .query_row([&license.license_id, &chat.chat_id], |r| r.get(0))
-                    .optional()?;
-                let previous: Vec<String> = previous
-                    .and_then(|p| serde_json::from_str(&p).ok())
-                    .unwrap_or_default();
-                tags_changed(&previous, &chat.tags)
-            };
-            let tags = serde_json::to_string(&chat.tags).unwrap_or_else(|_| "[]".into());
-            conn.prepare_cached(
-                "INSERT INTO chat_tags (license_id, chat_id, tags) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (license_id, chat_id) DO UPDATE SET tags = excluded.tags",
-            )?
-            .execute([&license.license_id, &chat.chat_id, &tags])?;
-            changed
-        }
-        None => true,
-    };
-    let targets: &[Target] = if deliver {
-        match known_targets.entry(event.event_type) {
-            Entry::Occupied(known) => known.into_mut(),
-            Entry::Vacant(slot) => slot.insert(
-                conn.prepare_cached(
-                    "SELECT id, url, data_types FROM webhooks
-                     WHERE license_id = ?1 AND event_type = ?2 AND enabled = 1",
-                )?
-                .query_map([&license.license_id, event.event_type.as_str()], |r| {
-                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-                })?
-                .collect::<rusqlite::Result<_>>()?,
-            ),
-        }
-    } else {
-        &[]
-    };
+    deliveries: usize,
+    now: i64,
+) -> rusqlite::Result<i64> {
     let s = &event.sections;
     conn.prepare_cached(
         "INSERT INTO events (unique_id, license_id, event_type, idempotency_key, chat, visitor,
@@ -119,53 +180,8 @@ fn ingest_event(
         s.pre_chat_survey,
         s.ticket,
         s.canned_response,
-        targets.len() as i64,
+        deliveries as i64,
         now
     ])?;
-    let event_row = conn.last_insert_rowid();
-    let mut insert = conn.prepare_cached(
-        "INSERT INTO deliveries (event_id, license_id, webhook_id, event_type, data_types, status,
-                                 attempts, next_attempt_at, lease_until, created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, 0, 0, ?7, ?8, ?6, ?6)",
-    )?;
-    let mut jobs = Vec::new();
-    for (webhook_id, url, bits) in targets {
-        let (due, lease_until) = placement.place(webhook_id, now);
-        insert.execute(params![
-            event_row,
-            license.license_id,
-            webhook_id,
-            event.event_type.as_str(),
-            bits,
-            now,
-            due,
-            lease_until
-        ])?;
-        if lease_until.is_some() {
-            let wanted = DataTypes::from_bits_for(event.event_type, *bits);
-            jobs.push(DeliveryJob {
-                id: DeliveryId(conn.last_insert_rowid()),
-                attempt_no: 1,
-                license_id: license.license_id.clone(),
-                webhook_id: webhook_id.clone(),
-                event_type: event.event_type,
-                url: url.clone(),
-                body: Bytes::from(compose_body(
-                    event.event_type,
-                    &license.token,
-                    &license.license_id,
-                    &event.unique_id,
-                    s,
-                    wanted,
-                )),
-                idle_since: now,
-            });
-        }
-    }
-    Ok(Ingested {
-        event_id: event.unique_id.clone(),
-        deliveries: targets.len(),
-        duplicate: false,
-        jobs,
-    })
+    Ok(conn.last_insert_rowid())
 }

@@ -6,11 +6,13 @@
 mod deliveries;
 mod ingest;
 mod licenses;
+mod targets;
 mod visitors;
 mod webhooks;
 
 pub use deliveries::*;
 pub use ingest::*;
 pub use licenses::*;
+pub use targets::*;
 pub use visitors::*;
 pub use webhooks::*;

@@ -1,8 +1,9 @@
-//! Webhooks: create, list, change, delete.
+//! Webhooks: create, list, change, delete. Each is read with its target's health.
 
 use rusqlite::{params, Connection, OptionalExtension};
 
-use super::super::rows;
+use super::super::rows::{self, WEBHOOK_COLUMNS, WEBHOOK_FROM};
+use super::targets::unpark_webhook;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::WebhookChanges;
@@ -10,8 +11,8 @@ use crate::store::WebhookChanges;
 pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO webhooks (id, license_id, url, event_type, data_types, description, enabled,
-                               created_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                               created_at, updated_at, target_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
         params![
             w.id,
             w.license_id,
@@ -21,7 +22,8 @@ pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
             w.description,
             w.enabled,
             w.created_at,
-            w.updated_at
+            w.updated_at,
+            w.url.key()
         ],
     )
     .map(drop)
@@ -29,8 +31,8 @@ pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
 
 pub fn webhooks_of(conn: &Connection, license_id: &str) -> rusqlite::Result<Vec<Webhook>> {
     let sql = format!(
-        "SELECT {} FROM webhooks WHERE license_id = ?1 ORDER BY created_at, id",
-        rows::WEBHOOK_COLUMNS
+        "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE w.license_id = ?1
+         ORDER BY w.created_at, w.id"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([license_id], rows::webhook)?;
@@ -39,8 +41,7 @@ pub fn webhooks_of(conn: &Connection, license_id: &str) -> rusqlite::Result<Vec<
 
 pub fn webhook(conn: &Connection, license_id: &str, id: &str) -> rusqlite::Result<Option<Webhook>> {
     let sql = format!(
-        "SELECT {} FROM webhooks WHERE license_id = ?1 AND id = ?2",
-        rows::WEBHOOK_COLUMNS
+        "SELECT {WEBHOOK_COLUMNS} FROM {WEBHOOK_FROM} WHERE w.license_id = ?1 AND w.id = ?2"
     );
     conn.prepare_cached(&sql)?
         .query_row([license_id, id], rows::webhook)
@@ -54,9 +55,14 @@ pub fn update_webhook(
     c: &WebhookChanges,
     now: Millis,
 ) -> rusqlite::Result<Option<Webhook>> {
+    let (url, key) = match &c.url {
+        Some((url, key)) => (Some(url.as_str()), Some(key.as_str())),
+        None => (None, None),
+    };
     let changed = conn.execute(
         "UPDATE webhooks SET
             url = coalesce(?3, url),
+            target_key = coalesce(?9, target_key),
             data_types = coalesce(?4, data_types),
             description = CASE WHEN ?5 THEN ?6 ELSE description END,
             enabled = coalesce(?7, enabled),
@@ -65,16 +71,20 @@ pub fn update_webhook(
         params![
             license_id,
             id,
-            c.url,
+            url,
             c.data_types,
             c.description.is_some(),
             c.description.clone().flatten(),
             c.enabled,
-            now
+            now,
+            key
         ],
     )?;
     if changed == 0 {
         return Ok(None);
+    }
+    if c.url.is_some() || c.enabled.is_some() {
+        unpark_webhook(conn, id, now)?;
     }
     webhook(conn, license_id, id)
 }
@@ -92,8 +102,8 @@ pub fn delete_webhook(
     )?;
     if deleted > 0 {
         conn.execute(
-            "UPDATE deliveries SET status = 2, next_attempt_at = NULL, lease_until = NULL,
-                    last_error = 'the webhook was deleted', updated_at = ?2
+            "UPDATE deliveries SET status = 2, parked = 0, next_attempt_at = NULL,
+                    lease_until = NULL, last_error = 'the webhook was deleted', updated_at = ?2
              WHERE webhook_id = ?1 AND status = 0",
             params![id, now],
         )?;

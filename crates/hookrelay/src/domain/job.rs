@@ -1,0 +1,54 @@
+//! What the delivery engine passes around: a delivery ready to be attempted ([`DeliveryJob`]) and
+//! the record of one finished attempt ([`AttemptRecord`]) with what happens to the delivery next
+//! ([`Outcome`]). Plain values: the store builds jobs and writes records, the engine moves them.
+
+use bytes::Bytes;
+use livechat_webhooks::EventType;
+
+use super::delivery::{Attempt, DeliveryId};
+use super::Millis;
+
+/// One attempt to make: everything the sender needs, with the body already composed.
+#[derive(Debug, Clone)]
+pub struct DeliveryJob {
+    pub id: DeliveryId,
+    /// The number this attempt will have (1 for the first).
+    pub attempt_no: i64,
+    pub license_id: String,
+    pub webhook_id: String,
+    pub event_type: EventType,
+    /// The target URL as stored, credentials included.
+    pub url: String,
+    pub body: Bytes,
+}
+
+/// What happens to a delivery after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    RetryAt(Millis),
+    Failed,
+}
+
+/// One finished attempt, to be recorded.
+#[derive(Debug, Clone)]
+pub struct AttemptRecord {
+    pub delivery_id: DeliveryId,
+    pub attempt: Attempt,
+    pub outcome: Outcome,
+    /// The key of the target the attempt went to ([`super::target::TargetUrl::key`]), so that
+    /// its answer (or silence) updates that target's health; `None` when nothing was sent.
+    pub target_key: Option<String>,
+}
+
+impl AttemptRecord {
+    /// When the attempt ended.
+    pub fn ended_at(&self) -> Millis {
+        self.attempt.started_at + self.attempt.duration_ms
+    }
+
+    /// Whether the target answered at all (any HTTP status, even an error).
+    pub fn answered(&self) -> bool {
+        self.attempt.status_code.is_some()
+    }
+}

@@ -1,0 +1,130 @@
+//! The engine's writes that touch targets' health, each one transaction: recording attempts
+//! (and the transition they cause), arming probes, giving up on parked deliveries.
+
+use std::time::Duration;
+
+use deadpool_postgres::Object;
+use tokio_postgres::Error;
+
+use super::rows;
+use super::sql::{deliveries, targets};
+use crate::domain::health::{attempts_by_target, given_up_error, window_ms, MAX_PROBE_GAP};
+use crate::domain::job::AttemptRecord;
+use crate::domain::Millis;
+use crate::store::HealthChanges;
+
+/// Records `records` and applies what they mean for their targets (see
+/// [`crate::store::Store::record_attempts`]). The targets' rows are locked first, before any
+/// delivery row, so two nodes recording for one target take turns instead of deadlocking.
+pub async fn record_attempts(
+    c: &mut Object,
+    records: &[AttemptRecord],
+    now: Millis,
+    window: Duration,
+    channel: &str,
+) -> Result<HealthChanges, Error> {
+    let tx = c.transaction().await?;
+    let by_target = attempts_by_target(records);
+    let missed: Vec<&str> = by_target
+        .iter()
+        .filter(|(_, attempts)| attempts.iter().any(|(_, error)| error.is_some()))
+        .map(|(key, _)| *key)
+        .collect();
+    if !missed.is_empty() {
+        targets::ensure_targets(&tx, &missed).await?;
+    }
+    let keys: Vec<&str> = by_target.keys().copied().collect();
+    let mut stored = std::collections::HashMap::new();
+    if !keys.is_empty() {
+        for row in targets::lock_health(&tx, &keys).await? {
+            stored.insert(row.get::<_, String>(0), rows::health(&row, 1));
+        }
+    }
+    deliveries::insert_attempts(&tx, records).await?;
+    deliveries::apply_outcomes(&tx, records).await?;
+    let mut changes = HealthChanges::default();
+    for (key, attempts) in by_target {
+        let Some(old) = stored.get(key) else { continue }; // answered, and healthy
+        let (new, effect) = old.after_attempts(attempts);
+        if new != *old {
+            targets::save_health(&tx, key, &new).await?;
+        }
+        if effect.unpark {
+            targets::unpark_target(&tx, key, now).await?;
+            changes.unparked = true;
+        }
+        if let Some(since) = new.silent_since.filter(|_| effect.park) {
+            targets::park_target(&tx, key, since, window_ms(window), now).await?;
+            changes.parked.push(key.to_string());
+        }
+    }
+    if changes.unparked {
+        // Every node may help with what is due again.
+        deliveries::notify(&tx, channel).await?;
+    }
+    tx.commit().await?;
+    Ok(changes)
+}
+
+/// Arms the silent targets' due probes (see [`crate::store::Store::arm_probes`]).
+pub async fn arm_probes(
+    c: &mut Object,
+    now: Millis,
+    watchdog: Duration,
+    channel: &str,
+) -> Result<usize, Error> {
+    let tx = c.transaction().await?;
+    let due = targets::take_due_probes(&tx, now, now + watchdog.as_millis() as Millis).await?;
+    let mut armed = 0;
+    for key in &due {
+        if targets::unpark_probe(&tx, key, now).await? {
+            armed += 1;
+        } else {
+            // Nothing to probe with: look again later.
+            targets::probe_later(&tx, key, now + MAX_PROBE_GAP.as_millis() as Millis).await?;
+        }
+    }
+    if armed > 0 {
+        deliveries::notify(&tx, channel).await?;
+    }
+    tx.commit().await?;
+    Ok(armed)
+}
+
+/// Gives up on parked deliveries whose wait is over (see
+/// [`crate::store::Store::give_up_parked`]).
+pub async fn give_up_parked(
+    c: &mut Object,
+    now: Millis,
+    confirmed_since: Millis,
+    message: &str,
+    limit: usize,
+) -> Result<u64, Error> {
+    let tx = c.transaction().await?;
+    let over = targets::lock_given_up(&tx, now, confirmed_since, limit).await?;
+    if over.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = over.iter().map(|r| r.get(0)).collect();
+    let attempt_nos: Vec<i32> = over.iter().map(|r| r.get::<_, i32>(1) + 1).collect();
+    let errors: Vec<String> = over
+        .iter()
+        .map(|r| given_up_error(message, r.get::<_, Option<&str>>(2)))
+        .collect();
+    targets::fail_given_up(&tx, &ids, &attempt_nos, &errors, now).await?;
+    tx.commit().await?;
+    Ok(ids.len() as u64)
+}
+
+/// Fills in the target key of webhooks stored before keys existed.
+pub async fn backfill_target_keys(c: &Object) -> Result<usize, Error> {
+    let missing = targets::webhooks_without_key(c).await?;
+    for row in &missing {
+        let url: &str = row.get(1);
+        let key = crate::domain::target::TargetUrl::parse(url)
+            .map(|t| t.key())
+            .unwrap_or_default();
+        targets::set_target_key(c, row.get(0), &key).await?;
+    }
+    Ok(missing.len())
+}

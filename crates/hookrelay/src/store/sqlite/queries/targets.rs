@@ -1,0 +1,233 @@
+//! Targets' health (the `targets` table) and what it does to their deliveries: parking them while
+//! the target is silent, unparking them when it answers, arming probes, giving up on deliveries
+//! that waited the whole retry window.
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::super::rows;
+use crate::domain::health::{attempts_by_target, Health};
+use crate::domain::job::AttemptRecord;
+use crate::domain::Millis;
+use crate::store::HealthChanges;
+
+/// The webhooks of a target, as a subquery bound to `?1`.
+const OF_TARGET: &str = "webhook_id IN (SELECT id FROM webhooks WHERE target_key = ?1)";
+
+/// Updates the stored health of the records' targets and applies what it says (see
+/// [`crate::store::Store::record_attempts`]).
+pub fn apply_health(
+    conn: &Connection,
+    records: &[AttemptRecord],
+    now: Millis,
+    window_ms: Millis,
+) -> rusqlite::Result<HealthChanges> {
+    let mut changes = HealthChanges::default();
+    for (key, attempts) in attempts_by_target(records) {
+        let old = health(conn, key)?;
+        if old == Health::default() && attempts.iter().all(|(_, error)| error.is_none()) {
+            continue; // the usual case: a healthy target answered
+        }
+        let (new, effect) = old.after_attempts(attempts);
+        if new != old {
+            save_health(conn, key, &new)?;
+        }
+        if effect.unpark {
+            unpark_target(conn, key, now)?;
+            changes.unparked = true;
+        }
+        if let Some(since) = new.silent_since.filter(|_| effect.park) {
+            park_target(conn, key, since, window_ms, now)?;
+            changes.parked.push(key.to_string());
+        }
+    }
+    Ok(changes)
+}
+
+/// The stored health of `key` (the default, answering, when it has no row).
+pub fn health(conn: &Connection, key: &str) -> rusqlite::Result<Health> {
+    let sql = format!(
+        "SELECT {} FROM targets t WHERE t.key = ?1",
+        rows::HEALTH_COLUMNS
+    );
+    let found = conn
+        .prepare_cached(&sql)?
+        .query_row([key], |r| rows::health(r, 0))
+        .optional()?;
+    Ok(found.unwrap_or_default())
+}
+
+/// Stores `h` as the health of `key`; an answering target with no misses keeps no row.
+pub fn save_health(conn: &Connection, key: &str, h: &Health) -> rusqlite::Result<()> {
+    if *h == Health::default() {
+        conn.prepare_cached("DELETE FROM targets WHERE key = ?1")?
+            .execute([key])?;
+        return Ok(());
+    }
+    conn.prepare_cached(
+        "INSERT INTO targets (key, misses, silent_since, probe_at, probing, probe_level,
+                              last_miss_at, last_error)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+         ON CONFLICT (key) DO UPDATE SET misses = excluded.misses,
+             silent_since = excluded.silent_since, probe_at = excluded.probe_at,
+             probing = excluded.probing, probe_level = excluded.probe_level,
+             last_miss_at = excluded.last_miss_at, last_error = excluded.last_error",
+    )?
+    .execute(params![
+        key,
+        h.misses,
+        h.silent_since,
+        h.probe_at,
+        h.probing,
+        h.probe_level,
+        h.last_miss_at,
+        h.last_error
+    ])
+    .map(drop)
+}
+
+/// Parks the never-answered pending deliveries of `key` that are not under way, until
+/// `max(their last try, silent_since) + window_ms`.
+pub fn park_target(
+    conn: &Connection,
+    key: &str,
+    silent_since: Millis,
+    window_ms: Millis,
+    now: Millis,
+) -> rusqlite::Result<usize> {
+    let sql = format!(
+        "UPDATE deliveries SET parked = 1, next_attempt_at = max(updated_at, ?2) + ?3
+         WHERE {OF_TARGET} AND status = 0 AND parked = 0 AND last_status_code IS NULL
+           AND (lease_until IS NULL OR lease_until <= ?4)"
+    );
+    conn.prepare_cached(&sql)?
+        .execute(params![key, silent_since, window_ms, now])
+}
+
+/// Makes every parked delivery of `key` due at `now`.
+pub fn unpark_target(conn: &Connection, key: &str, now: Millis) -> rusqlite::Result<usize> {
+    let sql = format!(
+        "UPDATE deliveries SET parked = 0, next_attempt_at = ?2
+         WHERE {OF_TARGET} AND status = 0 AND parked = 1"
+    );
+    conn.prepare_cached(&sql)?.execute(params![key, now])
+}
+
+/// Makes every parked delivery of one webhook due at `now`.
+pub fn unpark_webhook(conn: &Connection, webhook_id: &str, now: Millis) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET parked = 0, next_attempt_at = ?2
+         WHERE webhook_id = ?1 AND status = 0 AND parked = 1",
+    )?
+    .execute(params![webhook_id, now])
+}
+
+/// Arms the probes that are due (see [`crate::store::Store::arm_probes`]). A target with nothing
+/// parked to probe with waits `idle_ms` and looks again.
+pub fn arm_probes(
+    conn: &Connection,
+    now: Millis,
+    watchdog_ms: Millis,
+    idle_ms: Millis,
+) -> rusqlite::Result<usize> {
+    let due: Vec<String> = conn
+        .prepare_cached(
+            "SELECT key FROM targets WHERE silent_since IS NOT NULL AND probe_at <= ?1",
+        )?
+        .query_map([now], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut armed = 0;
+    for key in due {
+        let probe = least_tried_parked(conn, &key)?;
+        let (probing, probe_at) = match probe {
+            Some(id) => {
+                conn.prepare_cached(
+                    "UPDATE deliveries SET parked = 0, next_attempt_at = ?2 WHERE id = ?1",
+                )?
+                .execute(params![id, now])?;
+                armed += 1;
+                (true, now + watchdog_ms)
+            }
+            None => (false, now + idle_ms),
+        };
+        conn.prepare_cached("UPDATE targets SET probing = ?2, probe_at = ?3 WHERE key = ?1")?
+            .execute(params![key, probing, probe_at])?;
+    }
+    Ok(armed)
+}
+
+/// The parked delivery of an enabled webhook of `key` with the fewest attempts (the oldest of
+/// those), so probing spreads over deliveries instead of using up one's retries.
+fn least_tried_parked(conn: &Connection, key: &str) -> rusqlite::Result<Option<i64>> {
+    let webhooks: Vec<String> = conn
+        .prepare_cached("SELECT id FROM webhooks WHERE target_key = ?1 AND enabled = 1")?
+        .query_map([key], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut best: Option<(i64, i64)> = None;
+    for w in webhooks {
+        let found: Option<(i64, i64)> = conn
+            .prepare_cached(
+                "SELECT attempts, id FROM deliveries
+                 WHERE webhook_id = ?1 AND status = 0 AND parked = 1
+                 ORDER BY attempts, id LIMIT 1",
+            )?
+            .query_row([w], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()?;
+        best = best.into_iter().chain(found).min();
+    }
+    Ok(best.map(|(_, id)| id))
+}
+
+/// Fails parked deliveries whose wait is over (see [`crate::store::Store::give_up_parked`]).
+pub fn give_up_parked(
+    conn: &Connection,
+    now: Millis,
+    confirmed_since: Millis,
+    message: &str,
+    limit: usize,
+) -> rusqlite::Result<u64> {
+    let over: Vec<(i64, i64, Option<String>)> = conn
+        .prepare_cached(
+            "SELECT d.id, d.attempts, t.last_error FROM deliveries d
+             JOIN webhooks w ON w.id = d.webhook_id JOIN targets t ON t.key = w.target_key
+             WHERE d.status = 0 AND d.parked = 1 AND d.next_attempt_at <= ?1 AND w.enabled = 1
+               AND t.silent_since IS NOT NULL AND t.last_miss_at >= ?2
+             LIMIT ?3",
+        )?
+        .query_map(params![now, confirmed_since, limit as i64], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, attempts, last_error) in &over {
+        let error = crate::domain::health::given_up_error(message, last_error.as_deref());
+        conn.prepare_cached(
+            "INSERT INTO attempts (delivery_id, attempt_no, started_at, duration_ms, error)
+             VALUES (?1, ?2, ?3, 0, ?4)",
+        )?
+        .execute(params![id, attempts + 1, now, error])?;
+        conn.prepare_cached(
+            "UPDATE deliveries SET status = 2, parked = 0, next_attempt_at = NULL,
+                    attempts = ?2, last_status_code = NULL, last_error = ?3, updated_at = ?4
+             WHERE id = ?1",
+        )?
+        .execute(params![id, attempts + 1, error, now])?;
+    }
+    Ok(over.len() as u64)
+}
+
+/// Fills in the target key of webhooks stored before keys existed.
+pub fn backfill_target_keys(conn: &Connection) -> rusqlite::Result<usize> {
+    let missing: Vec<(String, String)> = conn
+        .prepare("SELECT id, url FROM webhooks WHERE target_key = ''")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, url) in &missing {
+        let key = crate::domain::target::TargetUrl::parse(url)
+            .map(|t| t.key())
+            .unwrap_or_default();
+        conn.execute(
+            "UPDATE webhooks SET target_key = ?2 WHERE id = ?1",
+            [id, &key],
+        )?;
+    }
+    Ok(missing.len())
+}
