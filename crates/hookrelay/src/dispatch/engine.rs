@@ -25,7 +25,7 @@ use crate::domain::job::DeliveryJob;
 use crate::domain::license::License;
 use crate::domain::target::TargetUrl;
 use crate::domain::{now_ms, Millis};
-use crate::store::{Ingested, Resend, Store, StoreResult};
+use crate::store::{Ingested, News, Resend, Store, StoreResult};
 
 /// The engine's limits and policies.
 #[derive(Debug, Clone)]
@@ -117,10 +117,12 @@ impl Engine {
             dispatcher: commands_tx,
         });
         let dispatcher = Dispatcher::new(shared.clone(), attempter.clone(), records_tx);
+        let shutdown_news = shutdown.clone();
         let handles = vec![
             tokio::spawn(super::claimer::run(shared.clone(), shutdown.clone())),
             tokio::spawn(dispatcher.run(commands_rx, shutdown)),
             tokio::spawn(super::recorder::run(shared.clone(), records_rx)),
+            tokio::spawn(follow_news(shared.clone(), shutdown_news)),
         ];
         (Engine { shared, attempter }, EngineTasks { handles })
     }
@@ -216,6 +218,23 @@ impl Engine {
                 return false;
             }
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// Passes on what other nodes changed (a webhook, a target that fell silent) to this node's
+/// dispatcher, so that it does not go on sending jobs it holds with stale facts.
+async fn follow_news(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            news = shared.store.next_news() => {
+                let command = match news {
+                    News::WebhookChanged(id) => Command::WebhookChanged(id),
+                    News::TargetParked(key) => Command::Parked(vec![key]),
+                };
+                let _ = shared.dispatcher.send(command);
+            }
+            _ = shutdown.changed() => if *shutdown.borrow() { return },
         }
     }
 }

@@ -87,18 +87,7 @@ impl NewEvent {
             };
             let name = field(data_type.as_str());
             if !event_type.supports(data_type) {
-                let allowed: Vec<_> = event_type
-                    .supported_data_types()
-                    .iter()
-                    .map(|d| d.as_str())
-                    .collect();
-                return Err(Invalid::new(
-                    name,
-                    format!(
-                        "{event_type} does not carry {data_type}; it carries: {}",
-                        allowed.join(", ")
-                    ),
-                ));
+                return Err(not_carried(event_type, data_type, name));
             }
             if data_type == DataType::Chat {
                 // The shape check and the tag rule's input in one parse.
@@ -136,6 +125,22 @@ impl NewEvent {
             idempotency_key: None,
         })
     }
+}
+
+/// The refusal of a section its event type does not carry, naming the ones it does.
+fn not_carried(event_type: EventType, data_type: DataType, name: String) -> Invalid {
+    let allowed: Vec<_> = event_type
+        .supported_data_types()
+        .iter()
+        .map(|d| d.as_str())
+        .collect();
+    Invalid::new(
+        name,
+        format!(
+            "{event_type} does not carry {data_type}; it carries: {}",
+            allowed.join(", ")
+        ),
+    )
 }
 
 fn check_shape(data_type: DataType, section: &Value, name: &str) -> Result<(), Invalid> {

@@ -50,6 +50,15 @@ pub struct Ingested {
     pub jobs: Vec<DeliveryJob>,
 }
 
+/// A change made elsewhere (by another node) that this node's engine must follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum News {
+    /// A webhook's URL or state changed, or it was deleted.
+    WebhookChanged(String),
+    /// A target fell silent and its deliveries were parked.
+    TargetParked(String),
+}
+
 /// What recording a batch of attempts changed in the health of their targets.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct HealthChanges {
@@ -225,6 +234,12 @@ pub trait Store: Send + Sync + 'static {
     /// with a single node never has such news: the default waits forever.
     async fn wait_for_new_work(&self) {
         std::future::pending::<()>().await
+    }
+
+    /// The next [`News`] from another node (PostgreSQL's `NOTIFY` payloads). A backend with a
+    /// single node never has any: the default waits forever.
+    async fn next_news(&self) -> News {
+        std::future::pending().await
     }
 
     /// Waits until everything accepted so far is written, then stops the backend's workers.

@@ -20,5 +20,6 @@ mod payload_fidelity;
 mod pg_proxy;
 mod pg_races;
 mod retries;
+mod shared_health;
 mod visitors;
 mod wire_format;

@@ -52,6 +52,12 @@ pub struct Receiver {
 impl Receiver {
     /// Starts a receiver answering 200.
     pub async fn start() -> Receiver {
+        Receiver::start_on("127.0.0.1:0").await
+    }
+
+    /// Starts a receiver answering 200 on `address` (e.g. the port of a target that refused
+    /// connections until now).
+    pub async fn start_on(address: &str) -> Receiver {
         let shared = Arc::new(Shared::default());
         *shared.default.lock().unwrap() = Some(Answer::Status(200));
         let s = shared.clone();
@@ -59,7 +65,7 @@ impl Receiver {
             let s = s.clone();
             async move { handle(s, uri, headers, body).await }
         });
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Receiver { url, shared }

@@ -62,6 +62,10 @@ pub async fn record_attempts(
         // Every node may help with what is due again.
         deliveries::notify(&tx, channel).await?;
     }
+    for key in &changes.parked {
+        // Every node hands back what it holds for this target.
+        deliveries::notify_with(&tx, channel, &super::listener::parked_payload(key)).await?;
+    }
     tx.commit().await?;
     Ok(changes)
 }

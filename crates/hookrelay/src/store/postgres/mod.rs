@@ -17,15 +17,17 @@ mod health;
 mod ingest;
 mod listener;
 mod migrate;
+mod open;
 mod pool;
 mod rows;
 mod sql;
+mod webhooks;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use deadpool_postgres::{Object, Pool};
+use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -39,11 +41,12 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::{now_ms, Millis};
 use crate::store::{
-    DeliveryDetail, HealthChanges, Ingested, Resend, Store, StoreError, StoreResult, WebhookChanges,
+    DeliveryDetail, HealthChanges, Ingested, News, Resend, Store, StoreError, StoreResult,
+    WebhookChanges,
 };
 use committer::Committer;
 use ingest::IngestRequest;
-use sql::{accounts, deliveries, targets, visitors};
+use sql::{accounts, deliveries, visitors};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -51,42 +54,9 @@ pub struct PostgresStore {
     workers: Mutex<Vec<JoinHandle<()>>>,
     listener: JoinHandle<()>,
     wake: Arc<Notify>,
+    news: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<News>>,
     /// The `NOTIFY` channel of this database schema.
     channel: String,
-}
-
-impl PostgresStore {
-    /// Connects, brings the schema up to date and starts the commit and notification tasks.
-    pub async fn open(url: &str) -> anyhow::Result<PostgresStore> {
-        let (config, pool) = pool::connect(url)?;
-        let schema: String = {
-            let mut client = pool.get().await.map_err(|e| {
-                anyhow::anyhow!("cannot connect to {}: {e}", crate::config::redact_url(url))
-            })?;
-            migrate::run(&mut client).await?;
-            health::backfill_target_keys(&client).await?;
-            client
-                .query_one("SELECT current_schema()", &[])
-                .await?
-                .get(0)
-        };
-        let channel = format!("hookrelay_work.{schema}");
-        let wake = Arc::new(Notify::new());
-        let listener = listener::start(config, channel.clone(), wake.clone());
-        let (committer, workers) = Committer::start(pool.clone(), channel.clone());
-        Ok(PostgresStore {
-            pool,
-            committer: Mutex::new(Some(committer)),
-            workers: Mutex::new(workers),
-            listener,
-            wake,
-            channel,
-        })
-    }
-
-    async fn client(&self) -> StoreResult<Object> {
-        self.pool.get().await.map_err(error::pool)
-    }
 }
 
 fn internal(e: rows::BadValue) -> StoreError {
@@ -183,38 +153,18 @@ impl Store for PostgresStore {
         now: Millis,
     ) -> StoreResult<Option<Webhook>> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(error::db)?;
-        let exists = accounts::update_webhook(&tx, license_id, id, &changes, now)
+        webhooks::update(&mut c, license_id, id, &changes, now, &self.channel)
             .await
             .map_err(error::db)?;
-        if exists && (changes.url.is_some() || changes.enabled.is_some()) {
-            // What was parked for the old target, or held while disabled, may go now, from any
-            // node.
-            targets::unpark_webhook(&tx, id, now)
-                .await
-                .map_err(error::db)?;
-            deliveries::notify(&tx, &self.channel)
-                .await
-                .map_err(error::db)?;
-        }
-        tx.commit().await.map_err(error::db)?;
         drop(c);
         self.webhook(license_id, id).await
     }
 
     async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
         let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(error::db)?;
-        let deleted = accounts::delete_webhook(&tx, license_id, id)
+        webhooks::delete(&mut c, license_id, id, now, &self.channel)
             .await
-            .map_err(error::db)?;
-        if deleted {
-            accounts::fail_deliveries_of_webhook(&tx, id, now)
-                .await
-                .map_err(error::db)?;
-        }
-        tx.commit().await.map_err(error::db)?;
-        Ok(deleted)
+            .map_err(error::db)
     }
 
     async fn ingest(
@@ -413,6 +363,13 @@ impl Store for PostgresStore {
 
     async fn wait_for_new_work(&self) {
         self.wake.notified().await;
+    }
+
+    async fn next_news(&self) -> News {
+        match self.news.lock().await.recv().await {
+            Some(news) => news,
+            None => std::future::pending().await,
+        }
     }
 
     async fn close(&self) {

@@ -4,11 +4,12 @@
 //! leases (that is what the PostgreSQL backend is for), so the store holds an exclusive lock on
 //! `PATH.lock` while it is open and a second process is refused with a clear error.
 
+mod connection;
 mod queries;
 mod rows;
 mod writer;
 
-use std::fs::{File, TryLockError};
+use std::fs::File;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -28,24 +29,10 @@ use crate::domain::Millis;
 use crate::store::{
     DeliveryDetail, HealthChanges, Ingested, Resend, Store, StoreError, StoreResult, WebhookChanges,
 };
+use connection::{
+    connect, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB, WRITER_CACHE_KIB,
+};
 use writer::Writer;
-
-/// The schema steps, in order: step N brings a database from version N-1 to N.
-const MIGRATIONS: [&str; 3] = [
-    include_str!("schema.sql"),
-    include_str!("schema_v2.sql"),
-    include_str!("schema_v3.sql"),
-];
-const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
-/// Reader connections kept open; more are opened on demand under load.
-const READERS: usize = 4;
-/// Page caches: the writer's holds the hot end of the tables; readers need little. Together they
-/// bound what SQLite adds to the process's memory, whatever the size of the backlog. The file's
-/// pages stay in the OS page cache anyway, so a miss here costs a read call, not a disk read:
-/// 4 MiB for the writer delivered as fast as 16 MiB in hookrelay-bench and cut the peak memory
-/// with a million deliveries pending by about 20 MiB.
-const WRITER_CACHE_KIB: u32 = 4 * 1024;
-const READER_CACHE_KIB: u32 = 2 * 1024;
 
 pub struct SqliteStore {
     /// The lock on `PATH.lock`, held until [`Store::close`] (or the process ends).
@@ -128,84 +115,6 @@ impl SqliteStore {
         })
         .await
         .map_err(|e| StoreError::Internal(e.into()))?
-    }
-}
-
-/// Takes the exclusive lock on `PATH.lock` (none for an in-memory database).
-fn lock_file(path: &str) -> anyhow::Result<Option<File>> {
-    if path == ":memory:" {
-        return Ok(None);
-    }
-    let lock_path = format!("{path}.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| anyhow::anyhow!("cannot open the lock file {lock_path}: {e}"))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(file)),
-        Err(TryLockError::WouldBlock) => anyhow::bail!(
-            "another hookrelay process is using {path} (it holds {lock_path}); SQLite serves one \
-             process: stop the other one, or use PostgreSQL (HOOKRELAY_DATABASE_URL=postgres://...) \
-             to run several nodes"
-        ),
-        Err(TryLockError::Error(e)) => Err(anyhow::anyhow!("cannot lock {lock_path}: {e}")),
-    }
-}
-
-fn connect(path: &str, cache_kib: u32) -> rusqlite::Result<Connection> {
-    let conn = Connection::open(path)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL;
-         PRAGMA synchronous = FULL;
-         PRAGMA foreign_keys = OFF;
-         PRAGMA temp_store = MEMORY;
-         PRAGMA cache_size = -{cache_kib};"
-    ))?;
-    conn.set_prepared_statement_cache_capacity(64);
-    Ok(conn)
-}
-
-fn migrate(conn: &Connection) -> anyhow::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version > SCHEMA_VERSION {
-        anyhow::bail!(
-            "the database was written by a newer hookrelay (schema {version}, this one knows {SCHEMA_VERSION})"
-        );
-    }
-    // Each step runs in its own transaction together with the version bump, so a crash
-    // between steps leaves a database the next start continues from.
-    for (step, sql) in (1..).zip(MIGRATIONS) {
-        if version < step {
-            conn.execute_batch(&format!(
-                "BEGIN; {sql}; PRAGMA user_version = {step}; COMMIT;"
-            ))?;
-        }
-    }
-    Ok(())
-}
-
-fn sql_error(e: rusqlite::Error) -> StoreError {
-    match &e {
-        rusqlite::Error::SqliteFailure(f, msg)
-            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
-        {
-            StoreError::Conflict(msg.clone().unwrap_or_else(|| "already exists".into()))
-        }
-        rusqlite::Error::SqliteFailure(f, _)
-            if matches!(
-                f.code,
-                rusqlite::ErrorCode::DatabaseBusy
-                    | rusqlite::ErrorCode::DatabaseLocked
-                    | rusqlite::ErrorCode::DiskFull
-                    | rusqlite::ErrorCode::CannotOpen
-            ) =>
-        {
-            StoreError::Unavailable(e.to_string())
-        }
-        _ => StoreError::Internal(e.into()),
     }
 }
 
@@ -444,57 +353,4 @@ impl Store for SqliteStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_version_1_database_is_migrated_to_the_current_version_keeping_its_rows() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
-        let conn = connect(path.to_str().unwrap(), READER_CACHE_KIB).unwrap();
-        conn.execute_batch(&format!(
-            "BEGIN; {}; PRAGMA user_version = 1; COMMIT;",
-            MIGRATIONS[0]
-        ))
-        .unwrap();
-        conn.execute("INSERT INTO settings (key, value) VALUES ('k', 'v')", [])
-            .unwrap();
-        migrate(&conn).unwrap();
-        let version: i64 = conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .unwrap();
-        assert_eq!(version, SCHEMA_VERSION);
-        assert_eq!(queries::setting(&conn, "k").unwrap().as_deref(), Some("v"));
-        assert!(queries::visitor_details_of(&conn, "1", "S1")
-            .unwrap()
-            .is_empty());
-        migrate(&conn).unwrap(); // running again changes nothing
-    }
-
-    #[tokio::test]
-    async fn a_second_store_on_the_same_file_is_refused_until_the_first_closes() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("one.db");
-        let path = path.to_str().unwrap();
-        let first = SqliteStore::open(path).await.unwrap();
-        let err = match SqliteStore::open(path).await {
-            Ok(_) => panic!("a second store opened the same file"),
-            Err(e) => e.to_string(),
-        };
-        assert!(
-            err.contains("another hookrelay process") && err.contains("PostgreSQL"),
-            "{err}"
-        );
-        first.close().await;
-        let again = SqliteStore::open(path).await.unwrap();
-        again.close().await;
-    }
-
-    #[test]
-    fn a_database_from_a_newer_hookrelay_is_refused() {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("PRAGMA user_version = 99").unwrap();
-        let err = migrate(&conn).unwrap_err().to_string();
-        assert!(err.contains("newer hookrelay"), "{err}");
-    }
-}
+mod tests;

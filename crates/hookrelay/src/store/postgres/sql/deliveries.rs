@@ -241,9 +241,18 @@ pub async fn pending_count<C: GenericClient>(c: &C) -> Result<i64, Error> {
     Ok(rows[0].get(0))
 }
 
-/// Wakes the nodes listening on `channel` when this transaction commits.
+/// Wakes the nodes listening on `channel` when this transaction commits: there is work.
 pub async fn notify<C: GenericClient>(c: &C, channel: &str) -> Result<(), Error> {
-    execute(c, "SELECT pg_notify($1, '')", &[&channel])
+    notify_with(c, channel, "").await
+}
+
+/// Sends `payload` to the nodes listening on `channel` when this transaction commits.
+pub async fn notify_with<C: GenericClient>(
+    c: &C,
+    channel: &str,
+    payload: &str,
+) -> Result<(), Error> {
+    execute(c, "SELECT pg_notify($1, $2)", &[&channel, &payload])
         .await
         .map(drop)
 }

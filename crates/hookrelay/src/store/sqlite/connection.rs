@@ -1,0 +1,103 @@
+//! Opening the SQLite file: the lock that keeps a second process off it, connections with
+//! their pragmas, schema migrations, and how SQLite's errors map onto the store's.
+
+use std::fs::{File, TryLockError};
+
+use rusqlite::Connection;
+
+use crate::store::StoreError;
+
+/// The schema steps, in order: step N brings a database from version N-1 to N.
+pub(super) const MIGRATIONS: [&str; 3] = [
+    include_str!("schema.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
+pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+/// Reader connections kept open; more are opened on demand under load.
+pub(super) const READERS: usize = 4;
+/// Page caches: the writer's holds the hot end of the tables; readers need little. Together they
+/// bound what SQLite adds to the process's memory, whatever the size of the backlog. The file's
+/// pages stay in the OS page cache anyway, so a miss here costs a read call, not a disk read:
+/// 4 MiB for the writer delivered as fast as 16 MiB in hookrelay-bench and cut the peak memory
+/// with a million deliveries pending by about 20 MiB.
+pub(super) const WRITER_CACHE_KIB: u32 = 4 * 1024;
+pub(super) const READER_CACHE_KIB: u32 = 2 * 1024;
+
+/// Takes the exclusive lock on `PATH.lock` (none for an in-memory database).
+pub(super) fn lock_file(path: &str) -> anyhow::Result<Option<File>> {
+    if path == ":memory:" {
+        return Ok(None);
+    }
+    let lock_path = format!("{path}.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| anyhow::anyhow!("cannot open the lock file {lock_path}: {e}"))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(file)),
+        Err(TryLockError::WouldBlock) => anyhow::bail!(
+            "another hookrelay process is using {path} (it holds {lock_path}); SQLite serves one \
+             process: stop the other one, or use PostgreSQL (HOOKRELAY_DATABASE_URL=postgres://...) \
+             to run several nodes"
+        ),
+        Err(TryLockError::Error(e)) => Err(anyhow::anyhow!("cannot lock {lock_path}: {e}")),
+    }
+}
+
+pub(super) fn connect(path: &str, cache_kib: u32) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL;
+         PRAGMA synchronous = FULL;
+         PRAGMA foreign_keys = OFF;
+         PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -{cache_kib};"
+    ))?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+pub(super) fn migrate(conn: &Connection) -> anyhow::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version > SCHEMA_VERSION {
+        anyhow::bail!(
+            "the database was written by a newer hookrelay (schema {version}, this one knows {SCHEMA_VERSION})"
+        );
+    }
+    // Each step runs in its own transaction together with the version bump, so a crash
+    // between steps leaves a database the next start continues from.
+    for (step, sql) in (1..).zip(MIGRATIONS) {
+        if version < step {
+            conn.execute_batch(&format!(
+                "BEGIN; {sql}; PRAGMA user_version = {step}; COMMIT;"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) fn sql_error(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, msg)
+            if f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            StoreError::Conflict(msg.clone().unwrap_or_else(|| "already exists".into()))
+        }
+        rusqlite::Error::SqliteFailure(f, _)
+            if matches!(
+                f.code,
+                rusqlite::ErrorCode::DatabaseBusy
+                    | rusqlite::ErrorCode::DatabaseLocked
+                    | rusqlite::ErrorCode::DiskFull
+                    | rusqlite::ErrorCode::CannotOpen
+            ) =>
+        {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Internal(e.into()),
+    }
+}
