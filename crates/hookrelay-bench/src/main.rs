@@ -20,11 +20,10 @@ pub struct Args {
     /// Smaller counts (for a quick look; figures are noisier).
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (comma-separated): baseline, single, batch, latency, isolation, backlog.
-    #[arg(
-        long,
-        default_value = "baseline,single,batch,latency,isolation,backlog"
-    )]
+    /// Scenarios to run (comma-separated): baseline, single, batch, latency, isolation, backlog,
+    /// fanout (ten webhooks on one host:port), recovery (two nodes, a target that refuses then
+    /// answers; PostgreSQL only, skipped otherwise).
+    #[arg(long, default_value = scenarios::ALL)]
     scenarios: String,
     /// A PostgreSQL URL: each scenario runs on a fresh database created beside it (default: a
     /// fresh SQLite file per scenario).

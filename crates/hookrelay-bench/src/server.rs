@@ -54,12 +54,25 @@ impl Server {
         })
     }
 
+    /// `nodes` servers on one fresh database (PostgreSQL when `nodes` > 1), all serving the
+    /// license the first one created.
+    pub async fn cluster(database_url: Option<&str>, nodes: usize) -> anyhow::Result<Vec<Server>> {
+        let first = Server::start(database_url, &[]).await?;
+        let mut cluster = vec![];
+        for _ in 1..nodes {
+            cluster.push(first.join()?);
+        }
+        cluster.insert(0, first);
+        Ok(cluster)
+    }
+
+    /// Creates a webhook; returns its id.
     pub async fn webhook(
         &self,
         url: &str,
         event_type: &str,
         data_types: &[&str],
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<String> {
         let response = reqwest::Client::new()
             .post(format!(
                 "{}/v1/licenses/{}/webhooks",
@@ -74,7 +87,47 @@ impl Server {
             "creating a webhook: {}",
             response.text().await?
         );
-        Ok(())
+        let created: Value = response.json().await?;
+        created["id"]
+            .as_str()
+            .map(String::from)
+            .ok_or_else(|| anyhow::anyhow!("a created webhook without an id: {created}"))
+    }
+
+    /// Every delivery of one webhook, read through the API page by page.
+    pub async fn deliveries(&self, webhook_id: &str) -> anyhow::Result<Vec<Value>> {
+        let client = reqwest::Client::new();
+        let url = format!("{}/v1/licenses/{}/deliveries", self.base, self.license_id);
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![
+                ("webhook_id", webhook_id.to_string()),
+                ("limit", "500".into()),
+            ];
+            if let Some(c) = cursor.take() {
+                query.push(("cursor", c));
+            }
+            let response = client
+                .get(&url)
+                .bearer_auth(&self.api_key)
+                .query(&query)
+                .send()
+                .await?;
+            anyhow::ensure!(
+                response.status() == 200,
+                "listing deliveries: {}",
+                response.text().await?
+            );
+            let mut page: Value = response.json().await?;
+            if let Some(Value::Array(items)) = page.get_mut("deliveries").map(Value::take) {
+                all.extend(items);
+            }
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return Ok(all),
+            }
+        }
     }
 
     /// Another node on the same database, serving the same license.
