@@ -275,3 +275,54 @@ async fn the_console_scripts_never_write_html_strings() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_whose_target_is_silent_shows_a_banner_saying_since_when_and_why() {
+    let server = TestServer::start_with(|c| {
+        c.retry_schedule = vec![std::time::Duration::from_secs(600); 3];
+    })
+    .await;
+    let license = server.license().await;
+    let dead = crate::receiver::refusing_target().await;
+    let webhook = server.webhook(&license, &dead, "visitor_queued", &[]).await;
+    for _ in 0..5 {
+        server
+            .event(
+                &license,
+                json!({"event_type": "visitor_queued", "visitor": {"id": "S1"}}),
+            )
+            .await;
+    }
+    let path = format!("/v1/licenses/{}/webhooks/{webhook}", license.id);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while server.get(&path, &license.api_key).await.1["target_health"]["state"] != "silent" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the target never went silent"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let b = Browser::start().await;
+    sign_in_as_license(&b, &server, &license.id, &license.api_key).await;
+    let banner = format!(".banner-silent[data-webhook-id=\"{webhook}\"]");
+    let text = b.wait_text(&banner, "has not answered since").await;
+    assert!(
+        text.contains("could not connect"),
+        "the last error is shown: {text}"
+    );
+    assert!(text.contains(&dead), "the URL is named: {text}");
+    b.wait_text(
+        &format!("#webhooks tr[data-webhook-id=\"{webhook}\"]"),
+        "silent",
+    )
+    .await;
+    b.screenshot("webhook-target-silent").await;
+    // A healthy webhook of the same license gets no banner.
+    let receiver = Receiver::start().await;
+    server
+        .webhook(&license, &receiver.url, "chat_started", &[])
+        .await;
+    b.client.refresh().await.unwrap();
+    b.wait_text("#webhooks", "chat_started").await;
+    assert_eq!(count(&b, ".banner-silent").await, 1);
+}

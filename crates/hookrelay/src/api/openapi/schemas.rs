@@ -143,7 +143,13 @@ fn webhooks() -> Value {
             "description": {"type": ["string", "null"], "maxLength": 500},
             "enabled": {"type": "boolean"},
         }},
-        "Webhook": object(&["id", "license_id", "url", "event_type", "data_types", "enabled", "created_at", "updated_at"], json!({
+        "TargetHealth": object(&["state", "silent_since", "next_probe_at", "last_error"], json!({
+            "state": {"type": "string", "enum": ["answering", "silent"], "description": "`silent` after 3 attempts in a row got no answer (refused, timed out, broken off): the target is then only probed, one attempt at a time, and its other deliveries are parked until it answers. Shared by every webhook whose URL has the same scheme, host and port, and by every node."},
+            "silent_since": {"type": ["string", "null"], "format": "date-time", "description": "When it went silent; null while it answers."},
+            "next_probe_at": {"type": ["string", "null"], "format": "date-time", "description": "When the next probe goes; null while it answers or while a probe is under way."},
+            "last_error": {"type": ["string", "null"], "description": "Why its last attempt got no answer; null once it answers."},
+        })),
+        "Webhook": object(&["id", "license_id", "url", "event_type", "data_types", "enabled", "created_at", "updated_at", "target_health"], json!({
             "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
             "license_id": {"type": "string"},
             "url": {"type": "string", "description": "The password, if any, is shown as `***`."},
@@ -152,6 +158,7 @@ fn webhooks() -> Value {
             "description": nullable("string"),
             "enabled": {"type": "boolean"},
             "created_at": time(), "updated_at": time(),
+            "target_health": reference("TargetHealth"),
         })),
         "WebhookList": object(&["webhooks"], json!({"webhooks": {"type": "array", "items": reference("Webhook")}})),
         "TestResult": object(&["succeeded", "duration_ms"], json!({

@@ -13,7 +13,7 @@ export async function webhooksPage(root, ctx) {
   const listSlot = h('div');
   const reload = async () => {
     const fresh = await call('GET', licensePath('/webhooks'));
-    replace(listSlot, table(fresh.webhooks));
+    replace(listSlot, silentBanners(fresh.webhooks), table(fresh.webhooks));
   };
   const openForm = (webhook) => {
     replace(formSlot, webhookForm(matrix, webhook, {
@@ -61,19 +61,38 @@ export async function webhooksPage(root, ctx) {
       h('td', {}, h('code', {}, w.event_type)),
       h('td', {}, w.data_types.length ? w.data_types.join(', ') : h('span', { class: 'muted' }, 'none')),
       h('td', { class: 'url' }, h('span', { class: 'break' }, w.url), w.description ? h('div', { class: 'muted' }, w.description) : null),
-      h('td', {}, badge(w.enabled ? 'enabled' : 'disabled')),
+      h('td', {}, badge(w.enabled ? 'enabled' : 'disabled'),
+        silent(w) ? h('span', {}, ' ', badge('silent')) : null),
       h('td', {}, h('div', { class: 'row-actions' }, test,
         h('button', { type: 'button', on: { click: () => openForm(w) } }, 'Edit'), toggle,
         h('a', { href: `#/deliveries?webhook_id=${encodeURIComponent(w.id)}` }, 'Deliveries'), remove)));
   };
 
-  replace(listSlot, table(list.webhooks));
+  replace(listSlot, silentBanners(list.webhooks), table(list.webhooks));
   replace(root,
     h('div', { class: 'title-row' }, h('h1', {}, 'Webhooks'),
       h('button', { type: 'button', class: 'primary', id: 'add-webhook', on: { click: () => openForm(null) } }, 'Add webhook')),
     h('p', { class: 'muted' }, 'Each webhook sends one event type, with the data types you pick, to a URL of yours. A delivery succeeds when your server answers HTTP 200; otherwise it is retried.'),
     formSlot, testSlot, listSlot);
   focusHeading(root);
+}
+
+function silent(w) {
+  return w.target_health && w.target_health.state === 'silent';
+}
+
+/** One banner per webhook whose target does not answer: since when, and its last error. */
+function silentBanners(webhooks) {
+  return webhooks.filter(silent).map((w) => {
+    const health = w.target_health;
+    const since = new Date(health.silent_since).toLocaleString();
+    const next = health.next_probe_at ? ` Next probe: ${new Date(health.next_probe_at).toLocaleTimeString()}.` : ' A probe is under way.';
+    return h('div', { class: 'banner banner-silent', role: 'status', 'data-webhook-id': w.id },
+      h('strong', {}, `The target of the ${w.event_type} webhook has not answered since ${since}.`), ' ',
+      h('span', { class: 'break' }, w.url), h('br'),
+      `Last error: ${health.last_error || 'none recorded'}.`,
+      ` hookrelay tries it one attempt at a time; its other deliveries wait and go out as soon as it answers.${next}`);
+  });
 }
 
 /** Sends a sample payload now and shows the target's answer. */
