@@ -94,5 +94,6 @@ pub fn engine_config(config: &Config) -> EngineConfig {
         max_held: (config.max_in_flight * 4).max(1024),
         lease: config.delivery_lease,
         shutdown_grace: config.attempt_timeout + Duration::from_secs(1),
+        attempt_timeout: config.attempt_timeout,
     }
 }

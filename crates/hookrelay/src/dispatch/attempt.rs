@@ -18,19 +18,19 @@ pub(super) struct Attempter {
 }
 
 impl Attempter {
-    /// Makes one attempt. `answered_or_not` is called as soon as the exchange is over (so the
-    /// target's slot frees before the bookkeeping).
+    /// Makes one attempt. `over` is called with its duration as soon as the exchange is over (so
+    /// the target's slot frees before the bookkeeping).
     pub(super) async fn run(
         &self,
         job: DeliveryJob,
         target: &TargetUrl,
-        answered_or_not: impl FnOnce(),
+        over: impl FnOnce(i64),
     ) -> AttemptRecord {
         let mut sent = self
             .sender
             .send(target, job.body.clone(), job.attempt_no)
             .await;
-        answered_or_not();
+        over(sent.attempt.duration_ms);
         let a = &mut sent.attempt;
         let outcome = match a.status_code {
             Some(code) if is_success(code, self.success_any_2xx) => Outcome::Succeeded,

@@ -33,9 +33,10 @@ pub(super) enum Command {
     WebhookChanged(String),
 }
 
-/// An attempt to the target with this key has ended.
+/// An attempt to the target with this key has ended, after `duration_ms`.
 struct Finished {
     target_key: String,
+    duration_ms: i64,
 }
 
 pub(super) struct Dispatcher {
@@ -85,7 +86,7 @@ impl Dispatcher {
                     Some(Command::WebhookChanged(id)) => self.on_webhook_changed(&id),
                     None => break,
                 },
-                Some(done) = self.finished_rx.recv() => self.on_finished(&done.target_key),
+                Some(done) = self.finished_rx.recv() => self.on_finished(&done),
                 _ = shutdown.changed() => if *shutdown.borrow() { break },
             }
         }
@@ -113,7 +114,7 @@ impl Dispatcher {
                 .targets
                 .entry(key.clone())
                 .or_insert_with(|| TargetQueue::new(now));
-            if t.overflows(now, per_target, share) {
+            if t.overflows(share) {
                 overflow.entry(key).or_default().push(job.id);
                 continue;
             }
@@ -122,17 +123,18 @@ impl Dispatcher {
         }
         for (key, ids) in overflow {
             let due = match self.targets.get_mut(&key) {
-                Some(t) => t.overflow_due(now_ms(), rand::random()),
+                Some(t) => t.overflow_due(now_ms(), per_target, rand::random()),
                 None => now_ms(),
             };
             self.hand_back(ids, due);
         }
     }
 
-    fn on_finished(&mut self, key: &str) {
+    fn on_finished(&mut self, done: &Finished) {
         self.in_flight -= 1;
+        let key = done.target_key.as_str();
         if let Some(t) = self.targets.get_mut(key) {
-            t.finished(now_ms());
+            t.finished(now_ms(), done.duration_ms);
             self.start(key);
             if self.targets.get(key).is_some_and(TargetQueue::idle) {
                 self.targets.remove(key);
@@ -154,6 +156,7 @@ impl Dispatcher {
             }
         }
         self.hand_back(ids, now_ms());
+        self.targets.retain(|_, t| !t.idle());
     }
 
     fn on_webhook_changed(&mut self, webhook_id: &str) {
@@ -167,11 +170,15 @@ impl Dispatcher {
             ids.extend(stale.into_iter().map(|(job, _)| job.id));
         }
         self.hand_back(ids, now_ms());
+        self.targets.retain(|_, t| !t.idle());
     }
 
-    /// Starts what the target's slots and the global limit allow.
+    /// Starts what the target's slots and the global limit allow. A job whose lease would end
+    /// before its attempt could goes back to the store instead (another node may have it then).
     fn start(&mut self, key: &str) {
         let config = &self.shared.config;
+        let margin = config.attempt_timeout.as_millis() as Millis;
+        let mut expiring = Vec::new();
         let Some(t) = self.targets.get_mut(key) else {
             return;
         };
@@ -180,11 +187,15 @@ impl Dispatcher {
                 if !t.queue.is_empty() && !self.waiting.iter().any(|k| k == key) {
                     self.waiting.push_back(key.to_string());
                 }
-                return;
+                break;
             }
             let Some((job, target)) = t.queue.pop_front() else {
-                return;
+                break;
             };
+            if job.lease_until - now_ms() < margin {
+                expiring.push(job.id);
+                continue;
+            }
             t.in_flight += 1;
             self.in_flight += 1;
             metrics::attempts_started();
@@ -193,11 +204,17 @@ impl Dispatcher {
             let records = self.records.clone();
             let target_key = key.to_string();
             tokio::spawn(async move {
-                let done = || drop(finished.send(Finished { target_key }));
+                let done = |duration_ms| {
+                    drop(finished.send(Finished {
+                        target_key,
+                        duration_ms,
+                    }))
+                };
                 let record = attempter.run(job, &target, done).await;
                 let _ = records.send(record);
             });
         }
+        self.hand_back(expiring, now_ms());
     }
 
     fn parse(&mut self, url: &str) -> Result<Arc<TargetUrl>, crate::domain::Invalid> {

@@ -6,7 +6,7 @@
 //! polling delay on the happy path); everything else (retries, probes, a backlog, work another
 //! node or a crash left) comes through the claimer.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,6 +20,7 @@ use super::retry::{is_success, RetryPolicy};
 use super::sender::{Sender, Sent};
 use crate::domain::delivery::DeliveryId;
 use crate::domain::event::NewEvent;
+use crate::domain::health::Timings;
 use crate::domain::ingest_plan::Placement;
 use crate::domain::job::DeliveryJob;
 use crate::domain::license::License;
@@ -40,6 +41,22 @@ pub struct EngineConfig {
     pub lease: Duration,
     /// How long shutdown waits for attempts under way.
     pub shutdown_grace: Duration,
+    /// How long one attempt may take.
+    pub attempt_timeout: Duration,
+}
+
+impl EngineConfig {
+    /// The health timings that follow from the attempt timeout.
+    pub fn timings(&self) -> Timings {
+        Timings::for_attempts(self.attempt_timeout)
+    }
+
+    /// Jobs held in memory above which ingest leaves new deliveries to the claimer (which
+    /// claims only once a quarter of memory is free): one threshold for both, so neither starves
+    /// the other.
+    fn lease_limit(&self) -> usize {
+        self.max_held - (self.max_held / 4).clamp(1, 1024)
+    }
 }
 
 /// What the engine's tasks share.
@@ -50,6 +67,9 @@ pub(super) struct Shared {
     pub(super) held: AtomicUsize,
     pub(super) claimer_wake: Notify,
     pub(super) dispatcher: mpsc::UnboundedSender<Command>,
+    /// Whether deliveries were left due in the store for want of room: until the claimer has
+    /// caught up, ingest leaves new ones there too, so that they go out in order.
+    pub(super) backlog: AtomicBool,
 }
 
 impl Shared {
@@ -115,6 +135,7 @@ impl Engine {
             held: AtomicUsize::new(0),
             claimer_wake: Notify::new(),
             dispatcher: commands_tx,
+            backlog: AtomicBool::new(false),
         });
         let dispatcher = Dispatcher::new(shared.clone(), attempter.clone(), records_tx);
         let shutdown_news = shutdown.clone();
@@ -136,23 +157,26 @@ impl Engine {
     ) -> StoreResult<Vec<Ingested>> {
         let s = &self.shared;
         let now = now_ms();
-        let room = s.held.load(Ordering::Relaxed) + 64 < s.config.max_held;
+        let room = s.held.load(Ordering::Relaxed) < s.config.lease_limit()
+            && !s.backlog.load(Ordering::Relaxed);
         let placement = Placement {
             now,
             lease_until: room.then(|| s.lease_until(now)),
             window: s.config.retry.window(),
+            confirmed_for: s.config.timings().confirmed_for,
         };
         let types: Vec<&'static str> = events.iter().map(|e| e.event_type.as_str()).collect();
         let mut ingested = s.store.ingest(license, events, placement).await?;
-        let mut unleased = false;
+        let mut left_due = false;
         for (event, event_type) in ingested.iter_mut().zip(types) {
             if !event.duplicate {
                 crate::metrics::events_accepted(event_type, event.deliveries);
-                unleased |= event.jobs.len() < event.deliveries;
+                left_due |= event.left_due > 0;
             }
             s.submit(std::mem::take(&mut event.jobs));
         }
-        if unleased {
+        if left_due {
+            s.backlog.store(true, Ordering::Relaxed);
             s.claimer_wake.notify_one();
         }
         Ok(ingested)
@@ -207,8 +231,12 @@ impl Engine {
     pub async fn run_until_idle(&self, horizon: Duration, limit: Duration) -> bool {
         let deadline = tokio::time::Instant::now() + limit;
         loop {
+            let horizon = now_ms() + horizon.as_millis() as Millis;
             let due_soon = match self.shared.store.next_due_at().await {
-                Ok(next) => next.is_some_and(|at| at <= now_ms() + horizon.as_millis() as Millis),
+                Ok(next) => [next.delivery, next.probe]
+                    .into_iter()
+                    .flatten()
+                    .any(|at| at <= horizon),
                 Err(_) => true,
             };
             if self.held() == 0 && !due_soon {

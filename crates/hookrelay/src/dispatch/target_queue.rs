@@ -1,8 +1,10 @@
-//! One target's share of the dispatcher's memory, and the pure policy over it: a target with
-//! every slot taken and nothing finishing (a stalled target, before its first timeouts make it
-//! silent) has its overflow handed back to the store for ever longer, so it cannot fill the
-//! memory other targets need. Any other target's overflow waits in its queue for the next free
-//! slot. Health (silent or answering) is not kept here: it lives in the store.
+//! One target's share of the dispatcher's memory, and the pure policy over it. A target holds at
+//! most its fair share of memory; beyond it, its overflow goes back to the store, due when the
+//! target will have worked through what it holds (from how long its attempts take), so that a
+//! slow target cannot fill the memory other targets need, nor hold jobs past their leases. A
+//! target with every slot taken and nothing finishing (a stalled target, before its first
+//! timeouts make it silent) has its overflow put off for ever longer. Health (silent or
+//! answering) is not kept here: it lives in the store.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -17,6 +19,10 @@ use crate::domain::Millis;
 const DEFER: Duration = Duration::from_secs(5);
 const GROWTH: Duration = Duration::from_secs(5);
 const MAX_DEFER: Duration = Duration::from_secs(600);
+/// An overflowing target's handed-back deliveries come back after this long at least, and at
+/// most (when the target is slow) after [`MAX_COMEBACK`].
+const MIN_COMEBACK: Duration = Duration::from_millis(100);
+const MAX_COMEBACK: Duration = Duration::from_secs(60);
 /// A target with every slot taken and nothing finished for this long is stuck.
 const STUCK_AFTER: Millis = 1_000;
 
@@ -31,6 +37,8 @@ pub(super) struct TargetQueue {
     defer_level: u32,
     /// When `defer_level` last grew.
     raised_at: Millis,
+    /// How long its attempts take, smoothed (milliseconds).
+    attempt_ms: f64,
 }
 
 impl TargetQueue {
@@ -46,22 +54,37 @@ impl TargetQueue {
         self.in_flight >= per_target && now - self.last_done_at >= STUCK_AFTER
     }
 
-    /// Whether a new job must go back to the store instead of waiting here: only a stuck target
-    /// that already holds its fair share of memory hands back.
-    pub(super) fn overflows(&self, now: Millis, per_target: usize, share: usize) -> bool {
-        self.queue.len() + self.in_flight >= share && self.stuck(now, per_target)
+    /// Whether a new job must go back to the store instead of waiting here: the target already
+    /// holds its fair share of memory.
+    pub(super) fn overflows(&self, share: usize) -> bool {
+        self.queue.len() + self.in_flight >= share
     }
 
-    /// Records a finished attempt: the target moves again.
-    pub(super) fn finished(&mut self, now: Millis) {
+    /// Records an attempt that took `duration_ms`: the target moves again.
+    pub(super) fn finished(&mut self, now: Millis, duration_ms: i64) {
         self.in_flight -= 1;
         self.last_done_at = now;
         self.defer_level = 0;
+        let sample = duration_ms.max(0) as f64;
+        self.attempt_ms = if self.attempt_ms == 0.0 {
+            sample
+        } else {
+            0.8 * self.attempt_ms + 0.2 * sample
+        };
     }
 
-    /// When the overflow handed back at `now` is due again; `roll` in [0, 1) picks the jitter
-    /// that keeps handed-back deliveries from all coming back at once.
-    pub(super) fn overflow_due(&mut self, now: Millis, roll: f64) -> Millis {
+    /// When the overflow handed back at `now` is due again: after what this target holds has
+    /// had its turn (a stuck target: ever later). `roll` in [0, 1) picks the jitter that keeps
+    /// handed-back deliveries from all coming back at once.
+    pub(super) fn overflow_due(&mut self, now: Millis, per_target: usize, roll: f64) -> Millis {
+        if !self.stuck(now, per_target) {
+            let rounds = (self.queue.len() + self.in_flight) as f64 / per_target.max(1) as f64;
+            let drain = Duration::from_millis((rounds * self.attempt_ms) as u64);
+            let due = drain
+                .clamp(MIN_COMEBACK, MAX_COMEBACK)
+                .mul_f64(0.75 + roll.clamp(0.0, 1.0) / 2.0);
+            return now + due.as_millis() as i64;
+        }
         if self.defer_level == 0 || now - self.raised_at >= GROWTH.as_millis() as i64 {
             self.defer_level = self.defer_level.saturating_add(1);
             self.raised_at = now;
@@ -99,33 +122,58 @@ mod tests {
         assert_eq!(fair_share(2048, 1000, 32), 32);
     }
 
-    #[test]
-    fn only_a_stuck_target_over_its_share_hands_its_overflow_back() {
-        let busy = TargetQueue {
-            in_flight: 32,
-            ..TargetQueue::new(0)
+    fn job() -> (DeliveryJob, Arc<TargetUrl>) {
+        let job = DeliveryJob {
+            id: crate::domain::delivery::DeliveryId(1),
+            attempt_no: 1,
+            license_id: "1".into(),
+            webhook_id: "w".into(),
+            event_type: livechat_webhooks::EventType::VisitorQueued,
+            url: "http://example.com/".into(),
+            body: Default::default(),
+            lease_until: 0,
         };
-        // (what, now, share) → overflows
-        let table = [
-            ("busy but answering: waits for a slot", 500, 1, false),
-            ("stuck, under its share", 1_500, 64, false),
-            ("stuck and over its share", 1_500, 32, true),
-        ];
-        for (what, now, share, expected) in table {
-            assert_eq!(busy.overflows(now, 32, share), expected, "{what}");
+        (
+            job,
+            Arc::new(TargetUrl::parse("http://example.com/").unwrap()),
+        )
+    }
+
+    #[test]
+    fn a_target_over_its_share_hands_back_due_when_it_will_have_room() {
+        let mut t = TargetQueue::new(0);
+        assert!(!t.overflows(64), "an idle target holds nothing");
+        t.in_flight = 32;
+        t.finished(0, 200);
+        t.in_flight = 32;
+        for _ in 0..32 {
+            t.queue.push_back(job());
         }
+        assert!(t.overflows(64));
+        // 64 held, 32 at a time, 200 ms each: room again in about 400 ms (±25 %).
+        let due = t.overflow_due(100, 32, 0.5);
+        assert_eq!(due, 500);
+        // Slow or fast, within bounds.
+        t.attempt_ms = 1.0;
+        assert_eq!(t.overflow_due(100, 32, 0.5), 200, "at least MIN_COMEBACK");
+        t.attempt_ms = 1e9;
+        assert_eq!(t.overflow_due(100, 32, 0.5), 60_100, "at most MAX_COMEBACK");
     }
 
     #[test]
     fn a_stuck_targets_overflow_is_put_off_ever_longer_up_to_a_cap() {
-        let mut t = TargetQueue::new(0);
-        assert_eq!(t.overflow_due(0, 0.5), 5_000);
-        assert_eq!(
-            t.overflow_due(4_000, 0.5),
-            9_000,
-            "grows at most once per GROWTH"
+        let mut t = TargetQueue {
+            in_flight: 32,
+            ..TargetQueue::new(-1_000)
+        };
+        assert!(
+            t.stuck(0, 32),
+            "every slot taken, nothing finished for a second"
         );
-        assert_eq!(t.overflow_due(6_000, 0.5), 16_000);
+        assert_eq!(t.overflow_due(0, 32, 0.5), 5_000);
+        let again = t.overflow_due(4_000, 32, 0.5);
+        assert_eq!(again, 9_000, "grows at most once per GROWTH");
+        assert_eq!(t.overflow_due(6_000, 32, 0.5), 16_000);
         let secs = |level, roll| defer_for(level, roll).as_secs_f64();
         assert_eq!(
             (secs(1, 0.0), secs(1, 1.0)),
@@ -133,18 +181,10 @@ mod tests {
             "jittered by ±25 %"
         );
         assert_eq!(secs(40, 0.5), 600.0);
-        t.finished_for_test();
-        assert_eq!(
-            t.overflow_due(7_000, 0.5),
-            12_000,
-            "a finished attempt starts over"
-        );
-    }
-
-    impl TargetQueue {
-        fn finished_for_test(&mut self) {
-            self.in_flight = 1;
-            self.finished(7_000);
-        }
+        t.finished(7_000, 10);
+        t.in_flight = 32;
+        assert!(!t.stuck(7_500, 32), "it moved");
+        let after = t.overflow_due(8_000, 32, 0.5);
+        assert_eq!(after, 13_000, "a finished attempt starts over");
     }
 }

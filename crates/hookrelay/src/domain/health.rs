@@ -26,13 +26,29 @@ pub const SILENT_AFTER: u32 = 3;
 const PROBE_GAP: Duration = Duration::from_millis(500);
 /// The longest pause between two probes.
 pub const MAX_PROBE_GAP: Duration = Duration::from_secs(30);
-/// A probe that has not come back by then (its node died, its delivery was deleted) is replaced
-/// by another.
-pub const PROBE_WATCHDOG: Duration = Duration::from_secs(60);
-/// How long an unanswered attempt keeps a silence current. New deliveries are parked, and parked
-/// ones given up, only on a current silence: after a quiet spell the target may well be back, so
-/// it is tried again first.
-pub const CONFIRMED_FOR: Duration = Duration::from_secs(60);
+/// The timings that depend on how long one attempt may take (see [`Timings::for_attempts`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Timings {
+    /// How long an unanswered attempt keeps a silence current. New deliveries are parked, and
+    /// parked ones given up, only on a current silence: after a quiet spell the target may well
+    /// be back, so it is tried again first. Longer than the longest gap between two probes.
+    pub confirmed_for: Duration,
+    /// A probe that has not come back by then (its node died, its delivery was deleted) is
+    /// replaced by another. Longer than any attempt.
+    pub watchdog: Duration,
+}
+
+impl Timings {
+    /// The timings for attempts that time out after `attempt_timeout`: at least a minute each, and
+    /// always longer than a probe gap plus a whole attempt.
+    pub fn for_attempts(attempt_timeout: Duration) -> Timings {
+        let minute = Duration::from_secs(60);
+        Timings {
+            confirmed_for: minute.max(MAX_PROBE_GAP + attempt_timeout * 2),
+            watchdog: minute.max(attempt_timeout * 2 + Duration::from_secs(10)),
+        }
+    }
+}
 /// The shortest retry window a parked delivery waits before it is given up, however short the
 /// retry schedule (a target is not written off the moment it misses three answers).
 pub const MIN_WINDOW: Duration = Duration::from_secs(5);
@@ -46,14 +62,26 @@ pub struct Health {
     pub silent_since: Option<Millis>,
     /// When the next probe may go (while a probe is out: when to give up waiting for it).
     pub probe_at: Option<Millis>,
-    /// Whether a probe is out.
+    /// Whether a probe is out, and which delivery it is.
     pub probing: bool,
+    pub probe_id: Option<i64>,
     /// Failed probes since it went silent.
     pub probe_level: u32,
     /// When an attempt last got no answer.
     pub last_miss_at: Option<Millis>,
     /// Why that attempt got no answer.
     pub last_error: Option<String>,
+}
+
+/// One finished attempt, as the health transitions see it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Observed<'a> {
+    /// When it ended.
+    pub at: Millis,
+    /// Why it got no answer; `None` when it got one.
+    pub error: Option<&'a str>,
+    /// The delivery it was an attempt of.
+    pub delivery: i64,
 }
 
 /// What the store does after a transition, besides writing the new value.
@@ -70,12 +98,12 @@ impl Health {
         self.silent_since.is_some()
     }
 
-    /// Silent, and confirmed so by an unanswered attempt within [`CONFIRMED_FOR`] of `now`.
-    pub fn confirmed_silent(&self, now: Millis) -> bool {
+    /// Silent, and confirmed so by an unanswered attempt within `confirmed_for` of `now`.
+    pub fn confirmed_silent(&self, now: Millis, confirmed_for: Duration) -> bool {
         self.is_silent()
             && self
                 .last_miss_at
-                .is_some_and(|at| now - at <= CONFIRMED_FOR.as_millis() as i64)
+                .is_some_and(|at| now - at <= millis(confirmed_for))
     }
 
     /// The next probe time to show: `None` while the target answers or a probe is under way.
@@ -83,9 +111,14 @@ impl Health {
         self.probe_at.filter(|_| self.is_silent() && !self.probing)
     }
 
-    /// The health after an attempt that ended at `at` and got an answer (`error: None`) or none,
-    /// and what the store must do about it.
-    pub fn after_attempt(&self, at: Millis, error: Option<&str>) -> (Health, Effect) {
+    /// The health after an attempt of delivery `delivery` that ended at `at` and got an answer
+    /// (`error: None`) or none, and what the store must do about it.
+    pub fn after_attempt(
+        &self,
+        at: Millis,
+        error: Option<&str>,
+        delivery: i64,
+    ) -> (Health, Effect) {
         let Some(error) = error else {
             let effect = Effect {
                 unpark: self.is_silent(),
@@ -100,20 +133,22 @@ impl Health {
             ..self.clone()
         };
         if self.is_silent() {
-            if self.probing {
+            if self.probing && self.probe_id == Some(delivery) {
                 // The probe failed: wait longer before the next one.
                 next.probing = false;
+                next.probe_id = None;
                 next.probe_level = self.probe_level.saturating_add(1);
                 next.probe_at = Some(at + millis(probe_gap(next.probe_level)));
             }
-            // A probe or an attempt that was under way when the target fell silent: either way
-            // its delivery is parked again with the others.
+            // The probe, or an attempt that was under way when the target fell silent: either
+            // way its delivery is parked again with the others.
             return (next, park());
         }
         if next.misses >= SILENT_AFTER {
             next.silent_since = Some(at);
             next.probe_level = 0;
             next.probing = false;
+            next.probe_id = None;
             next.probe_at = Some(at + millis(probe_gap(0)));
             return (next, park());
         }
@@ -125,12 +160,12 @@ impl Health {
     /// even if the target fell silent again within the same batch (the park then follows).
     pub fn after_attempts<'a>(
         &self,
-        attempts: impl IntoIterator<Item = (Millis, Option<&'a str>)>,
+        attempts: impl IntoIterator<Item = Observed<'a>>,
     ) -> (Health, Effect) {
         let mut health = self.clone();
         let mut effect = Effect::default();
-        for (at, error) in attempts {
-            let (next, e) = health.after_attempt(at, error);
+        for o in attempts {
+            let (next, e) = health.after_attempt(o.at, o.error, o.delivery);
             health = next;
             effect.unpark |= e.unpark;
             effect.park = (effect.park && !e.unpark) || e.park;
@@ -170,19 +205,19 @@ pub fn window_ms(window: Duration) -> Millis {
     millis(window.max(MIN_WINDOW))
 }
 
-/// The attempts of `records` that reached for a target, by target key, in order: when each
-/// ended and, when it got no answer, why. What [`Health::after_attempts`] folds.
-pub fn attempts_by_target(
-    records: &[AttemptRecord],
-) -> BTreeMap<&str, Vec<(Millis, Option<&str>)>> {
-    let mut by_target: BTreeMap<&str, Vec<(Millis, Option<&str>)>> = BTreeMap::new();
+/// The attempts of `records` that reached for a target, by target key, in order. What
+/// [`Health::after_attempts`] folds.
+pub fn attempts_by_target(records: &[AttemptRecord]) -> BTreeMap<&str, Vec<Observed<'_>>> {
+    let mut by_target: BTreeMap<&str, Vec<Observed>> = BTreeMap::new();
     for r in records {
         if let Some(key) = r.target_key.as_deref() {
             let error = (!r.answered()).then(|| r.attempt.error.as_deref().unwrap_or("no answer"));
-            by_target
-                .entry(key)
-                .or_default()
-                .push((r.ended_at(), error));
+            let observed = Observed {
+                at: r.ended_at(),
+                error,
+                delivery: r.delivery_id.0,
+            };
+            by_target.entry(key).or_default().push(observed);
         }
     }
     by_target

@@ -3,122 +3,85 @@
 use super::*;
 
 const REFUSED: Option<&str> = Some("could not connect");
+/// The delivery out as the probe in these tests, and another one.
+const PROBE: i64 = 7;
+const OTHER: i64 = 8;
+
+fn seen(at: Millis, error: Option<&str>) -> Observed<'_> {
+    Observed {
+        at,
+        error,
+        delivery: OTHER,
+    }
+}
 
 fn silent_at(at: Millis) -> Health {
-    Health::default()
-        .after_attempts([(at, REFUSED), (at, REFUSED), (at, REFUSED)])
-        .0
+    let miss = seen(at, REFUSED);
+    Health::default().after_attempts([miss, miss, miss]).0
 }
+
+/// (what, from, attempt ended at, its error, its delivery) →
+/// ((misses, silent_since, probe_at, probing, probe level), effect)
+type Row = (
+    &'static str,
+    Health,
+    Millis,
+    Option<&'static str>,
+    i64,
+    (u32, Option<Millis>, Option<Millis>, bool, u32),
+    Effect,
+);
 
 #[test]
 fn transitions() {
     let answering = Health::default();
-    let one_miss = answering.after_attempt(1_000, REFUSED).0;
+    let one_miss = answering.after_attempt(1_000, REFUSED, OTHER).0;
+    let two_misses = one_miss.after_attempt(1_001, REFUSED, OTHER).0;
     let silent = silent_at(1_000);
     let probing = Health {
         probing: true,
+        probe_id: Some(PROBE),
         probe_at: Some(61_500),
         ..silent.clone()
     };
-    // (from, attempt ended at, error) → (misses, silent_since, probe_at, probing, level, effect)
-    type Row = (
-        &'static str,
-        Health,
-        Millis,
-        Option<&'static str>,
-        (u32, Option<Millis>, Option<Millis>, bool, u32),
-        Effect,
-    );
-    let none = Effect::default();
-    let parks = park();
+    let (none, parks) = (Effect::default(), park());
     let unparks = Effect {
         unpark: true,
         park: false,
     };
+    #[rustfmt::skip]
     let table: Vec<Row> = vec![
-        (
-            "an answer keeps a healthy target healthy",
-            answering.clone(),
-            5,
-            None,
-            (0, None, None, false, 0),
-            none,
-        ),
-        (
-            "a first miss is counted",
-            answering.clone(),
-            5,
-            REFUSED,
-            (1, None, None, false, 0),
-            none,
-        ),
-        (
-            "an answer forgets the misses",
-            one_miss.clone(),
-            5,
-            None,
-            (0, None, None, false, 0),
-            none,
-        ),
-        (
-            "the third miss in a row silences it",
-            one_miss.after_attempt(1_001, REFUSED).0,
-            1_002,
-            REFUSED,
-            (3, Some(1_002), Some(1_502), false, 0),
-            parks,
-        ),
-        (
-            "a stray miss re-parks and keeps the probe time",
-            silent.clone(),
-            1_100,
-            REFUSED,
-            (4, Some(1_000), Some(1_500), false, 0),
-            parks,
-        ),
-        (
-            "a failed probe doubles the gap",
-            probing.clone(),
-            2_000,
-            REFUSED,
-            (4, Some(1_000), Some(3_000), false, 1),
-            parks,
-        ),
-        (
-            "an answering probe ends the silence",
-            probing.clone(),
-            2_000,
-            None,
-            (0, None, None, false, 0),
-            unparks,
-        ),
-        (
-            "any answer ends the silence",
-            silent.clone(),
-            2_000,
-            None,
-            (0, None, None, false, 0),
-            unparks,
-        ),
+        ("an answer keeps a healthy target healthy", answering.clone(), 5, None, OTHER, (0, None, None, false, 0), none),
+        ("a first miss is counted", answering.clone(), 5, REFUSED, OTHER, (1, None, None, false, 0), none),
+        ("an answer forgets the misses", one_miss.clone(), 5, None, OTHER, (0, None, None, false, 0), none),
+        ("the third miss in a row silences it", two_misses, 1_002, REFUSED, OTHER, (3, Some(1_002), Some(1_502), false, 0), parks),
+        ("a stray miss re-parks and keeps the probe time", silent.clone(), 1_100, REFUSED, OTHER, (4, Some(1_000), Some(1_500), false, 0), parks),
+        ("the failed probe doubles the gap", probing.clone(), 2_000, REFUSED, PROBE, (4, Some(1_000), Some(3_000), false, 1), parks),
+        ("another miss while the probe is out is a stray", probing.clone(), 2_000, REFUSED, OTHER, (4, Some(1_000), Some(61_500), true, 0), parks),
+        ("an answering probe ends the silence", probing.clone(), 2_000, None, PROBE, (0, None, None, false, 0), unparks),
+        ("any answer ends the silence", probing.clone(), 2_000, None, OTHER, (0, None, None, false, 0), unparks),
+        ("an answer ends a silence with no probe out", silent.clone(), 2_000, None, OTHER, (0, None, None, false, 0), unparks),
     ];
-    for (what, from, at, error, (misses, since, probe_at, out, level), effect) in table {
-        let (next, got) = from.after_attempt(at, error);
-        assert_eq!(
-            (
-                next.misses,
-                next.silent_since,
-                next.probe_at,
-                next.probing,
-                next.probe_level
-            ),
-            (misses, since, probe_at, out, level),
-            "{what}"
+    for (what, from, at, error, delivery, expected, effect) in table {
+        let (next, got) = from.after_attempt(at, error, delivery);
+        let state = (
+            next.misses,
+            next.silent_since,
+            next.probe_at,
+            next.probing,
+            next.probe_level,
         );
+        assert_eq!(state, expected, "{what}");
         assert_eq!(got, effect, "{what}");
         assert_eq!(
             next.last_error.is_some(),
             error.is_some(),
             "{what}: last error"
+        );
+        assert_eq!(
+            next.probe_id.is_some(),
+            next.probing,
+            "{what}: the probe's id"
         );
     }
 }
@@ -149,19 +112,20 @@ fn probes_come_ever_less_often_up_to_a_cap() {
 #[test]
 fn a_batch_folds_in_order_and_an_answer_within_it_unparks() {
     let silent = silent_at(0);
-    let (h, e) = silent.after_attempts([(10, REFUSED), (20, None)]);
-    assert_eq!(
-        (h, e),
-        (
-            Health::default(),
-            Effect {
-                unpark: true,
-                park: false
-            }
-        )
-    );
+    let (h, e) = silent.after_attempts([seen(10, REFUSED), seen(20, None)]);
+    let unpark = Effect {
+        unpark: true,
+        park: false,
+    };
+    assert_eq!((h, e), (Health::default(), unpark));
     // Back, then silent again within one batch: unpark what was parked, then park again.
-    let (h, e) = silent.after_attempts([(10, None), (11, REFUSED), (12, REFUSED), (13, REFUSED)]);
+    let back_and_gone = [
+        seen(10, None),
+        seen(11, REFUSED),
+        seen(12, REFUSED),
+        seen(13, REFUSED),
+    ];
+    let (h, e) = silent.after_attempts(back_and_gone);
     assert!(h.is_silent());
     assert_eq!(
         e,
@@ -170,8 +134,9 @@ fn a_batch_folds_in_order_and_an_answer_within_it_unparks() {
             park: true
         }
     );
+    let nothing: [Observed; 0] = [];
     assert_eq!(
-        Health::default().after_attempts([]),
+        Health::default().after_attempts(nothing),
         (Health::default(), Effect::default())
     );
 }
@@ -179,13 +144,25 @@ fn a_batch_folds_in_order_and_an_answer_within_it_unparks() {
 #[test]
 fn a_silence_is_current_only_while_misses_keep_confirming_it() {
     let silent = silent_at(100_000);
-    let limit = 100_000 + CONFIRMED_FOR.as_millis() as i64;
-    assert!(silent.confirmed_silent(limit));
-    assert!(!silent.confirmed_silent(limit + 1));
+    let minute = Duration::from_secs(60);
+    assert!(silent.confirmed_silent(160_000, minute));
+    assert!(!silent.confirmed_silent(160_001, minute));
     assert!(
-        !Health::default().confirmed_silent(0),
+        !Health::default().confirmed_silent(0, minute),
         "answering is not silent"
     );
+}
+
+#[test]
+fn timings_outlast_a_probe_gap_and_an_attempt_whatever_the_timeout() {
+    let t = Timings::for_attempts(Duration::from_secs(10));
+    assert_eq!(
+        (t.confirmed_for, t.watchdog),
+        (Duration::from_secs(60), Duration::from_secs(60))
+    );
+    let slow = Timings::for_attempts(Duration::from_secs(45));
+    assert_eq!(slow.confirmed_for, Duration::from_secs(120));
+    assert_eq!(slow.watchdog, Duration::from_secs(100));
 }
 
 #[test]

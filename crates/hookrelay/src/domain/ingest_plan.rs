@@ -63,6 +63,8 @@ pub struct Placement {
     pub lease_until: Option<Millis>,
     /// The retry window: a parked delivery is given up after waiting this long for its target.
     pub window: Duration,
+    /// How long a silence stays current ([`super::health::Timings::confirmed_for`]).
+    pub confirmed_for: Duration,
 }
 
 /// Everything one request's commit writes.
@@ -97,6 +99,11 @@ pub struct PlannedDelivery {
 }
 
 impl PlannedDelivery {
+    /// Whether it is left due for any node's claimer (neither leased here nor parked).
+    pub fn left_due(&self) -> bool {
+        self.lease_until.is_none() && !self.parked
+    }
+
     /// The job for this delivery once stored as `id`, if it was leased to this node.
     pub fn job(
         &self,
@@ -112,6 +119,7 @@ impl PlannedDelivery {
             event_type,
             url: self.url.clone(),
             body: self.body.clone()?,
+            lease_until: self.lease_until?,
         })
     }
 }
@@ -198,7 +206,7 @@ fn place(license: &License, event: &NewEvent, s: &Subscriber, p: Placement) -> P
     if let Some(since) = s
         .health
         .silent_since
-        .filter(|_| s.health.confirmed_silent(p.now))
+        .filter(|_| s.health.confirmed_silent(p.now, p.confirmed_for))
     {
         d.parked = true;
         d.next_attempt_at = parked_until(p.now, since, p.window);

@@ -60,6 +60,7 @@ const LEASED: Placement = Placement {
     now: 1_000,
     lease_until: Some(61_000),
     window: Duration::from_secs(100),
+    confirmed_for: Duration::from_secs(60),
 };
 
 fn deliveries(p: &PlannedEvent) -> &[PlannedDelivery] {

@@ -20,6 +20,9 @@ pub struct DeliveryJob {
     /// The target URL as stored, credentials included.
     pub url: String,
     pub body: Bytes,
+    /// Until when this node holds the delivery: an attempt that could not end before then is not
+    /// started (another node may take the delivery once the lease is over).
+    pub lease_until: Millis,
 }
 
 /// What happens to a delivery after an attempt.

@@ -48,6 +48,17 @@ pub struct Ingested {
     pub duplicate: bool,
     /// The new deliveries leased to this node (see [`Placement::lease_until`]).
     pub jobs: Vec<DeliveryJob>,
+    /// How many new deliveries were left due for any node's claimer (neither leased nor parked).
+    pub left_due: usize,
+}
+
+/// When the claimer has work next.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NextDue {
+    /// The earliest due time of an unparked pending delivery of an enabled webhook.
+    pub delivery: Option<Millis>,
+    /// The earliest next probe of a silent target.
+    pub probe: Option<Millis>,
 }
 
 /// A change made elsewhere (by another node) that this node's engine must follow.
@@ -155,9 +166,8 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
         lease_until: Millis,
     ) -> StoreResult<Vec<DeliveryJob>>;
-    /// When the claimer has work next: the earliest due unparked delivery or probe of a silent
-    /// target (`None` if there is none).
-    async fn next_due_at(&self) -> StoreResult<Option<Millis>>;
+    /// When the claimer has work next.
+    async fn next_due_at(&self) -> StoreResult<NextDue>;
     /// Records finished attempts, moves their deliveries on and releases their leases; then, in
     /// the same transaction, updates each target's stored health as
     /// [`crate::domain::health::Health::after_attempts`] says and applies its effect: parking the
@@ -192,6 +202,10 @@ pub trait Store: Send + Sync + 'static {
         message: &str,
         limit: usize,
     ) -> StoreResult<u64>;
+    /// Makes due the parked deliveries whose webhook's target is not silent: a safety net for
+    /// races that park a delivery just as its target recovers or its webhook moves elsewhere.
+    /// Returns how many.
+    async fn unpark_stranded(&self, now: Millis) -> StoreResult<u64>;
     /// Releases every lease. Only for a single node at start: nothing can be in flight.
     async fn release_all_leases(&self) -> StoreResult<u64>;
 

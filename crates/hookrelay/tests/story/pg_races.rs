@@ -26,6 +26,7 @@ fn due_now() -> Placement {
         now: now_ms(),
         lease_until: None,
         window: Duration::from_secs(60),
+        confirmed_for: Duration::from_secs(60),
     }
 }
 

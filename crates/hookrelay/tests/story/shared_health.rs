@@ -257,3 +257,45 @@ async fn a_restarted_node_parks_new_deliveries_for_a_silent_target_at_once() {
     );
     server.stop().await;
 }
+
+#[story]
+async fn a_target_that_times_out_is_probed_one_attempt_at_a_time() {
+    // Attempts that time out end one by one, well after the target has fallen silent: only the
+    // probe's own outcome may arm the next probe, so probes never overlap.
+    let timeout = Duration::from_secs(1);
+    let server = TestServer::start_with(|c| {
+        long_retries(c);
+        c.attempt_timeout = timeout;
+    })
+    .await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(crate::receiver::Answer::Stall);
+    server
+        .webhook(&license, &receiver.url, "visitor_queued", &["visitor"])
+        .await;
+    for i in 0..12 {
+        server.event(&license, visitor(&format!("E{i}"))).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let first = receiver.wait_for(12, Duration::from_secs(5)).await;
+    assert_eq!(
+        first.len(),
+        12,
+        "every event was tried once before the silence: {first:#?}"
+    );
+    tokio::time::sleep(Duration::from_secs(8)).await;
+    let mut probes: Vec<Instant> = receiver.hits().iter().skip(12).map(|h| h.at).collect();
+    probes.sort();
+    println!("{} probes in 8 s", probes.len());
+    assert!(!probes.is_empty(), "a silent target is probed");
+    assert!(probes.len() <= 4, "{} probes in 8 s", probes.len());
+    for pair in probes.windows(2) {
+        assert!(
+            pair[1] - pair[0] >= timeout - Duration::from_millis(100),
+            "two probes overlapped: {:?} apart",
+            pair[1] - pair[0]
+        );
+    }
+    server.stop().await;
+}

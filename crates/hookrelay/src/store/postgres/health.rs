@@ -27,7 +27,7 @@ pub async fn record_attempts(
     let by_target = attempts_by_target(records);
     let missed: Vec<&str> = by_target
         .iter()
-        .filter(|(_, attempts)| attempts.iter().any(|(_, error)| error.is_some()))
+        .filter(|(_, attempts)| attempts.iter().any(|o| o.error.is_some()))
         .map(|(key, _)| *key)
         .collect();
     if !missed.is_empty() {
@@ -35,10 +35,24 @@ pub async fn record_attempts(
     }
     let keys: Vec<&str> = by_target.keys().copied().collect();
     let mut stored = std::collections::HashMap::new();
-    if !keys.is_empty() {
+    for round in 0..2 {
+        if keys.is_empty() {
+            break;
+        }
         for row in targets::lock_health(&tx, &keys).await? {
             stored.insert(row.get::<_, String>(0), rows::health(&row, 1));
         }
+        // A row ensured above may have been deleted by a recovery that committed in between:
+        // ensure it once more, so that no miss is dropped.
+        let gone: Vec<&str> = missed
+            .iter()
+            .copied()
+            .filter(|k| !stored.contains_key(*k))
+            .collect();
+        if gone.is_empty() || round == 1 {
+            break;
+        }
+        targets::ensure_targets(&tx, &gone).await?;
     }
     deliveries::insert_attempts(&tx, records).await?;
     deliveries::apply_outcomes(&tx, records).await?;
@@ -78,14 +92,21 @@ pub async fn arm_probes(
     channel: &str,
 ) -> Result<usize, Error> {
     let tx = c.transaction().await?;
-    let due = targets::take_due_probes(&tx, now, now + watchdog.as_millis() as Millis).await?;
+    let due = targets::lock_due_probes(&tx, now).await?;
     let mut armed = 0;
     for key in &due {
-        if targets::unpark_probe(&tx, key, now).await? {
-            armed += 1;
-        } else {
-            // Nothing to probe with: look again later.
-            targets::probe_later(&tx, key, now + MAX_PROBE_GAP.as_millis() as Millis).await?;
+        match targets::unpark_probe(&tx, key).await? {
+            Some(id) => {
+                let until = now + watchdog.as_millis() as Millis;
+                targets::set_probe(&tx, key, Some(id), until).await?;
+                armed += 1;
+            }
+            None if targets::forget_orphan(&tx, key).await? => {}
+            None => {
+                // Nothing to probe with: look again later.
+                let later = now + MAX_PROBE_GAP.as_millis() as Millis;
+                targets::set_probe(&tx, key, None, later).await?;
+            }
         }
     }
     if armed > 0 {

@@ -242,6 +242,7 @@ fn results(
                         deliveries: earlier.deliveries,
                         duplicate: true,
                         jobs: Vec::new(),
+                        left_due: 0,
                     },
                     PlannedEvent::New(deliveries) => {
                         let id = event_ids.next().unwrap_or_default();
@@ -257,6 +258,7 @@ fn results(
                             deliveries: deliveries.len(),
                             duplicate: false,
                             jobs,
+                            left_due: deliveries.iter().filter(|d| d.left_due()).count(),
                         }
                     }
                 })

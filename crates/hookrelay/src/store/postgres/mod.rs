@@ -41,12 +41,12 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::{now_ms, Millis};
 use crate::store::{
-    DeliveryDetail, HealthChanges, Ingested, News, Resend, Store, StoreError, StoreResult,
+    DeliveryDetail, HealthChanges, Ingested, News, NextDue, Resend, Store, StoreError, StoreResult,
     WebhookChanges,
 };
 use committer::Committer;
 use ingest::IngestRequest;
-use sql::{accounts, deliveries, visitors};
+use sql::{accounts, deliveries, targets, visitors};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -201,7 +201,7 @@ impl Store for PostgresStore {
             .map_err(internal)
     }
 
-    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+    async fn next_due_at(&self) -> StoreResult<NextDue> {
         deliveries::next_due_at(&self.client().await?)
             .await
             .map_err(error::db)
@@ -260,6 +260,17 @@ impl Store for PostgresStore {
         health::give_up_parked(&mut c, now, confirmed_since, message, limit)
             .await
             .map_err(error::db)
+    }
+
+    async fn unpark_stranded(&self, now: Millis) -> StoreResult<u64> {
+        let c = self.client().await?;
+        let n = targets::unpark_stranded(&c, now).await.map_err(error::db)?;
+        if n > 0 {
+            deliveries::notify(&c, &self.channel)
+                .await
+                .map_err(error::db)?;
+        }
+        Ok(n)
     }
 
     async fn release_all_leases(&self) -> StoreResult<u64> {

@@ -39,12 +39,13 @@ pub fn license(row: &Row) -> License {
 /// joined: [`WEBHOOK_FROM`]).
 pub const WEBHOOK_COLUMNS: &str = "w.id, w.license_id, w.url, w.event_type, w.data_types, \
      w.description, w.enabled, w.created_at, w.updated_at, t.misses, t.silent_since, t.probe_at, \
-     t.probing, t.probe_level, t.last_miss_at, t.last_error";
+     t.probing, t.probe_level, t.last_miss_at, t.last_error, t.probe_id";
 pub const WEBHOOK_FROM: &str = "webhooks w LEFT JOIN targets t ON t.key = w.target_key";
 
 /// A target's health columns, from targets `t`.
 pub const HEALTH_COLUMNS: &str =
-    "t.misses, t.silent_since, t.probe_at, t.probing, t.probe_level, t.last_miss_at, t.last_error";
+    "t.misses, t.silent_since, t.probe_at, t.probing, t.probe_level, t.last_miss_at, t.last_error, \
+     t.probe_id";
 
 /// The health in [`HEALTH_COLUMNS`] starting at `at`; all null (no row) is a target that answers.
 pub fn health(row: &Row, at: usize) -> Health {
@@ -59,6 +60,7 @@ pub fn health(row: &Row, at: usize) -> Health {
         probe_level: row.get::<_, i32>(at + 4).max(0) as u32,
         last_miss_at: row.get(at + 5),
         last_error: row.get(at + 6),
+        probe_id: row.get(at + 7),
     }
 }
 
@@ -115,7 +117,7 @@ pub fn attempt(row: &Row) -> Attempt {
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 pub const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response";
+     e.canned_response, d.lease_until";
 
 /// A delivery ready to attempt, its body composed from the event's sections. `offset` is where
 /// [`JOB_COLUMNS`] start in the row.
@@ -142,6 +144,7 @@ pub fn job(row: &Row, offset: usize) -> RowResult<DeliveryJob> {
         event_type,
         url: row.get(offset + 6),
         body: Bytes::from(body),
+        lease_until: row.get::<_, Option<i64>>(offset + 14).unwrap_or(0),
     })
 }
 

@@ -10,8 +10,12 @@ use super::sql::{accounts, deliveries, targets};
 use crate::domain::Millis;
 use crate::store::WebhookChanges;
 
-/// Applies `changes`; returns whether the webhook exists. A new URL or a change of `enabled`
-/// makes its parked deliveries due now, for any node.
+/// Applies `changes`; returns whether the webhook exists. A new target or re-enabling makes its
+/// parked deliveries due now, for any node.
+///
+/// The target rows of the old and the new URL are locked first, as recording attempts does, so
+/// that a transition of either target (parking by target) and this move (unparking by webhook)
+/// take turns instead of parking the webhook's deliveries for a target it has just left.
 pub async fn update(
     c: &mut Object,
     license_id: &str,
@@ -21,14 +25,30 @@ pub async fn update(
     channel: &str,
 ) -> Result<bool, Error> {
     let tx = c.transaction().await?;
-    let exists = accounts::update_webhook(&tx, license_id, id, changes, now).await?;
-    if exists && (changes.url.is_some() || changes.enabled.is_some()) {
-        targets::unpark_webhook(&tx, id, now).await?;
-        deliveries::notify(&tx, channel).await?;
+    let Some((was_enabled, old_key)) = accounts::lock_webhook(&tx, license_id, id).await? else {
+        return Ok(false);
+    };
+    let new_key = changes.url.as_ref().map(|(_, key)| key.as_str());
+    let mut keys: Vec<&str> = [Some(old_key.as_str()), new_key]
+        .into_iter()
+        .flatten()
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    targets::lock_targets(&tx, &keys).await?;
+    accounts::update_webhook(&tx, license_id, id, changes, now).await?;
+    let moved = new_key.is_some_and(|k| k != old_key);
+    let enabled = changes.enabled.unwrap_or(was_enabled);
+    if moved || enabled != was_enabled {
+        targets::forget_probe_of(&tx, id, now).await?;
         deliveries::notify_with(&tx, channel, &webhook_changed_payload(id)).await?;
     }
+    if moved || (enabled && !was_enabled) {
+        targets::unpark_webhook(&tx, id, now).await?;
+        deliveries::notify(&tx, channel).await?;
+    }
     tx.commit().await?;
-    Ok(exists)
+    Ok(true)
 }
 
 /// Removes a webhook and fails its pending deliveries; returns whether it existed.
@@ -42,6 +62,7 @@ pub async fn delete(
     let tx = c.transaction().await?;
     let deleted = accounts::delete_webhook(&tx, license_id, id).await?;
     if deleted {
+        targets::forget_probe_of(&tx, id, now).await?;
         accounts::fail_deliveries_of_webhook(&tx, id, now).await?;
         deliveries::notify_with(&tx, channel, &webhook_changed_payload(id)).await?;
     }

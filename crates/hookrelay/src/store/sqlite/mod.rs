@@ -27,7 +27,8 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{
-    DeliveryDetail, HealthChanges, Ingested, Resend, Store, StoreError, StoreResult, WebhookChanges,
+    DeliveryDetail, HealthChanges, Ingested, NextDue, Resend, Store, StoreError, StoreResult,
+    WebhookChanges,
 };
 use connection::{
     connect, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB, WRITER_CACHE_KIB,
@@ -222,7 +223,7 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn next_due_at(&self) -> StoreResult<Option<Millis>> {
+    async fn next_due_at(&self) -> StoreResult<NextDue> {
         self.read(queries::next_due_at).await
     }
 
@@ -270,6 +271,11 @@ impl Store for SqliteStore {
     ) -> StoreResult<u64> {
         let message = message.to_string();
         self.write(move |c| queries::give_up_parked(c, now, confirmed_since, &message, limit))
+            .await
+    }
+
+    async fn unpark_stranded(&self, now: Millis) -> StoreResult<u64> {
+        self.write(move |c| queries::unpark_stranded(c, now).map(|n| n as u64))
             .await
     }
 

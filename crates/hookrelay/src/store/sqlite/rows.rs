@@ -27,12 +27,13 @@ pub fn license(row: &Row) -> rusqlite::Result<License> {
 /// joined: [`WEBHOOK_FROM`]).
 pub const WEBHOOK_COLUMNS: &str = "w.id, w.license_id, w.url, w.event_type, w.data_types, \
      w.description, w.enabled, w.created_at, w.updated_at, t.misses, t.silent_since, t.probe_at, \
-     t.probing, t.probe_level, t.last_miss_at, t.last_error";
+     t.probing, t.probe_level, t.last_miss_at, t.last_error, t.probe_id";
 pub const WEBHOOK_FROM: &str = "webhooks w LEFT JOIN targets t ON t.key = w.target_key";
 
 /// A target's health columns, from targets `t`.
 pub const HEALTH_COLUMNS: &str =
-    "t.misses, t.silent_since, t.probe_at, t.probing, t.probe_level, t.last_miss_at, t.last_error";
+    "t.misses, t.silent_since, t.probe_at, t.probing, t.probe_level, t.last_miss_at, t.last_error, \
+     t.probe_id";
 
 /// The health in [`HEALTH_COLUMNS`] starting at `at`; all null (no row) is a target that answers.
 pub fn health(row: &Row, at: usize) -> rusqlite::Result<Health> {
@@ -47,6 +48,7 @@ pub fn health(row: &Row, at: usize) -> rusqlite::Result<Health> {
         probe_level: row.get(at + 4)?,
         last_miss_at: row.get(at + 5)?,
         last_error: row.get(at + 6)?,
+        probe_id: row.get(at + 7)?,
     })
 }
 

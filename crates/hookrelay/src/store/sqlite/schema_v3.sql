@@ -8,6 +8,7 @@ CREATE TABLE targets (
     silent_since INTEGER,
     probe_at     INTEGER,
     probing      INTEGER NOT NULL,
+    probe_id     INTEGER,
     probe_level  INTEGER NOT NULL,
     last_miss_at INTEGER,
     last_error   TEXT
@@ -26,3 +27,11 @@ CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 0 AND
 CREATE INDEX deliveries_parked ON deliveries (next_attempt_at) WHERE status = 0 AND parked = 1;
 DROP INDEX deliveries_by_webhook;
 CREATE INDEX deliveries_by_webhook ON deliveries (webhook_id, status, parked, attempts);
+
+-- The engine before this version put off a silent target's deliveries by moving next_attempt_at
+-- up to the whole retry window ahead, and brought them back itself when the target answered. Such
+-- rows are due again now: if their target is still silent, the first attempts find out and park
+-- them.
+UPDATE deliveries SET next_attempt_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000
+WHERE status = 0 AND lease_until IS NULL AND last_status_code IS NULL
+  AND next_attempt_at > CAST(strftime('%s', 'now') AS INTEGER) * 1000;

@@ -128,6 +128,21 @@ pub async fn webhook<C: GenericClient>(
     query_opt(c, &sql, &[&license_id, &id]).await
 }
 
+/// Locks a webhook's row until the commit; returns `(enabled, target key)`.
+pub async fn lock_webhook<C: GenericClient>(
+    c: &C,
+    license_id: &str,
+    id: &str,
+) -> Result<Option<(bool, String)>, Error> {
+    let row = query_opt(
+        c,
+        "SELECT enabled, target_key FROM webhooks WHERE license_id = $1 AND id = $2 FOR UPDATE",
+        &[&license_id, &id],
+    )
+    .await?;
+    Ok(row.map(|r| (r.get(0), r.get(1))))
+}
+
 /// Applies `changes`; returns whether the webhook exists.
 pub async fn update_webhook<C: GenericClient>(
     c: &C,

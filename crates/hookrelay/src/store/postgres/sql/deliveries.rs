@@ -9,6 +9,7 @@ use crate::domain::delivery::{DeliveryFilter, DeliveryId};
 use crate::domain::job::{AttemptRecord, Outcome};
 use crate::domain::Millis;
 use crate::store::postgres::rows::{ATTEMPT_COLUMNS, BODY_COLUMNS, DELIVERY_COLUMNS, JOB_COLUMNS};
+use crate::store::NextDue;
 
 /// Leases up to `limit` due deliveries of enabled webhooks, earliest first, and returns them as
 /// [`JOB_COLUMNS`] rows. Rows another node is claiming right now are skipped, not waited for.
@@ -38,20 +39,26 @@ pub async fn claim_due<C: GenericClient>(
     query(c, &sql, &[&now, &(limit as i64), &lease_until]).await
 }
 
-/// The earliest due time of an unparked pending delivery, or of a silent target's next probe.
-pub async fn next_due_at<C: GenericClient>(c: &C) -> Result<Option<Millis>, Error> {
-    let rows = query(
+/// When the claimer has work next (see [`crate::store::Store::next_due_at`]).
+pub async fn next_due_at<C: GenericClient>(c: &C) -> Result<NextDue, Error> {
+    let delivery = query_opt(
         c,
-        "SELECT min(at) FROM (
-             SELECT min(d.next_attempt_at) AS at FROM deliveries d
-             JOIN webhooks w ON w.id = d.webhook_id
-             WHERE d.status = 0 AND NOT d.parked AND w.enabled
-             UNION ALL
-             SELECT min(probe_at) FROM targets WHERE silent_since IS NOT NULL) due",
+        "SELECT d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
+         WHERE d.status = 0 AND NOT d.parked AND w.enabled
+         ORDER BY d.next_attempt_at LIMIT 1",
         &[],
     )
     .await?;
-    Ok(rows[0].get(0))
+    let probe = query(
+        c,
+        "SELECT min(probe_at) FROM targets WHERE silent_since IS NOT NULL",
+        &[],
+    )
+    .await?;
+    Ok(NextDue {
+        delivery: delivery.map(|r| r.get(0)),
+        probe: probe[0].get(0),
+    })
 }
 
 pub async fn insert_attempts<C: GenericClient>(

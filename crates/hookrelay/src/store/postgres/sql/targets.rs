@@ -5,13 +5,17 @@
 use deadpool_postgres::GenericClient;
 use tokio_postgres::{Error, Row};
 
-use super::{execute, query};
+use super::{execute, query, query_opt};
 use crate::domain::health::Health;
 use crate::domain::Millis;
 use crate::store::postgres::rows::HEALTH_COLUMNS;
 
 /// The webhooks of a target, as a subquery bound to `$1`.
 const OF_TARGET: &str = "webhook_id IN (SELECT id FROM webhooks WHERE target_key = $1)";
+/// The enabled webhooks of a target (a disabled webhook's deliveries wait for it, not for the
+/// target), as a subquery bound to `$1`.
+const OF_TARGET_ENABLED: &str =
+    "webhook_id IN (SELECT id FROM webhooks WHERE target_key = $1 AND enabled)";
 
 /// Makes sure `keys` (sorted) have a row, so that [`lock_health`] can lock one even for a target
 /// two nodes see miss for the first time at once.
@@ -35,12 +39,13 @@ pub async fn lock_health<C: GenericClient>(c: &C, keys: &[&str]) -> Result<Vec<R
     query(c, &sql, &[&keys]).await
 }
 
-/// Reads the health of `keys` and holds a share lock on it until the commit (ingest: a
-/// concurrent recovery waits for this commit, or this read waits for the recovery's).
+/// Reads the health of `keys` and holds a key-share lock on it until the commit (ingest: a
+/// concurrent transition, which locks `FOR UPDATE`, waits for this commit, or this read waits
+/// for the transition's; arming a probe, which only takes `FOR NO KEY UPDATE`, does not).
 pub async fn share_health<C: GenericClient>(c: &C, keys: &[&str]) -> Result<Vec<Row>, Error> {
     let sql = format!(
         "SELECT t.key, {HEALTH_COLUMNS} FROM targets t WHERE t.key = ANY($1)
-         ORDER BY t.key FOR SHARE"
+         ORDER BY t.key FOR KEY SHARE"
     );
     query(c, &sql, &[&keys]).await
 }
@@ -53,12 +58,13 @@ pub async fn save_health<C: GenericClient>(c: &C, key: &str, h: &Health) -> Resu
     execute(
         c,
         "INSERT INTO targets (key, misses, silent_since, probe_at, probing, probe_level,
-                              last_miss_at, last_error)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                              last_miss_at, last_error, probe_id)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
          ON CONFLICT (key) DO UPDATE SET misses = excluded.misses,
              silent_since = excluded.silent_since, probe_at = excluded.probe_at,
              probing = excluded.probing, probe_level = excluded.probe_level,
-             last_miss_at = excluded.last_miss_at, last_error = excluded.last_error",
+             last_miss_at = excluded.last_miss_at, last_error = excluded.last_error,
+             probe_id = excluded.probe_id",
         &[
             &key,
             &(h.misses as i32),
@@ -68,6 +74,7 @@ pub async fn save_health<C: GenericClient>(c: &C, key: &str, h: &Health) -> Resu
             &(h.probe_level as i32),
             &h.last_miss_at,
             &h.last_error,
+            &h.probe_id,
         ],
     )
     .await
@@ -84,7 +91,7 @@ pub async fn park_target<C: GenericClient>(
 ) -> Result<u64, Error> {
     let sql = format!(
         "UPDATE deliveries SET parked = true, next_attempt_at = greatest(updated_at, $2) + $3
-         WHERE {OF_TARGET} AND status = 0 AND NOT parked AND last_status_code IS NULL
+         WHERE {OF_TARGET_ENABLED} AND status = 0 AND NOT parked AND last_status_code IS NULL
            AND (lease_until IS NULL OR lease_until <= $4)"
     );
     execute(c, &sql, &[&key, &silent_since, &window_ms, &now]).await
@@ -114,56 +121,108 @@ pub async fn unpark_webhook<C: GenericClient>(
     .await
 }
 
-/// Takes the silent targets whose probe is due (rows another node is taking are skipped) and
-/// marks each as probing until `watchdog_until`; returns their keys.
-pub async fn take_due_probes<C: GenericClient>(
-    c: &C,
-    now: Millis,
-    watchdog_until: Millis,
-) -> Result<Vec<String>, Error> {
+/// Locks the silent targets whose probe is due (rows another node is taking are skipped);
+/// returns their keys.
+pub async fn lock_due_probes<C: GenericClient>(c: &C, now: Millis) -> Result<Vec<String>, Error> {
     let rows = query(
         c,
-        "UPDATE targets SET probing = true, probe_at = $2
-         WHERE key IN (SELECT key FROM targets WHERE silent_since IS NOT NULL AND probe_at <= $1
-                       ORDER BY key FOR UPDATE SKIP LOCKED)
-         RETURNING key",
-        &[&now, &watchdog_until],
+        "SELECT key FROM targets WHERE silent_since IS NOT NULL AND probe_at <= $1
+         ORDER BY key FOR NO KEY UPDATE SKIP LOCKED",
+        &[&now],
     )
     .await?;
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
 /// Makes the least-tried parked delivery of an enabled webhook of `key` (the oldest of those)
-/// due at `now`, to be its probe; false if it has none.
-pub async fn unpark_probe<C: GenericClient>(c: &C, key: &str, now: Millis) -> Result<bool, Error> {
-    let n = execute(
+/// due at once, before any backlog, to be its probe; returns its id.
+pub async fn unpark_probe<C: GenericClient>(c: &C, key: &str) -> Result<Option<i64>, Error> {
+    let row = query_opt(
         c,
-        "UPDATE deliveries SET parked = false, next_attempt_at = $2
+        "UPDATE deliveries SET parked = false, next_attempt_at = 0
          WHERE id = (SELECT d.id FROM webhooks w
                      CROSS JOIN LATERAL (
                          SELECT id, attempts FROM deliveries
                          WHERE webhook_id = w.id AND status = 0 AND parked
-                         ORDER BY attempts, id LIMIT 1) d
+                         ORDER BY attempts, id LIMIT 1
+                         FOR UPDATE SKIP LOCKED) d
                      WHERE w.target_key = $1 AND w.enabled
-                     ORDER BY d.attempts, d.id LIMIT 1)",
-        &[&key, &now],
+                     ORDER BY d.attempts, d.id LIMIT 1)
+           AND status = 0 AND parked
+         RETURNING id",
+        &[&key],
+    )
+    .await?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+/// Marks `key`'s probe as out (delivery `probe_id`, `None`: nothing to probe with) until
+/// `probe_at`.
+pub async fn set_probe<C: GenericClient>(
+    c: &C,
+    key: &str,
+    probe_id: Option<i64>,
+    probe_at: Millis,
+) -> Result<u64, Error> {
+    execute(
+        c,
+        "UPDATE targets SET probing = $2::bigint IS NOT NULL, probe_id = $2, probe_at = $3
+         WHERE key = $1",
+        &[&key, &probe_id, &probe_at],
+    )
+    .await
+}
+
+/// Forgets `key` if no webhook points at it any more; returns whether it did.
+pub async fn forget_orphan<C: GenericClient>(c: &C, key: &str) -> Result<bool, Error> {
+    let n = execute(
+        c,
+        "DELETE FROM targets WHERE key = $1
+           AND NOT EXISTS (SELECT 1 FROM webhooks WHERE target_key = $1)",
+        &[&key],
     )
     .await?;
     Ok(n > 0)
 }
 
-/// A target with nothing to probe with looks again at `probe_at`.
-pub async fn probe_later<C: GenericClient>(
+/// Makes due the parked deliveries whose webhook's target is not silent (any more).
+pub async fn unpark_stranded<C: GenericClient>(c: &C, now: Millis) -> Result<u64, Error> {
+    execute(
+        c,
+        "UPDATE deliveries SET parked = false, next_attempt_at = $1
+         WHERE status = 0 AND parked AND webhook_id IN (
+             SELECT w.id FROM webhooks w LEFT JOIN targets t ON t.key = w.target_key
+             WHERE t.silent_since IS NULL)",
+        &[&now],
+    )
+    .await
+}
+
+/// A webhook changed or went away: if one of its deliveries is out as a target's probe, the
+/// target gets a new probe at `now` instead of waiting for the watchdog.
+pub async fn forget_probe_of<C: GenericClient>(
     c: &C,
-    key: &str,
-    probe_at: Millis,
+    webhook_id: &str,
+    now: Millis,
 ) -> Result<u64, Error> {
     execute(
         c,
-        "UPDATE targets SET probing = false, probe_at = $2 WHERE key = $1",
-        &[&key, &probe_at],
+        "UPDATE targets t SET probing = false, probe_id = NULL, probe_at = $2
+         WHERE t.probing AND (SELECT webhook_id FROM deliveries WHERE id = t.probe_id) = $1",
+        &[&webhook_id, &now],
     )
     .await
+}
+
+/// Locks the targets rows of `keys` (sorted) that exist, until the commit.
+pub async fn lock_targets<C: GenericClient>(c: &C, keys: &[&str]) -> Result<u64, Error> {
+    let rows = query(
+        c,
+        "SELECT key FROM targets WHERE key = ANY($1) ORDER BY key FOR UPDATE",
+        &[&keys],
+    )
+    .await?;
+    Ok(rows.len() as u64)
 }
 
 /// Locks up to `limit` parked deliveries whose wait is over, of enabled webhooks whose target's

@@ -8,12 +8,12 @@ use super::super::rows;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::job::{AttemptRecord, DeliveryJob, Outcome};
 use crate::domain::Millis;
-use crate::store::Resend;
+use crate::store::{NextDue, Resend};
 
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response";
+     e.canned_response, d.lease_until";
 const JOB_JOINS: &str = "FROM deliveries d JOIN events e ON e.id = d.event_id \
      JOIN webhooks w ON w.id = d.webhook_id JOIN licenses l ON l.license_id = d.license_id";
 
@@ -46,6 +46,7 @@ fn job(row: &rusqlite::Row) -> rusqlite::Result<DeliveryJob> {
         event_type,
         url: row.get(6)?,
         body: Bytes::from(body),
+        lease_until: row.get::<_, Option<i64>>(14)?.unwrap_or(0),
     })
 }
 
@@ -60,31 +61,34 @@ pub fn claim_due(
          WHERE d.status = 0 AND d.parked = 0 AND d.next_attempt_at <= ?1 AND w.enabled = 1
          ORDER BY d.next_attempt_at LIMIT ?2"
     );
-    let jobs: Vec<DeliveryJob> = conn
+    let mut jobs: Vec<DeliveryJob> = conn
         .prepare_cached(&sql)?
         .query_map(params![now, limit as i64], job)?
         .collect::<rusqlite::Result<_>>()?;
     let mut lease = conn.prepare_cached(
         "UPDATE deliveries SET lease_until = ?2, next_attempt_at = ?2 WHERE id = ?1",
     )?;
-    for j in &jobs {
+    for j in &mut jobs {
         lease.execute(params![j.id.0, lease_until])?;
+        j.lease_until = lease_until;
     }
     Ok(jobs)
 }
 
-/// The earliest due time of an unparked pending delivery, or of a silent target's next probe.
-pub fn next_due_at(conn: &Connection) -> rusqlite::Result<Option<Millis>> {
-    conn.query_row(
-        "SELECT min(at) FROM (
-             SELECT min(d.next_attempt_at) AS at FROM deliveries d
-             JOIN webhooks w ON w.id = d.webhook_id
+/// When the claimer has work next (see [`crate::store::Store::next_due_at`]).
+pub fn next_due_at(conn: &Connection) -> rusqlite::Result<NextDue> {
+    let delivery = conn
+        .prepare_cached(
+            "SELECT d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
              WHERE d.status = 0 AND d.parked = 0 AND w.enabled = 1
-             UNION ALL
-             SELECT min(probe_at) FROM targets WHERE silent_since IS NOT NULL)",
-        [],
-        |r| r.get(0),
-    )
+             ORDER BY d.next_attempt_at LIMIT 1",
+        )?
+        .query_row([], |r| r.get(0))
+        .optional()?;
+    let probe = conn
+        .prepare_cached("SELECT min(probe_at) FROM targets WHERE silent_since IS NOT NULL")?
+        .query_row([], |r| r.get(0))?;
+    Ok(NextDue { delivery, probe })
 }
 
 pub fn record_attempt(conn: &Connection, r: &AttemptRecord) -> rusqlite::Result<()> {
@@ -112,7 +116,7 @@ pub fn record_attempt(conn: &Connection, r: &AttemptRecord) -> rusqlite::Result<
         "UPDATE deliveries SET status = ?2, attempts = max(attempts, ?3), next_attempt_at = ?4,
                 lease_until = NULL, parked = 0, last_status_code = ?5, last_error = ?6,
                 updated_at = ?7
-         WHERE id = ?1",
+         WHERE id = ?1 AND status = 0",
     )?
     .execute(params![
         r.delivery_id.0,

@@ -29,6 +29,7 @@ pub fn ingest_events(
                     deliveries: earlier.deliveries,
                     duplicate: true,
                     jobs: Vec::new(),
+                    left_due: 0,
                 });
                 continue;
             }
@@ -62,6 +63,7 @@ pub fn ingest_events(
             deliveries: deliveries.len(),
             duplicate: false,
             jobs,
+            left_due: deliveries.iter().filter(|d| d.left_due()).count(),
         });
     }
     for (chat_id, tags) in &plan.tags {

@@ -12,6 +12,10 @@ use crate::store::HealthChanges;
 
 /// The webhooks of a target, as a subquery bound to `?1`.
 const OF_TARGET: &str = "webhook_id IN (SELECT id FROM webhooks WHERE target_key = ?1)";
+/// The enabled webhooks of a target (a disabled webhook's deliveries wait for it, not for the
+/// target), as a subquery bound to `?1`.
+const OF_TARGET_ENABLED: &str =
+    "webhook_id IN (SELECT id FROM webhooks WHERE target_key = ?1 AND enabled = 1)";
 
 /// Updates the stored health of the records' targets and applies what it says (see
 /// [`crate::store::Store::record_attempts`]).
@@ -24,7 +28,7 @@ pub fn apply_health(
     let mut changes = HealthChanges::default();
     for (key, attempts) in attempts_by_target(records) {
         let old = health(conn, key)?;
-        if old == Health::default() && attempts.iter().all(|(_, error)| error.is_none()) {
+        if old == Health::default() && attempts.iter().all(|o| o.error.is_none()) {
             continue; // the usual case: a healthy target answered
         }
         let (new, effect) = old.after_attempts(attempts);
@@ -65,12 +69,13 @@ pub fn save_health(conn: &Connection, key: &str, h: &Health) -> rusqlite::Result
     }
     conn.prepare_cached(
         "INSERT INTO targets (key, misses, silent_since, probe_at, probing, probe_level,
-                              last_miss_at, last_error)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+                              last_miss_at, last_error, probe_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (key) DO UPDATE SET misses = excluded.misses,
              silent_since = excluded.silent_since, probe_at = excluded.probe_at,
              probing = excluded.probing, probe_level = excluded.probe_level,
-             last_miss_at = excluded.last_miss_at, last_error = excluded.last_error",
+             last_miss_at = excluded.last_miss_at, last_error = excluded.last_error,
+             probe_id = excluded.probe_id",
     )?
     .execute(params![
         key,
@@ -80,7 +85,8 @@ pub fn save_health(conn: &Connection, key: &str, h: &Health) -> rusqlite::Result
         h.probing,
         h.probe_level,
         h.last_miss_at,
-        h.last_error
+        h.last_error,
+        h.probe_id
     ])
     .map(drop)
 }
@@ -96,7 +102,7 @@ pub fn park_target(
 ) -> rusqlite::Result<usize> {
     let sql = format!(
         "UPDATE deliveries SET parked = 1, next_attempt_at = max(updated_at, ?2) + ?3
-         WHERE {OF_TARGET} AND status = 0 AND parked = 0 AND last_status_code IS NULL
+         WHERE {OF_TARGET_ENABLED} AND status = 0 AND parked = 0 AND last_status_code IS NULL
            AND (lease_until IS NULL OR lease_until <= ?4)"
     );
     conn.prepare_cached(&sql)?
@@ -121,8 +127,9 @@ pub fn unpark_webhook(conn: &Connection, webhook_id: &str, now: Millis) -> rusql
     .execute(params![webhook_id, now])
 }
 
-/// Arms the probes that are due (see [`crate::store::Store::arm_probes`]). A target with nothing
-/// parked to probe with waits `idle_ms` and looks again.
+/// Arms the probes that are due (see [`crate::store::Store::arm_probes`]): the probe is due at 0,
+/// so that it is claimed before any backlog. A target with nothing parked to probe with waits
+/// `idle_ms` and looks again; one with no webhook left is forgotten.
 pub fn arm_probes(
     conn: &Connection,
     now: Millis,
@@ -137,22 +144,57 @@ pub fn arm_probes(
         .collect::<rusqlite::Result<_>>()?;
     let mut armed = 0;
     for key in due {
-        let probe = least_tried_parked(conn, &key)?;
-        let (probing, probe_at) = match probe {
-            Some(id) => {
+        let Some(probe) = least_tried_parked(conn, &key)? else {
+            let orphan: bool = conn
+                .prepare_cached("SELECT NOT EXISTS (SELECT 1 FROM webhooks WHERE target_key = ?1)")?
+                .query_row([&key], |r| r.get(0))?;
+            if orphan {
+                conn.prepare_cached("DELETE FROM targets WHERE key = ?1")?
+                    .execute([&key])?;
+            } else {
                 conn.prepare_cached(
-                    "UPDATE deliveries SET parked = 0, next_attempt_at = ?2 WHERE id = ?1",
+                    "UPDATE targets SET probing = 0, probe_id = NULL, probe_at = ?2 WHERE key = ?1",
                 )?
-                .execute(params![id, now])?;
-                armed += 1;
-                (true, now + watchdog_ms)
+                .execute(params![key, now + idle_ms])?;
             }
-            None => (false, now + idle_ms),
+            continue;
         };
-        conn.prepare_cached("UPDATE targets SET probing = ?2, probe_at = ?3 WHERE key = ?1")?
-            .execute(params![key, probing, probe_at])?;
+        conn.prepare_cached("UPDATE deliveries SET parked = 0, next_attempt_at = 0 WHERE id = ?1")?
+            .execute([probe])?;
+        conn.prepare_cached(
+            "UPDATE targets SET probing = 1, probe_id = ?2, probe_at = ?3 WHERE key = ?1",
+        )?
+        .execute(params![key, probe, now + watchdog_ms])?;
+        armed += 1;
     }
     Ok(armed)
+}
+
+/// Makes due the parked deliveries whose webhook's target is not silent (any more): a safety net
+/// for races that park a delivery just as its target recovers or its webhook moves elsewhere.
+pub fn unpark_stranded(conn: &Connection, now: Millis) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE deliveries SET parked = 0, next_attempt_at = ?1
+         WHERE status = 0 AND parked = 1 AND webhook_id IN (
+             SELECT w.id FROM webhooks w LEFT JOIN targets t ON t.key = w.target_key
+             WHERE t.silent_since IS NULL)",
+    )?
+    .execute([now])
+}
+
+/// A webhook changed or went away: if one of its deliveries is out as a target's probe, the
+/// target gets a new probe at `now` instead of waiting for the watchdog.
+pub fn forget_probe_of(
+    conn: &Connection,
+    webhook_id: &str,
+    now: Millis,
+) -> rusqlite::Result<usize> {
+    conn.prepare_cached(
+        "UPDATE targets SET probing = 0, probe_id = NULL, probe_at = ?2
+         WHERE probing = 1
+           AND (SELECT webhook_id FROM deliveries WHERE id = targets.probe_id) = ?1",
+    )?
+    .execute(params![webhook_id, now])
 }
 
 /// The parked delivery of an enabled webhook of `key` with the fewest attempts (the oldest of

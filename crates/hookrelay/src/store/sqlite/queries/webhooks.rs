@@ -3,7 +3,7 @@
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::rows::{self, WEBHOOK_COLUMNS, WEBHOOK_FROM};
-use super::targets::unpark_webhook;
+use super::targets::{forget_probe_of, unpark_webhook};
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::WebhookChanges;
@@ -59,7 +59,17 @@ pub fn update_webhook(
         Some((url, key)) => (Some(url.as_str()), Some(key.as_str())),
         None => (None, None),
     };
-    let changed = conn.execute(
+    let before: Option<(bool, String)> = conn
+        .query_row(
+            "SELECT enabled, target_key FROM webhooks WHERE license_id = ?1 AND id = ?2",
+            [license_id, id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((was_enabled, old_key)) = before else {
+        return Ok(None);
+    };
+    conn.execute(
         "UPDATE webhooks SET
             url = coalesce(?3, url),
             target_key = coalesce(?9, target_key),
@@ -80,10 +90,14 @@ pub fn update_webhook(
             key
         ],
     )?;
-    if changed == 0 {
-        return Ok(None);
+    let moved = key.is_some_and(|k| k != old_key);
+    let enabled = c.enabled.unwrap_or(was_enabled);
+    if moved || enabled != was_enabled {
+        // Its probe, if one is out, no longer tells anything about its old target.
+        forget_probe_of(conn, id, now)?;
     }
-    if c.url.is_some() || c.enabled.is_some() {
+    if moved || (enabled && !was_enabled) {
+        // The new target may answer; a re-enabled webhook starts afresh.
         unpark_webhook(conn, id, now)?;
     }
     webhook(conn, license_id, id)
@@ -101,6 +115,7 @@ pub fn delete_webhook(
         [license_id, id],
     )?;
     if deleted > 0 {
+        forget_probe_of(conn, id, now)?;
         conn.execute(
             "UPDATE deliveries SET status = 2, parked = 0, next_attempt_at = NULL,
                     lease_until = NULL, last_error = 'the webhook was deleted', updated_at = ?2
