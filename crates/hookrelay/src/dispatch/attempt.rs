@@ -1,6 +1,8 @@
 //! One attempt of a delivery: send it, decide what happens next (the retry policy), count it and
 //! log it, and describe it as the record the recorder writes.
 
+use std::sync::Arc;
+
 use super::retry::{is_success, unsuccessful_status, RetryPolicy};
 use super::sender::Sender;
 use crate::domain::delivery::Attempt;
@@ -24,6 +26,7 @@ impl Attempter {
         &self,
         job: DeliveryJob,
         target: &TargetUrl,
+        target_key: Arc<str>,
         over: impl FnOnce(i64),
     ) -> AttemptRecord {
         let mut sent = self
@@ -50,7 +53,7 @@ impl Attempter {
             delivery_id: job.id,
             attempt: sent.attempt,
             outcome,
-            target_key: Some(target.key()),
+            target_key: Some(target_key),
         }
     }
 }

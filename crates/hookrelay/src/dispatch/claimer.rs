@@ -122,15 +122,14 @@ fn sleep_for(next: NextDue, chores: &Chores, now: Millis) -> Duration {
 /// Claims what is due and fits in memory; returns when work is due next, or `None` when the
 /// batch was full and the claimer should go on at once.
 async fn claim(shared: &Shared) -> Option<NextDue> {
-    let max_held = shared.config.max_held;
-    let min_room = (max_held / 4).clamp(1, CLAIM_BATCH);
-    let room = max_held.saturating_sub(shared.held.load(Ordering::Relaxed));
-    if room < min_room {
+    let held = shared.held.load(Ordering::Relaxed);
+    if held > shared.config.lease_limit() {
         // Memory is full: the recorder wakes the claimer when there is room again.
         return Some(NextDue::default());
     }
     {
         let now = now_ms();
+        let room = shared.config.max_held.saturating_sub(held);
         let limit = room.min(CLAIM_BATCH);
         match shared
             .store

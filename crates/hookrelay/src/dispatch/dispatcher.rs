@@ -35,7 +35,7 @@ pub(super) enum Command {
 
 /// An attempt to the target with this key has ended, after `duration_ms`.
 struct Finished {
-    target_key: String,
+    target_key: Arc<str>,
     duration_ms: i64,
 }
 
@@ -49,8 +49,9 @@ pub(super) struct Dispatcher {
     /// Targets with queued jobs that wait only for a global slot, in arrival order.
     waiting: VecDeque<String>,
     in_flight: usize,
-    /// Target URLs as parsed (a parse per attempt showed up in profiles), by the stored text.
-    parsed_urls: HashMap<String, Arc<TargetUrl>>,
+    /// Target URLs as parsed, with their keys (a parse per attempt showed up in profiles), by
+    /// the stored text.
+    parsed_urls: HashMap<String, (Arc<TargetUrl>, Arc<str>)>,
 }
 
 impl Dispatcher {
@@ -98,27 +99,26 @@ impl Dispatcher {
         let config = &self.shared.config;
         let (max_held, per_target) = (config.max_held, config.per_target_concurrency);
         for job in jobs {
-            let target = match self.parse(&job.url) {
-                Ok(t) => t,
+            let (target, key) = match self.parse(&job.url) {
+                Ok(parsed) => parsed,
                 Err(e) => {
                     let error = format!("stored target URL is invalid: {e}");
                     let _ = self.records.send(not_sent(&job, now_ms(), error));
                     continue;
                 }
             };
-            let key = target.key();
             let now = now_ms();
-            let active = self.targets.len() + usize::from(!self.targets.contains_key(&key));
+            let active = self.targets.len() + usize::from(!self.targets.contains_key(&*key));
             let share = fair_share(max_held, active, per_target);
             let t = self
                 .targets
-                .entry(key.clone())
+                .entry(key.to_string())
                 .or_insert_with(|| TargetQueue::new(now));
             if t.overflows(share) {
-                overflow.entry(key).or_default().push(job.id);
+                overflow.entry(key.to_string()).or_default().push(job.id);
                 continue;
             }
-            t.queue.push_back((job, target));
+            t.queue.push_back((job, target, key.clone()));
             self.start(&key);
         }
         for (key, ids) in overflow {
@@ -132,7 +132,7 @@ impl Dispatcher {
 
     fn on_finished(&mut self, done: &Finished) {
         self.in_flight -= 1;
-        let key = done.target_key.as_str();
+        let key: &str = &done.target_key;
         if let Some(t) = self.targets.get_mut(key) {
             t.finished(now_ms(), done.duration_ms);
             self.start(key);
@@ -152,7 +152,7 @@ impl Dispatcher {
         let mut ids = Vec::new();
         for key in keys {
             if let Some(t) = self.targets.get_mut(key) {
-                ids.extend(t.queue.drain(..).map(|(job, _)| job.id));
+                ids.extend(t.queue.drain(..).map(|(job, ..)| job.id));
             }
         }
         self.hand_back(ids, now_ms());
@@ -165,9 +165,9 @@ impl Dispatcher {
             let (stale, keep): (VecDeque<_>, VecDeque<_>) = t
                 .queue
                 .drain(..)
-                .partition(|(job, _)| job.webhook_id == webhook_id);
+                .partition(|(job, ..)| job.webhook_id == webhook_id);
             t.queue = keep;
-            ids.extend(stale.into_iter().map(|(job, _)| job.id));
+            ids.extend(stale.into_iter().map(|(job, ..)| job.id));
         }
         self.hand_back(ids, now_ms());
         self.targets.retain(|_, t| !t.idle());
@@ -189,7 +189,7 @@ impl Dispatcher {
                 }
                 break;
             }
-            let Some((job, target)) = t.queue.pop_front() else {
+            let Some((job, target, target_key)) = t.queue.pop_front() else {
                 break;
             };
             if job.lease_until - now_ms() < margin {
@@ -202,31 +202,32 @@ impl Dispatcher {
             let attempter = self.attempter.clone();
             let finished = self.finished_tx.clone();
             let records = self.records.clone();
-            let target_key = key.to_string();
             tokio::spawn(async move {
+                let key = target_key.clone();
                 let done = |duration_ms| {
                     drop(finished.send(Finished {
                         target_key,
                         duration_ms,
                     }))
                 };
-                let record = attempter.run(job, &target, done).await;
+                let record = attempter.run(job, &target, key, done).await;
                 let _ = records.send(record);
             });
         }
         self.hand_back(expiring, now_ms());
     }
 
-    fn parse(&mut self, url: &str) -> Result<Arc<TargetUrl>, crate::domain::Invalid> {
-        if let Some(t) = self.parsed_urls.get(url) {
-            return Ok(t.clone());
+    fn parse(&mut self, url: &str) -> Result<(Arc<TargetUrl>, Arc<str>), crate::domain::Invalid> {
+        if let Some(parsed) = self.parsed_urls.get(url) {
+            return Ok(parsed.clone());
         }
         let t = Arc::new(TargetUrl::parse(url)?);
+        let parsed = (t.clone(), Arc::from(t.key()));
         if self.parsed_urls.len() >= PARSED_URLS {
             self.parsed_urls.clear();
         }
-        self.parsed_urls.insert(url.to_string(), t.clone());
-        Ok(t)
+        self.parsed_urls.insert(url.to_string(), parsed.clone());
+        Ok(parsed)
     }
 
     /// Gives deliveries back to the store unattempted: parked if their target is silent, due at
@@ -254,7 +255,7 @@ impl Dispatcher {
         let mut ids: Vec<DeliveryId> = self
             .targets
             .values_mut()
-            .flat_map(|t| t.queue.drain(..).map(|(job, _)| job.id))
+            .flat_map(|t| t.queue.drain(..).map(|(job, ..)| job.id))
             .collect();
         commands.close();
         while let Ok(command) = commands.try_recv() {

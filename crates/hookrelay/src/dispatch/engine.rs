@@ -54,7 +54,7 @@ impl EngineConfig {
     /// Jobs held in memory above which ingest leaves new deliveries to the claimer (which
     /// claims only once a quarter of memory is free): one threshold for both, so neither starves
     /// the other.
-    fn lease_limit(&self) -> usize {
+    pub(super) fn lease_limit(&self) -> usize {
         self.max_held - (self.max_held / 4).clamp(1, 1024)
     }
 }

@@ -25,15 +25,14 @@ pub(super) async fn run(shared: Arc<Shared>, mut records: mpsc::UnboundedReceive
         let retries = batch
             .iter()
             .any(|r| matches!(r.outcome, Outcome::RetryAt(_)));
-        let changes = write(&shared, &batch).await;
-        batch.clear();
+        let changes = write(&shared, batch.drain(..).collect()).await;
         if !changes.parked.is_empty() {
             let _ = shared.dispatcher.send(Command::Parked(changes.parked));
         }
         let before = shared.held.fetch_sub(n, Ordering::Relaxed);
         // Wake the claimer for new due times, or when memory has room for a claim again.
-        let half = shared.config.max_held / 2;
-        if retries || changes.unparked || (before >= half && before - n < half) {
+        let limit = shared.config.lease_limit();
+        if retries || changes.unparked || (before > limit && before - n <= limit) {
             shared.claimer_wake.notify_one();
         }
     }
@@ -41,14 +40,14 @@ pub(super) async fn run(shared: Arc<Shared>, mut records: mpsc::UnboundedReceive
 
 /// Writes one batch. An unavailable database is waited out; any other error is retried a few
 /// times, then the outcomes are dropped and the leases' expiry brings those deliveries back.
-async fn write(shared: &Shared, batch: &[AttemptRecord]) -> HealthChanges {
+async fn write(shared: &Shared, batch: Arc<[AttemptRecord]>) -> HealthChanges {
     let window = shared.config.retry.window();
     let mut backoff = Duration::from_millis(50);
     let mut tries = 0;
     loop {
         match shared
             .store
-            .record_attempts(batch.to_vec(), now_ms(), window)
+            .record_attempts(batch.clone(), now_ms(), window)
             .await
         {
             Ok(changes) => return changes,

@@ -30,7 +30,8 @@ const STUCK_AFTER: Millis = 1_000;
 #[derive(Default)]
 pub(super) struct TargetQueue {
     pub(super) in_flight: usize,
-    pub(super) queue: VecDeque<(DeliveryJob, Arc<TargetUrl>)>,
+    /// Queued jobs, with their parsed target and its key.
+    pub(super) queue: VecDeque<(DeliveryJob, Arc<TargetUrl>, Arc<str>)>,
     /// When an attempt to this target last finished (or when the target was first seen).
     pub(super) last_done_at: Millis,
     /// How far a stuck target's overflow is pushed out (grows while it stays stuck).
@@ -122,7 +123,7 @@ mod tests {
         assert_eq!(fair_share(2048, 1000, 32), 32);
     }
 
-    fn job() -> (DeliveryJob, Arc<TargetUrl>) {
+    fn job() -> (DeliveryJob, Arc<TargetUrl>, Arc<str>) {
         let job = DeliveryJob {
             id: crate::domain::delivery::DeliveryId(1),
             attempt_no: 1,
@@ -133,10 +134,9 @@ mod tests {
             body: Default::default(),
             lease_until: 0,
         };
-        (
-            job,
-            Arc::new(TargetUrl::parse("http://example.com/").unwrap()),
-        )
+        let target = TargetUrl::parse("http://example.com/").unwrap();
+        let key = Arc::from(target.key());
+        (job, Arc::new(target), key)
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! the record of one finished attempt ([`AttemptRecord`]) with what happens to the delivery next
 //! ([`Outcome`]). Plain values: the store builds jobs and writes records, the engine moves them.
 
+use std::sync::Arc;
+
 use bytes::Bytes;
 use livechat_webhooks::EventType;
 
@@ -41,7 +43,7 @@ pub struct AttemptRecord {
     pub outcome: Outcome,
     /// The key of the target the attempt went to ([`super::target::TargetUrl::key`]), so that
     /// its answer (or silence) updates that target's health; `None` when nothing was sent.
-    pub target_key: Option<String>,
+    pub target_key: Option<Arc<str>>,
 }
 
 impl AttemptRecord {

@@ -175,7 +175,7 @@ pub trait Store: Send + Sync + 'static {
     /// making its parked deliveries due now (with a wake-up for every node).
     async fn record_attempts(
         &self,
-        records: Vec<AttemptRecord>,
+        records: Arc<[AttemptRecord]>,
         now: Millis,
         window: Duration,
     ) -> StoreResult<HealthChanges>;

@@ -223,8 +223,8 @@ async fn an_idle_node_is_woken_when_another_stores_work_it_did_not_take() {
 
     // Neither is work put off for later because its target does not answer (three attempts in
     // a row got none: it is silent).
-    let misses = (0..3).map(|_| unanswered("http://127.0.0.1:9")).collect();
-    n.b.record_attempts(misses, now_ms(), Duration::from_secs(60))
+    let misses: Vec<AttemptRecord> = (0..3).map(|_| unanswered("http://127.0.0.1:9")).collect();
+    n.b.record_attempts(misses.into(), now_ms(), Duration::from_secs(60))
         .await
         .unwrap();
     timeout(wait, n.b.wait_for_new_work()).await.ok();
@@ -249,7 +249,7 @@ async fn an_idle_node_is_woken_when_another_stores_work_it_did_not_take() {
     let mut answer = unanswered("http://127.0.0.1:9");
     answer.attempt.status_code = Some(200);
     answer.attempt.error = None;
-    n.b.record_attempts(vec![answer], now_ms(), Duration::from_secs(60))
+    n.b.record_attempts(vec![answer].into(), now_ms(), Duration::from_secs(60))
         .await
         .unwrap();
     timeout(wait, n.b.wait_for_new_work())

@@ -209,7 +209,7 @@ impl Store for PostgresStore {
 
     async fn record_attempts(
         &self,
-        records: Vec<AttemptRecord>,
+        records: Arc<[AttemptRecord]>,
         now: Millis,
         window: Duration,
     ) -> StoreResult<HealthChanges> {

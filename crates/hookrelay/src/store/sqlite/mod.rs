@@ -229,7 +229,7 @@ impl Store for SqliteStore {
 
     async fn record_attempts(
         &self,
-        records: Vec<AttemptRecord>,
+        records: Arc<[AttemptRecord]>,
         now: Millis,
         window: Duration,
     ) -> StoreResult<HealthChanges> {
