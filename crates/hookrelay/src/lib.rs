@@ -45,6 +45,18 @@ pub async fn run(
     config: Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_and_report(listener, store, config, shutdown, |_| {}).await
+}
+
+/// [`run`], handing `started` the engine once it runs: tests keep it to wait for the engine to
+/// be idle ([`Engine::run_until_idle`]) instead of polling with deadlines.
+pub async fn run_and_report(
+    listener: TcpListener,
+    store: Arc<dyn Store>,
+    config: Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    started: impl FnOnce(&Engine) + Send,
+) -> anyhow::Result<()> {
     metrics::install();
     let admin_hash = bootstrap::prepare(&store, &config).await?;
     let sender = Sender::new(
@@ -60,6 +72,7 @@ pub async fn run(
         engine_config(&config),
         stop_rx,
     );
+    started(&engine);
     let state = api::AppState {
         store: store.clone(),
         engine,

@@ -39,7 +39,7 @@ async fn chat_changed_is_delivered_only_when_the_tag_list_changed() {
         assert_eq!(accepted["deliveries"], expected, "step {i}");
     }
     let hits = receiver.wait_for(3, Duration::from_secs(5)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.wait_idle().await;
     assert_eq!(receiver.hits().len(), 3);
     assert_eq!(hits[0].body["chat"]["tags"], json!(["sales", "vip"]));
 }
@@ -70,7 +70,7 @@ async fn an_idempotency_key_stores_a_retried_event_once() {
     assert_eq!(again["event_id"], first["event_id"]);
     assert_eq!(again["duplicate"], true);
     receiver.wait_for(1, Duration::from_secs(5)).await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.wait_idle().await;
     assert_eq!(receiver.hits().len(), 1);
     assert_eq!(server.deliveries(&license, "").await.len(), 1);
 }

@@ -1,7 +1,10 @@
 //! Starts a real hookrelay server on port 0, on the story's store backend (a real SQLite file or a
 //! fresh PostgreSQL schema, see [`crate::backend`]), and talks to it over HTTP.
 
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use hookrelay::dispatch::Engine;
 
 use hookrelay::config::Config;
 use reqwest::StatusCode;
@@ -17,6 +20,7 @@ pub struct TestServer {
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     handle: Option<JoinHandle<anyhow::Result<()>>>,
+    engine: Arc<OnceLock<Engine>>,
 }
 
 /// A license created through the admin API.
@@ -57,16 +61,47 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (stop, stopped) = oneshot::channel::<()>();
-        let handle = tokio::spawn(hookrelay::run(listener, store, config, async move {
+        let engine = Arc::new(OnceLock::new());
+        let keep = engine.clone();
+        let shutdown = async move {
             let _ = stopped.await;
-        }));
+        };
+        let handle = tokio::spawn(hookrelay::run_and_report(
+            listener,
+            store,
+            config,
+            shutdown,
+            move |e| drop(keep.set(e.clone())),
+        ));
         TestServer {
             base,
             client: reqwest::Client::new(),
             dir,
             stop: Some(stop),
             handle: Some(handle),
+            engine,
         }
+    }
+
+    /// Waits until the server's engine holds nothing in memory and nothing is due (what is
+    /// scheduled for later does not count); panics after 10 s. After it, nothing more arrives
+    /// unless something new happens.
+    pub async fn wait_idle(&self) {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let engine = loop {
+            if let Some(engine) = self.engine.get() {
+                break engine;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the server never started"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        let idle = engine
+            .run_until_idle(Duration::ZERO, Duration::from_secs(10))
+            .await;
+        assert!(idle, "the engine still had work after 10 s");
     }
 
     /// Stops the server gracefully and waits for it.

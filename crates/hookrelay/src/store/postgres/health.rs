@@ -30,31 +30,43 @@ pub async fn record_attempts(
         .filter(|(_, attempts)| attempts.iter().any(|o| o.error.is_some()))
         .map(|(key, _)| *key)
         .collect();
-    if !missed.is_empty() {
-        targets::ensure_targets(&tx, &missed).await?;
-    }
     let keys: Vec<&str> = by_target.keys().copied().collect();
-    let mut stored = std::collections::HashMap::new();
-    for round in 0..2 {
-        if keys.is_empty() {
-            break;
+    // Sent together (one round trip): the rows of the targets that missed are made sure of, all
+    // of the batch's targets locked, and the attempts inserted (which locks no delivery row). The
+    // server may run them out of this order (a statement not yet prepared on this connection is
+    // sent after one that is): a missed target's row that was not there to lock yet is ensured
+    // and locked below.
+    let ensure = async {
+        match missed.is_empty() {
+            true => Ok(0),
+            false => targets::ensure_targets(&tx, &missed).await,
         }
-        for row in targets::lock_health(&tx, &keys).await? {
+    };
+    let lock = async {
+        match keys.is_empty() {
+            true => Ok(Vec::new()),
+            false => targets::lock_health(&tx, &keys).await,
+        }
+    };
+    let insert = deliveries::insert_attempts(&tx, records);
+    let (_, locked, _) = tokio::try_join!(ensure, lock, insert)?;
+    let mut stored: std::collections::HashMap<String, _> = locked
+        .iter()
+        .map(|row| (row.get::<_, String>(0), rows::health(row, 1)))
+        .collect();
+    // A row ensured above may have been deleted by a recovery that committed in between: ensure
+    // it once more, so that no miss is dropped.
+    let gone: Vec<&str> = missed
+        .iter()
+        .copied()
+        .filter(|k| !stored.contains_key(*k))
+        .collect();
+    if !gone.is_empty() {
+        targets::ensure_targets(&tx, &gone).await?;
+        for row in targets::lock_health(&tx, &gone).await? {
             stored.insert(row.get::<_, String>(0), rows::health(&row, 1));
         }
-        // A row ensured above may have been deleted by a recovery that committed in between:
-        // ensure it once more, so that no miss is dropped.
-        let gone: Vec<&str> = missed
-            .iter()
-            .copied()
-            .filter(|k| !stored.contains_key(*k))
-            .collect();
-        if gone.is_empty() || round == 1 {
-            break;
-        }
-        targets::ensure_targets(&tx, &gone).await?;
     }
-    deliveries::insert_attempts(&tx, records).await?;
     deliveries::apply_outcomes(&tx, records).await?;
     let mut changes = HealthChanges::default();
     for (key, attempts) in by_target {

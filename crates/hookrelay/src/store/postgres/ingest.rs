@@ -4,7 +4,7 @@
 //!
 //! Nodes may race, so nothing is read and then written without a lock in between: the batch's
 //! idempotency keys are locked first (advisory locks, sorted), then its chats' tag rows
-//! (`FOR UPDATE`, sorted), then its targets' health (`FOR SHARE`). Every transaction takes these
+//! (`FOR UPDATE`, sorted), then its targets' health (`FOR KEY SHARE`). Every transaction takes these
 //! in that order, so they cannot deadlock; the loser of a race waits and then sees the winner's
 //! commit. Requests of one license in one batch are planned in order, each seeing the previous.
 
@@ -14,7 +14,7 @@ use deadpool_postgres::GenericClient;
 use tokio_postgres::Error;
 
 use super::rows;
-use super::sql::{deliveries::notify, ingest as q, targets};
+use super::sql::{deliveries::notify, ingest as q};
 use crate::domain::delivery::DeliveryId;
 use crate::domain::event::NewEvent;
 use crate::domain::ingest_plan::{
@@ -97,28 +97,22 @@ async fn look_up<C: GenericClient>(
     let chats: BTreeSet<(&str, &str)> = events()
         .filter_map(|(l, e)| Some((l, e.chat_tags.as_ref()?.chat_id.as_str())))
         .collect();
-    if !chats.is_empty() {
-        let chats: Vec<_> = chats.into_iter().collect();
-        q::ensure_chat_tags(c, &chats).await?;
-        for (license, chat, json) in q::lock_chat_tags(c, &chats).await? {
-            let tags = serde_json::from_str(&json).unwrap_or_default();
-            by_license
-                .entry(license)
-                .or_default()
-                .tags
-                .insert(chat, tags);
-        }
-    }
+    let chats: Vec<_> = chats.into_iter().collect();
     let types: BTreeSet<(&str, &str)> = events().map(|(l, e)| (l, e.event_type.as_str())).collect();
     let types: Vec<_> = types.into_iter().collect();
+    // In this order, one after the other: the locks are taken in the order every transaction
+    // takes them. (Sending them together would not keep it: a statement not yet prepared on this
+    // connection is sent after one that is.)
+    let mut tags = Vec::new();
+    if !chats.is_empty() {
+        q::ensure_chat_tags(c, &chats).await?;
+        tags = q::lock_chat_tags(c, &chats).await?;
+    }
     let webhooks = q::webhook_targets(c, &types).await?;
-    let target_keys: BTreeSet<&str> = webhooks.iter().map(|w| w.get::<_, &str>(5)).collect();
-    let target_keys: Vec<&str> = target_keys.into_iter().collect();
-    let mut health = HashMap::new();
-    if !target_keys.is_empty() {
-        for row in targets::share_health(c, &target_keys).await? {
-            health.insert(row.get::<_, String>(0), rows::health(&row, 1));
-        }
+    for (license, chat, json) in tags {
+        let tags = serde_json::from_str(&json).unwrap_or_default();
+        let known = by_license.entry(license).or_default();
+        known.tags.insert(chat, tags);
     }
     for w in &webhooks {
         let Ok(event_type) = rows::event_type(w, 1) else {
@@ -128,7 +122,7 @@ async fn look_up<C: GenericClient>(
             webhook_id: w.get(2),
             url: w.get(3),
             data_types: w.get::<_, i32>(4) as u8,
-            health: health.get(w.get::<_, &str>(5)).cloned().unwrap_or_default(),
+            health: rows::health(w, 6),
         };
         let license: String = w.get(0);
         let known = by_license.entry(license).or_default();

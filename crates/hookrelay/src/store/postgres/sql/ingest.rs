@@ -8,6 +8,7 @@ use super::{execute, query};
 use crate::domain::event::NewEvent;
 use crate::domain::ingest_plan::PlannedDelivery;
 use crate::domain::Millis;
+use crate::store::postgres::rows::HEALTH_COLUMNS;
 
 /// Takes `n` event ids from the sequence, so the batch knows each event's id before inserting.
 pub async fn reserve_event_ids<C: GenericClient>(c: &C, n: usize) -> Result<Vec<i64>, Error> {
@@ -153,24 +154,33 @@ pub async fn update_chat_tags<C: GenericClient>(
     .await
 }
 
-/// The enabled webhooks for each (license, event type) in `keys`, in creation order:
-/// `(license, event type, webhook id, url, data types, target key)` rows.
+/// The enabled webhooks for each (license, event type) in `keys`, in creation order, each with
+/// its target's health, key-share-locked until the commit (a concurrent transition, which locks
+/// `FOR UPDATE`, waits for this commit, or this read waits for the transition's; arming a probe,
+/// which only takes `FOR NO KEY UPDATE`, does not): `(license, event type, webhook id, url, data types,
+/// target key, health columns…)` rows.
 pub async fn webhook_targets<C: GenericClient>(
     c: &C,
     keys: &[(&str, &str)],
 ) -> Result<Vec<Row>, Error> {
     let (licenses, types): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
-    query(
-        c,
-        "SELECT w.license_id, w.event_type, w.id, w.url, w.data_types, w.target_key
-         FROM webhooks w
-         JOIN unnest($1::text[], $2::text[]) AS u(license_id, event_type)
-           ON w.license_id = u.license_id AND w.event_type = u.event_type
-         WHERE w.enabled
-         ORDER BY w.created_at, w.id",
-        &[&licenses, &types],
-    )
-    .await
+    let sql = format!(
+        "WITH w AS (
+             SELECT w.license_id, w.event_type, w.id, w.url, w.data_types, w.target_key,
+                    w.created_at
+             FROM webhooks w
+             JOIN unnest($1::text[], $2::text[]) AS u(license_id, event_type)
+               ON w.license_id = u.license_id AND w.event_type = u.event_type
+             WHERE w.enabled),
+         t AS (
+             SELECT * FROM targets WHERE key IN (SELECT target_key FROM w)
+             ORDER BY key FOR KEY SHARE)
+         SELECT w.license_id, w.event_type, w.id, w.url, w.data_types, w.target_key,
+                {HEALTH_COLUMNS}
+         FROM w LEFT JOIN t ON t.key = w.target_key
+         ORDER BY w.created_at, w.id"
+    );
+    query(c, &sql, &[&licenses, &types]).await
 }
 
 /// One new delivery to insert.

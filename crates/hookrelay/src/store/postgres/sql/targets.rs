@@ -39,17 +39,6 @@ pub async fn lock_health<C: GenericClient>(c: &C, keys: &[&str]) -> Result<Vec<R
     query(c, &sql, &[&keys]).await
 }
 
-/// Reads the health of `keys` and holds a key-share lock on it until the commit (ingest: a
-/// concurrent transition, which locks `FOR UPDATE`, waits for this commit, or this read waits
-/// for the transition's; arming a probe, which only takes `FOR NO KEY UPDATE`, does not).
-pub async fn share_health<C: GenericClient>(c: &C, keys: &[&str]) -> Result<Vec<Row>, Error> {
-    let sql = format!(
-        "SELECT t.key, {HEALTH_COLUMNS} FROM targets t WHERE t.key = ANY($1)
-         ORDER BY t.key FOR KEY SHARE"
-    );
-    query(c, &sql, &[&keys]).await
-}
-
 /// Stores `h` as the health of `key`; an answering target with no misses keeps no row.
 pub async fn save_health<C: GenericClient>(c: &C, key: &str, h: &Health) -> Result<u64, Error> {
     if *h == Health::default() {
