@@ -8,7 +8,7 @@ use tokio_postgres::Error;
 
 use super::rows;
 use super::sql::{deliveries, targets};
-use crate::domain::health::{attempts_by_target, given_up_error, window_ms, MAX_PROBE_GAP};
+use crate::domain::health::{attempts_by_target, given_up_error, window_ms, Health, MAX_PROBE_GAP};
 use crate::domain::job::AttemptRecord;
 use crate::domain::Millis;
 use crate::store::HealthChanges;
@@ -72,7 +72,8 @@ pub async fn record_attempts(
     for (key, attempts) in by_target {
         let Some(old) = stored.get(key) else { continue }; // answered, and healthy
         let (new, effect) = old.after_attempts(attempts);
-        if new != *old {
+        if new != *old || new == Health::default() {
+            // (A row made sure of above for a batch that then answered is removed again.)
             targets::save_health(&tx, key, &new).await?;
         }
         if effect.unpark {
