@@ -91,7 +91,7 @@ fn webhooks() -> Vec<Op> {
             .json(200, "The webhook.", "Webhook")
             .errors(&[404]),
         Op::new("patch", "/v1/licenses/{license_id}/webhooks/{id}", "changeWebhook", "webhooks", "Change a webhook")
-            .describe("Changes the URL, data types, description or enabled flag; absent fields are kept. A new URL or a change of the enabled flag also makes the deliveries parked while the old target did not answer due now, and nothing held for the old URL is sent there.")
+            .describe("Changes the URL, data types, description or enabled flag; absent fields are kept. A URL on another target (scheme, host, port) or re-enabling also makes the deliveries parked while the old target did not answer due now, on every node, and nothing held in memory for the old URL is sent there. The answer carries the webhook's `target_health`.")
             .bearer()
             .json_body("WebhookPatch")
             .json(200, "The webhook as it is now.", "Webhook")

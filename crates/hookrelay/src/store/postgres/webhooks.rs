@@ -41,6 +41,9 @@ pub async fn update(
     let enabled = changes.enabled.unwrap_or(was_enabled);
     if moved || enabled != was_enabled {
         targets::forget_probe_of(&tx, id, now).await?;
+    }
+    if changes.url.is_some() || enabled != was_enabled {
+        // Jobs held in memory carry the old URL or state.
         deliveries::notify_with(&tx, channel, &webhook_changed_payload(id)).await?;
     }
     if moved || (enabled && !was_enabled) {
