@@ -232,10 +232,11 @@ impl RawConfig {
             return Err(bad("attempt_timeout", "must be more than 0"));
         }
         let delivery_lease = duration(raw.delivery_lease, "delivery_lease")?;
-        if delivery_lease <= attempt_timeout {
+        if delivery_lease < attempt_timeout * 2 {
             return Err(bad(
                 "delivery_lease",
-                "must be longer than attempt_timeout (an attempt must end before its lease)",
+                "must be at least twice attempt_timeout (an attempt must end before its lease, \
+                 and a delivery may wait in memory for a free slot first)",
             ));
         }
         let positive = |v: Option<usize>, name| match v {
@@ -356,6 +357,25 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("lisen"), "{err}");
+    }
+
+    #[test]
+    fn a_lease_must_cover_an_attempt_and_a_wait_for_a_slot() {
+        let with = |lease: &str, timeout: &str| {
+            RawConfig::from_env(|k| match k {
+                "HOOKRELAY_DELIVERY_LEASE" => Some(lease.to_string()),
+                "HOOKRELAY_ATTEMPT_TIMEOUT" => Some(timeout.to_string()),
+                _ => None,
+            })
+            .unwrap()
+            .validate()
+        };
+        let err = with("15s", "10s").unwrap_err().to_string();
+        assert!(
+            err.contains("delivery_lease") && err.contains("twice"),
+            "{err}"
+        );
+        assert!(with("20s", "10s").is_ok());
     }
 
     #[test]

@@ -32,6 +32,7 @@ const MIN_WAIT: Duration = Duration::from_millis(5);
 /// When the claimer's periodic chores are next due.
 struct Chores {
     give_up_at: Millis,
+    probes_at: Millis,
     stranded_at: Millis,
     give_up_message: String,
 }
@@ -39,6 +40,7 @@ struct Chores {
 pub(super) async fn run(shared: Arc<Shared>, mut shutdown: watch::Receiver<bool>) {
     let mut chores = Chores {
         give_up_at: 0,
+        probes_at: 0,
         stranded_at: 0,
         give_up_message: given_up_message(shared.config.retry.window()),
     };
@@ -90,7 +92,10 @@ impl Chores {
                 Err(e) => tracing::warn!(error = %e, "giving up on parked deliveries failed"),
             }
         }
-        if probe_due {
+        if probe_due || now >= self.probes_at {
+            // Also on a timer: while claims keep the claimer busy it does not learn when the
+            // next probe is due.
+            self.probes_at = now + GIVE_UP_EVERY;
             if let Err(e) = store.arm_probes(now, timings.watchdog).await {
                 tracing::warn!(error = %e, "arming probes of silent targets failed; will retry");
             }
@@ -131,11 +136,12 @@ async fn claim(shared: &Shared) -> Option<NextDue> {
         let now = now_ms();
         let room = shared.config.max_held.saturating_sub(held);
         let limit = room.min(CLAIM_BATCH);
-        match shared
-            .store
-            .claim_due(now, limit, shared.lease_until(now))
-            .await
-        {
+        let skip: Vec<String> = {
+            let saturated = shared.saturated.lock().expect("saturated targets");
+            saturated.iter().map(|k| k.to_string()).collect()
+        };
+        let lease_until = shared.lease_until(now);
+        match shared.store.claim_due(now, limit, lease_until, skip).await {
             Ok(jobs) => {
                 let full = jobs.len() == limit;
                 shared.submit(jobs);

@@ -4,7 +4,7 @@
 //! commands: hand back what is held for a target whose deliveries were parked, or for a webhook
 //! that changed.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -46,6 +46,8 @@ pub(super) struct Dispatcher {
     finished_tx: mpsc::UnboundedSender<Finished>,
     finished_rx: mpsc::UnboundedReceiver<Finished>,
     targets: HashMap<String, TargetQueue>,
+    /// Targets whose share of memory is full (mirrors `Shared::saturated`, read without a lock).
+    saturated: HashSet<Arc<str>>,
     /// Targets with queued jobs that wait only for a global slot, in arrival order.
     waiting: VecDeque<String>,
     in_flight: usize,
@@ -68,6 +70,7 @@ impl Dispatcher {
             finished_tx,
             finished_rx,
             targets: HashMap::new(),
+            saturated: HashSet::new(),
             waiting: VecDeque::new(),
             in_flight: 0,
             parsed_urls: HashMap::new(),
@@ -95,7 +98,7 @@ impl Dispatcher {
     }
 
     fn on_jobs(&mut self, jobs: Vec<DeliveryJob>) {
-        let mut overflow: HashMap<String, Vec<DeliveryId>> = HashMap::new();
+        let mut overflow: HashMap<String, Vec<(DeliveryId, Millis)>> = HashMap::new();
         let config = &self.shared.config;
         let (max_held, per_target) = (config.max_held, config.per_target_concurrency);
         for job in jobs {
@@ -110,12 +113,20 @@ impl Dispatcher {
             let now = now_ms();
             let active = self.targets.len() + usize::from(!self.targets.contains_key(&*key));
             let share = fair_share(max_held, active, per_target);
+            let share = match self.targets.get(&*key) {
+                Some(t) => t.time_cap(share, per_target),
+                None => share,
+            };
             let t = self
                 .targets
                 .entry(key.to_string())
                 .or_insert_with(|| TargetQueue::new(now));
             if t.overflows(share) {
-                overflow.entry(key.to_string()).or_default().push(job.id);
+                self.saturate(&key, true);
+                overflow
+                    .entry(key.to_string())
+                    .or_default()
+                    .push((job.id, job.lease_until));
                 continue;
             }
             t.queue.push_back((job, target, key.clone()));
@@ -130,21 +141,80 @@ impl Dispatcher {
         }
     }
 
+    /// An attempt ended: its slot goes to the targets waiting for a global slot first, in turn,
+    /// then back to the target that finished (which queues behind them if it must wait), so that
+    /// busy targets cannot keep every global slot to themselves.
     fn on_finished(&mut self, done: &Finished) {
         self.in_flight -= 1;
         let key: &str = &done.target_key;
-        if let Some(t) = self.targets.get_mut(key) {
-            t.finished(now_ms(), done.duration_ms);
-            self.start(key);
-            if self.targets.get(key).is_some_and(TargetQueue::idle) {
-                self.targets.remove(key);
-            }
+        let Some(t) = self.targets.get_mut(key) else {
+            return;
+        };
+        t.finished(now_ms(), done.duration_ms);
+        let has_more = !t.queue.is_empty();
+        if has_more && !self.waiting.is_empty() && !self.waiting.iter().any(|k| k == key) {
+            self.waiting.push_back(key.to_string());
         }
         while self.in_flight < self.shared.config.max_in_flight {
             let Some(next) = self.waiting.pop_front() else {
                 break;
             };
             self.start(&next);
+            self.forget_if_idle(&next);
+        }
+        self.start(key);
+        self.forget_if_idle(key);
+    }
+
+    fn forget_idle_targets(&mut self) {
+        let idle: Vec<String> = self
+            .targets
+            .iter()
+            .filter(|(_, t)| t.idle())
+            .map(|(k, _)| k.clone())
+            .collect();
+        for key in idle {
+            self.forget_if_idle(&key);
+        }
+    }
+
+    fn forget_if_idle(&mut self, key: &str) {
+        if self.targets.get(key).is_some_and(TargetQueue::idle) {
+            self.targets.remove(key);
+        }
+        self.has_room_again(key);
+    }
+
+    /// Marks a target as holding its full share of memory (the claimer skips it) or not.
+    fn saturate(&mut self, key: &str, full: bool) {
+        if self.saturated.contains(key) == full {
+            return;
+        }
+        let key: Arc<str> = Arc::from(key);
+        let mut shared = self.shared.saturated.lock().expect("saturated targets");
+        if full {
+            self.saturated.insert(key.clone());
+            shared.insert(key);
+        } else {
+            self.saturated.remove(&key);
+            shared.remove(&key);
+        }
+    }
+
+    /// A saturated target that has worked through half of what it held has room again.
+    fn has_room_again(&mut self, key: &str) {
+        if !self.saturated.contains(key) {
+            return;
+        }
+        let config = &self.shared.config;
+        let per_target = config.per_target_concurrency;
+        let share = fair_share(config.max_held, self.targets.len(), per_target);
+        let room = self
+            .targets
+            .get(key)
+            .is_none_or(|t| (t.queue.len() + t.in_flight) * 2 < t.time_cap(share, per_target));
+        if room {
+            self.saturate(key, false);
         }
     }
 
@@ -152,11 +222,11 @@ impl Dispatcher {
         let mut ids = Vec::new();
         for key in keys {
             if let Some(t) = self.targets.get_mut(key) {
-                ids.extend(t.queue.drain(..).map(|(job, ..)| job.id));
+                ids.extend(t.queue.drain(..).map(|(job, ..)| (job.id, job.lease_until)));
             }
         }
         self.hand_back(ids, now_ms());
-        self.targets.retain(|_, t| !t.idle());
+        self.forget_idle_targets();
     }
 
     fn on_webhook_changed(&mut self, webhook_id: &str) {
@@ -167,10 +237,10 @@ impl Dispatcher {
                 .drain(..)
                 .partition(|(job, ..)| job.webhook_id == webhook_id);
             t.queue = keep;
-            ids.extend(stale.into_iter().map(|(job, ..)| job.id));
+            ids.extend(stale.into_iter().map(|(job, ..)| (job.id, job.lease_until)));
         }
         self.hand_back(ids, now_ms());
-        self.targets.retain(|_, t| !t.idle());
+        self.forget_idle_targets();
     }
 
     /// Starts what the target's slots and the global limit allow. A job whose lease would end
@@ -193,7 +263,7 @@ impl Dispatcher {
                 break;
             };
             if job.lease_until - now_ms() < margin {
-                expiring.push(job.id);
+                expiring.push((job.id, job.lease_until));
                 continue;
             }
             t.in_flight += 1;
@@ -232,7 +302,7 @@ impl Dispatcher {
 
     /// Gives deliveries back to the store unattempted: parked if their target is silent, due at
     /// `due_at` otherwise.
-    fn hand_back(&self, ids: Vec<DeliveryId>, due_at: Millis) {
+    fn hand_back(&self, ids: Vec<(DeliveryId, Millis)>, due_at: Millis) {
         if ids.is_empty() {
             return;
         }
@@ -252,15 +322,15 @@ impl Dispatcher {
     /// Queued jobs go back to the store, due now, for the next start; attempts under way get the
     /// grace period to finish.
     async fn shut_down(mut self, mut commands: mpsc::UnboundedReceiver<Command>) {
-        let mut ids: Vec<DeliveryId> = self
+        let mut ids: Vec<(DeliveryId, Millis)> = self
             .targets
             .values_mut()
-            .flat_map(|t| t.queue.drain(..).map(|(job, ..)| job.id))
+            .flat_map(|t| t.queue.drain(..).map(|(job, ..)| (job.id, job.lease_until)))
             .collect();
         commands.close();
         while let Ok(command) = commands.try_recv() {
             if let Command::Jobs(jobs) = command {
-                ids.extend(jobs.into_iter().map(|j| j.id));
+                ids.extend(jobs.into_iter().map(|j| (j.id, j.lease_until)));
             }
         }
         if !ids.is_empty() {

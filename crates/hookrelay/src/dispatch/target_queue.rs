@@ -23,6 +23,8 @@ const MAX_DEFER: Duration = Duration::from_secs(600);
 /// most (when the target is slow) after [`MAX_COMEBACK`].
 const MIN_COMEBACK: Duration = Duration::from_millis(100);
 const MAX_COMEBACK: Duration = Duration::from_secs(60);
+/// A target holds at most what it can work through in this long.
+const HOLD_FOR: Duration = Duration::from_secs(10);
 /// A target with every slot taken and nothing finished for this long is stuck.
 const STUCK_AFTER: Millis = 1_000;
 
@@ -59,6 +61,18 @@ impl TargetQueue {
     /// holds its fair share of memory.
     pub(super) fn overflows(&self, share: usize) -> bool {
         self.queue.len() + self.in_flight >= share
+    }
+
+    /// `share`, lowered for a slow target to what it can work through in [`HOLD_FOR`] (never below
+    /// `per_target`): a slow target's queue would otherwise outlive the leases of the jobs in it
+    /// and keep memory from targets that answer fast.
+    pub(super) fn time_cap(&self, share: usize, per_target: usize) -> usize {
+        if self.attempt_ms <= 0.0 {
+            return share; // nothing known yet
+        }
+        let rounds = HOLD_FOR.as_millis() as f64 / self.attempt_ms;
+        let cap = (rounds * per_target as f64) as usize;
+        share.min(cap.max(per_target))
     }
 
     /// Records an attempt that took `duration_ms`: the target moves again.
@@ -158,6 +172,19 @@ mod tests {
         assert_eq!(t.overflow_due(100, 32, 0.5), 200, "at least MIN_COMEBACK");
         t.attempt_ms = 1e9;
         assert_eq!(t.overflow_due(100, 32, 0.5), 60_100, "at most MAX_COMEBACK");
+    }
+
+    #[test]
+    fn a_slow_target_holds_only_what_it_works_through_in_ten_seconds() {
+        let mut t = TargetQueue::new(0);
+        assert_eq!(t.time_cap(2048, 32), 2048, "nothing known yet");
+        t.in_flight = 1;
+        t.finished(0, 5);
+        assert_eq!(t.time_cap(2048, 32), 2048, "a fast target keeps its share");
+        t.attempt_ms = 8_000.0;
+        assert_eq!(t.time_cap(2048, 32), 40, "32 slots, 1.25 rounds in 10 s");
+        t.attempt_ms = 60_000.0;
+        assert_eq!(t.time_cap(2048, 32), 32, "never less than its slots");
     }
 
     #[test]

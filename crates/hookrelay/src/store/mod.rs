@@ -159,12 +159,14 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Ingested>>;
 
     /// Leases up to `limit` pending, unparked deliveries of enabled webhooks that are due, the
-    /// earliest first.
+    /// earliest first, except those of the targets in `skip` (their share of memory is full:
+    /// claimed now, they would only be handed back).
     async fn claim_due(
         &self,
         now: Millis,
         limit: usize,
         lease_until: Millis,
+        skip: Vec<String>,
     ) -> StoreResult<Vec<DeliveryJob>>;
     /// When the claimer has work next.
     async fn next_due_at(&self) -> StoreResult<NextDue>;
@@ -180,11 +182,13 @@ pub trait Store: Send + Sync + 'static {
         window: Duration,
     ) -> StoreResult<HealthChanges>;
     /// Gives back leased deliveries without an attempt (held in memory for a silent target, or
-    /// at shutdown): those whose target is silent and that never got an answer are parked (for
-    /// `window`), the others due at `due_at`.
+    /// at shutdown), each only if it still holds the lease given (so a delivery another node has
+    /// taken over meanwhile is left alone): those whose target is silent and that never got an
+    /// answer are parked (for `window`), the others due at `due_at`. A probe given back makes its
+    /// target probe again at `due_at`.
     async fn release(
         &self,
-        ids: Vec<DeliveryId>,
+        leases: Vec<(DeliveryId, Millis)>,
         due_at: Millis,
         window: Duration,
     ) -> StoreResult<()>;

@@ -31,25 +31,18 @@ pub async fn record_attempts(
         .map(|(key, _)| *key)
         .collect();
     let keys: Vec<&str> = by_target.keys().copied().collect();
-    // Sent together (one round trip): the rows of the targets that missed are made sure of, all
-    // of the batch's targets locked, and the attempts inserted (which locks no delivery row). The
-    // server may run them out of this order (a statement not yet prepared on this connection is
-    // sent after one that is): a missed target's row that was not there to lock yet is ensured
-    // and locked below.
-    let ensure = async {
-        match missed.is_empty() {
-            true => Ok(0),
-            false => targets::ensure_targets(&tx, &missed).await,
-        }
+    // In this order, one after the other (sent together, a statement not yet prepared on this
+    // connection would run after one that is, and the locks be taken out of order): the rows of
+    // the targets that missed are made sure of, then all of the batch's targets locked, before
+    // any delivery row.
+    if !missed.is_empty() {
+        targets::ensure_targets(&tx, &missed).await?;
+    }
+    let locked = match keys.is_empty() {
+        true => Vec::new(),
+        false => targets::lock_health(&tx, &keys).await?,
     };
-    let lock = async {
-        match keys.is_empty() {
-            true => Ok(Vec::new()),
-            false => targets::lock_health(&tx, &keys).await,
-        }
-    };
-    let insert = deliveries::insert_attempts(&tx, records);
-    let (_, locked, _) = tokio::try_join!(ensure, lock, insert)?;
+    deliveries::insert_attempts(&tx, records).await?;
     let mut stored: std::collections::HashMap<String, _> = locked
         .iter()
         .map(|row| (row.get::<_, String>(0), rows::health(row, 1)))

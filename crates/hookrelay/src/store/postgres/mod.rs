@@ -191,8 +191,10 @@ impl Store for PostgresStore {
         now: Millis,
         limit: usize,
         lease_until: Millis,
+        skip: Vec<String>,
     ) -> StoreResult<Vec<DeliveryJob>> {
-        let claimed = deliveries::claim_due(&self.client().await?, now, limit, lease_until).await;
+        let c = self.client().await?;
+        let claimed = deliveries::claim_due(&c, now, limit, lease_until, &skip).await;
         claimed
             .map_err(error::db)?
             .iter()
@@ -224,13 +226,14 @@ impl Store for PostgresStore {
 
     async fn release(
         &self,
-        ids: Vec<DeliveryId>,
+        leases: Vec<(DeliveryId, Millis)>,
         due_at: Millis,
         window: Duration,
     ) -> StoreResult<()> {
-        let ids: Vec<i64> = ids.into_iter().map(|id| id.0).collect();
+        let (ids, leases): (Vec<i64>, Vec<i64>) =
+            leases.into_iter().map(|(id, l)| (id.0, l)).unzip();
         let c = self.client().await?;
-        deliveries::release(&c, &ids, due_at, window_ms(window))
+        deliveries::release(&c, &ids, &leases, due_at, window_ms(window))
             .await
             .map_err(error::db)?;
         if due_at <= now_ms() {

@@ -218,8 +218,9 @@ impl Store for SqliteStore {
         now: Millis,
         limit: usize,
         lease_until: Millis,
+        skip: Vec<String>,
     ) -> StoreResult<Vec<DeliveryJob>> {
-        self.write(move |c| queries::claim_due(c, now, limit, lease_until))
+        self.write(move |c| queries::claim_due(c, now, limit, lease_until, &skip))
             .await
     }
 
@@ -244,13 +245,14 @@ impl Store for SqliteStore {
 
     async fn release(
         &self,
-        ids: Vec<DeliveryId>,
+        leases: Vec<(DeliveryId, Millis)>,
         due_at: Millis,
         window: Duration,
     ) -> StoreResult<()> {
         self.write(move |c| {
-            ids.iter()
-                .try_for_each(|id| queries::release(c, *id, due_at, window_ms(window)))
+            leases.iter().try_for_each(|(id, lease)| {
+                queries::release(c, *id, *lease, due_at, window_ms(window))
+            })
         })
         .await
     }

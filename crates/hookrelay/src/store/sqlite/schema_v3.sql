@@ -24,7 +24,8 @@ CREATE INDEX webhooks_by_target ON webhooks (target_key);
 ALTER TABLE deliveries ADD COLUMN parked INTEGER NOT NULL DEFAULT 0;
 DROP INDEX deliveries_due;
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 0 AND parked = 0;
-CREATE INDEX deliveries_parked ON deliveries (next_attempt_at) WHERE status = 0 AND parked = 1;
+CREATE INDEX deliveries_parked ON deliveries (webhook_id, next_attempt_at)
+    WHERE status = 0 AND parked = 1;
 DROP INDEX deliveries_by_webhook;
 CREATE INDEX deliveries_by_webhook ON deliveries (webhook_id, status, parked, attempts);
 

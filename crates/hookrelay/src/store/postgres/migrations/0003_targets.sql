@@ -27,7 +27,8 @@ CREATE INDEX webhooks_by_target ON webhooks (target_key);
 ALTER TABLE deliveries ADD COLUMN parked BOOLEAN NOT NULL DEFAULT false;
 DROP INDEX deliveries_due;
 CREATE INDEX deliveries_due ON deliveries (next_attempt_at) WHERE status = 0 AND NOT parked;
-CREATE INDEX deliveries_parked ON deliveries (next_attempt_at) WHERE status = 0 AND parked;
+CREATE INDEX deliveries_parked ON deliveries (webhook_id, next_attempt_at)
+    WHERE status = 0 AND parked;
 DROP INDEX deliveries_by_webhook;
 CREATE INDEX deliveries_by_webhook ON deliveries (webhook_id, status, parked, attempts, id);
 

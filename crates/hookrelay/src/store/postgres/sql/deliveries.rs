@@ -22,11 +22,13 @@ pub async fn claim_due<C: GenericClient>(
     now: Millis,
     limit: usize,
     lease_until: Millis,
+    skip: &[String],
 ) -> Result<Vec<Row>, Error> {
     let sql = format!(
         "WITH due AS (
              SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
              WHERE d.status = 0 AND NOT d.parked AND d.next_attempt_at <= $1 AND w.enabled
+               AND NOT (w.target_key = ANY($4))
              ORDER BY d.next_attempt_at LIMIT $2
              FOR UPDATE OF d SKIP LOCKED
          )
@@ -36,7 +38,7 @@ pub async fn claim_due<C: GenericClient>(
            AND l.license_id = d.license_id
          RETURNING {JOB_COLUMNS}"
     );
-    query(c, &sql, &[&now, &(limit as i64), &lease_until]).await
+    query(c, &sql, &[&now, &(limit as i64), &lease_until, &skip]).await
 }
 
 /// When the claimer has work next (see [`crate::store::Store::next_due_at`]).
@@ -134,31 +136,49 @@ pub async fn apply_outcomes<C: GenericClient>(
     .await
 }
 
-/// Frees leases without an attempt: parked (until `max(last try, silent_since) + window_ms`)
-/// when their target is silent and they never got an answer, due at `due_at` otherwise.
+/// Frees leases without an attempt, each if it is still the one given (another node may have
+/// taken the delivery over since): parked (until `max(last try, silent_since) + window_ms`) when
+/// the target is silent and the delivery never got an answer, due at `due_at` otherwise. A probe
+/// handed back makes its target probe again at `due_at` rather than wait for the watchdog.
 pub async fn release<C: GenericClient>(
     c: &C,
     ids: &[i64],
+    leases: &[i64],
     due_at: Millis,
     window_ms: Millis,
 ) -> Result<u64, Error> {
-    execute(
+    let parked = query(
         c,
         "UPDATE deliveries d SET lease_until = NULL, parked = true,
-                next_attempt_at = greatest(d.updated_at, t.silent_since) + $2
-         FROM webhooks w, targets t
-         WHERE d.id = ANY($1) AND d.status = 0 AND d.last_status_code IS NULL
-           AND w.id = d.webhook_id AND t.key = w.target_key AND t.silent_since IS NOT NULL",
-        &[&ids, &window_ms],
+                next_attempt_at = greatest(d.updated_at, t.silent_since) + $3
+         FROM unnest($1::bigint[], $2::bigint[]) AS u(id, lease), webhooks w, targets t
+         WHERE d.id = u.id AND d.lease_until = u.lease AND d.status = 0
+           AND d.last_status_code IS NULL
+           AND w.id = d.webhook_id AND t.key = w.target_key AND t.silent_since IS NOT NULL
+         RETURNING d.id",
+        &[&ids, &leases, &window_ms],
     )
     .await?;
-    execute(
+    let due = query(
         c,
-        "UPDATE deliveries SET lease_until = NULL, next_attempt_at = $2
-         WHERE id = ANY($1) AND status = 0 AND NOT parked",
-        &[&ids, &due_at],
+        "UPDATE deliveries d SET lease_until = NULL, next_attempt_at = $3
+         FROM unnest($1::bigint[], $2::bigint[]) AS u(id, lease)
+         WHERE d.id = u.id AND d.lease_until = u.lease AND d.status = 0
+         RETURNING d.id",
+        &[&ids, &leases, &due_at],
     )
-    .await
+    .await?;
+    let released: Vec<i64> = parked.iter().chain(&due).map(|r| r.get(0)).collect();
+    if !released.is_empty() {
+        execute(
+            c,
+            "UPDATE targets SET probing = false, probe_id = NULL, probe_at = $2
+             WHERE probing AND probe_id = ANY($1)",
+            &[&released, &due_at],
+        )
+        .await?;
+    }
+    Ok(released.len() as u64)
 }
 
 pub async fn deliveries<C: GenericClient>(

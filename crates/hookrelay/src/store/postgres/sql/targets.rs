@@ -69,7 +69,8 @@ pub async fn save_health<C: GenericClient>(c: &C, key: &str, h: &Health) -> Resu
     .await
 }
 
-/// Parks the never-answered pending deliveries of `key` that are not under way, until
+/// Parks the never-answered pending deliveries of `key` that are not under way (nor its probe,
+/// armed and not yet claimed), until
 /// `max(their last try, silent_since) + window_ms`.
 pub async fn park_target<C: GenericClient>(
     c: &C,
@@ -81,7 +82,8 @@ pub async fn park_target<C: GenericClient>(
     let sql = format!(
         "UPDATE deliveries SET parked = true, next_attempt_at = greatest(updated_at, $2) + $3
          WHERE {OF_TARGET_ENABLED} AND status = 0 AND NOT parked AND last_status_code IS NULL
-           AND (lease_until IS NULL OR lease_until <= $4)"
+           AND (lease_until IS NULL OR lease_until <= $4)
+           AND id <> coalesce((SELECT probe_id FROM targets WHERE key = $1 AND probing), -1)"
     );
     execute(c, &sql, &[&key, &silent_since, &window_ms, &now]).await
 }
@@ -224,10 +226,11 @@ pub async fn lock_given_up<C: GenericClient>(
 ) -> Result<Vec<Row>, Error> {
     query(
         c,
-        "SELECT d.id, d.attempts, t.last_error FROM deliveries d
-         JOIN webhooks w ON w.id = d.webhook_id JOIN targets t ON t.key = w.target_key
-         WHERE d.status = 0 AND d.parked AND d.next_attempt_at <= $1 AND w.enabled
-           AND t.silent_since IS NOT NULL AND t.last_miss_at >= $2
+        "SELECT d.id, d.attempts, t.last_error FROM targets t
+         JOIN webhooks w ON w.target_key = t.key AND w.enabled
+         JOIN deliveries d ON d.webhook_id = w.id AND d.status = 0 AND d.parked
+                          AND d.next_attempt_at <= $1
+         WHERE t.silent_since IS NOT NULL AND t.last_miss_at >= $2
          LIMIT $3
          FOR UPDATE OF d SKIP LOCKED",
         &[&now, &confirmed_since, &(limit as i64)],

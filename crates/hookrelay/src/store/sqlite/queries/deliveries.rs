@@ -55,15 +55,18 @@ pub fn claim_due(
     now: Millis,
     limit: usize,
     lease_until: Millis,
+    skip: &[String],
 ) -> rusqlite::Result<Vec<DeliveryJob>> {
     let sql = format!(
         "SELECT {JOB_COLUMNS} {JOB_JOINS}
          WHERE d.status = 0 AND d.parked = 0 AND d.next_attempt_at <= ?1 AND w.enabled = 1
+           AND w.target_key NOT IN (SELECT value FROM json_each(?3))
          ORDER BY d.next_attempt_at LIMIT ?2"
     );
+    let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
     let mut jobs: Vec<DeliveryJob> = conn
         .prepare_cached(&sql)?
-        .query_map(params![now, limit as i64], job)?
+        .query_map(params![now, limit as i64, skip], job)?
         .collect::<rusqlite::Result<_>>()?;
     let mut lease = conn.prepare_cached(
         "UPDATE deliveries SET lease_until = ?2, next_attempt_at = ?2 WHERE id = ?1",
@@ -130,11 +133,14 @@ pub fn record_attempt(conn: &Connection, r: &AttemptRecord) -> rusqlite::Result<
     Ok(())
 }
 
-/// Frees one lease without an attempt: parked (until `max(last try, silent_since) + window_ms`)
-/// when its target is silent and it never got an answer, due at `due_at` otherwise.
+/// Frees one lease without an attempt, if it is still `lease` (another node may have taken the
+/// delivery over since): parked (until `max(last try, silent_since) + window_ms`) when its target
+/// is silent and it never got an answer, due at `due_at` otherwise. A probe handed back makes its
+/// target probe again at `due_at` rather than wait for the watchdog.
 pub fn release(
     conn: &Connection,
     id: DeliveryId,
+    lease: Millis,
     due_at: Millis,
     window_ms: Millis,
 ) -> rusqlite::Result<()> {
@@ -143,16 +149,23 @@ pub fn release(
             "UPDATE deliveries SET lease_until = NULL, parked = 1,
                     next_attempt_at = max(updated_at, (
                         SELECT t.silent_since FROM webhooks w JOIN targets t ON t.key = w.target_key
-                        WHERE w.id = deliveries.webhook_id)) + ?2
-             WHERE id = ?1 AND status = 0 AND last_status_code IS NULL AND EXISTS (
-                 SELECT 1 FROM webhooks w JOIN targets t ON t.key = w.target_key
-                 WHERE w.id = deliveries.webhook_id AND t.silent_since IS NOT NULL)",
+                        WHERE w.id = deliveries.webhook_id)) + ?3
+             WHERE id = ?1 AND lease_until = ?2 AND status = 0 AND last_status_code IS NULL
+               AND EXISTS (SELECT 1 FROM webhooks w JOIN targets t ON t.key = w.target_key
+                           WHERE w.id = deliveries.webhook_id AND t.silent_since IS NOT NULL)",
         )?
-        .execute(params![id.0, window_ms])?;
-    if parked == 0 {
+        .execute(params![id.0, lease, window_ms])?;
+    let released = parked
+        + conn
+            .prepare_cached(
+                "UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?3
+                 WHERE id = ?1 AND lease_until = ?2 AND status = 0",
+            )?
+            .execute(params![id.0, lease, due_at])?;
+    if released > 0 {
         conn.prepare_cached(
-            "UPDATE deliveries SET lease_until = NULL, next_attempt_at = ?2
-             WHERE id = ?1 AND status = 0",
+            "UPDATE targets SET probing = 0, probe_id = NULL, probe_at = ?2
+             WHERE probing = 1 AND probe_id = ?1",
         )?
         .execute(params![id.0, due_at])?;
     }

@@ -91,7 +91,8 @@ pub fn save_health(conn: &Connection, key: &str, h: &Health) -> rusqlite::Result
     .map(drop)
 }
 
-/// Parks the never-answered pending deliveries of `key` that are not under way, until
+/// Parks the never-answered pending deliveries of `key` that are not under way (nor its probe,
+/// armed and not yet claimed), until
 /// `max(their last try, silent_since) + window_ms`.
 pub fn park_target(
     conn: &Connection,
@@ -103,7 +104,8 @@ pub fn park_target(
     let sql = format!(
         "UPDATE deliveries SET parked = 1, next_attempt_at = max(updated_at, ?2) + ?3
          WHERE {OF_TARGET_ENABLED} AND status = 0 AND parked = 0 AND last_status_code IS NULL
-           AND (lease_until IS NULL OR lease_until <= ?4)"
+           AND (lease_until IS NULL OR lease_until <= ?4)
+           AND id <> coalesce((SELECT probe_id FROM targets WHERE key = ?1 AND probing = 1), -1)"
     );
     conn.prepare_cached(&sql)?
         .execute(params![key, silent_since, window_ms, now])
@@ -229,10 +231,16 @@ pub fn give_up_parked(
 ) -> rusqlite::Result<u64> {
     let over: Vec<(i64, i64, Option<String>)> = conn
         .prepare_cached(
-            "SELECT d.id, d.attempts, t.last_error FROM deliveries d
-             JOIN webhooks w ON w.id = d.webhook_id JOIN targets t ON t.key = w.target_key
-             WHERE d.status = 0 AND d.parked = 1 AND d.next_attempt_at <= ?1 AND w.enabled = 1
-               AND t.silent_since IS NOT NULL AND t.last_miss_at >= ?2
+            // From the targets whose silence is current to their enabled webhooks to those
+            // webhooks' parked deliveries that are over (CROSS JOIN keeps SQLite to that order):
+            // parked rows nobody can give up yet (a disabled webhook's, a stale silence's) are
+            // never read.
+            "SELECT d.id, d.attempts, t.last_error FROM targets t
+             CROSS JOIN webhooks w CROSS JOIN deliveries d
+             WHERE t.silent_since IS NOT NULL AND t.last_miss_at >= ?2
+               AND w.target_key = t.key AND w.enabled = 1
+               AND d.webhook_id = w.id AND d.status = 0 AND d.parked = 1
+               AND d.next_attempt_at <= ?1
              LIMIT ?3",
         )?
         .query_map(params![now, confirmed_since, limit as i64], |r| {
