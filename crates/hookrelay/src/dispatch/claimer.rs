@@ -136,12 +136,8 @@ async fn claim(shared: &Shared) -> Option<NextDue> {
         let now = now_ms();
         let room = shared.config.max_held.saturating_sub(held);
         let limit = room.min(CLAIM_BATCH);
-        let skip: Vec<String> = {
-            let saturated = shared.saturated.lock().expect("saturated targets");
-            saturated.iter().map(|k| k.to_string()).collect()
-        };
         let lease_until = shared.lease_until(now);
-        match shared.store.claim_due(now, limit, lease_until, skip).await {
+        match shared.store.claim_due(now, limit, lease_until).await {
             Ok(jobs) => {
                 let full = jobs.len() == limit;
                 shared.submit(jobs);

@@ -4,7 +4,7 @@
 //! commands: hand back what is held for a target whose deliveries were parked, or for a webhook
 //! that changed.
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -46,8 +46,6 @@ pub(super) struct Dispatcher {
     finished_tx: mpsc::UnboundedSender<Finished>,
     finished_rx: mpsc::UnboundedReceiver<Finished>,
     targets: HashMap<String, TargetQueue>,
-    /// Targets whose share of memory is full (mirrors `Shared::saturated`, read without a lock).
-    saturated: HashSet<Arc<str>>,
     /// Targets with queued jobs that wait only for a global slot, in arrival order.
     waiting: VecDeque<String>,
     in_flight: usize,
@@ -70,7 +68,6 @@ impl Dispatcher {
             finished_tx,
             finished_rx,
             targets: HashMap::new(),
-            saturated: HashSet::new(),
             waiting: VecDeque::new(),
             in_flight: 0,
             parsed_urls: HashMap::new(),
@@ -122,7 +119,6 @@ impl Dispatcher {
                 .entry(key.to_string())
                 .or_insert_with(|| TargetQueue::new(now));
             if t.overflows(share) {
-                self.saturate(&key, true);
                 overflow
                     .entry(key.to_string())
                     .or_default()
@@ -181,40 +177,6 @@ impl Dispatcher {
     fn forget_if_idle(&mut self, key: &str) {
         if self.targets.get(key).is_some_and(TargetQueue::idle) {
             self.targets.remove(key);
-        }
-        self.has_room_again(key);
-    }
-
-    /// Marks a target as holding its full share of memory (the claimer skips it) or not.
-    fn saturate(&mut self, key: &str, full: bool) {
-        if self.saturated.contains(key) == full {
-            return;
-        }
-        let key: Arc<str> = Arc::from(key);
-        let mut shared = self.shared.saturated.lock().expect("saturated targets");
-        if full {
-            self.saturated.insert(key.clone());
-            shared.insert(key);
-        } else {
-            self.saturated.remove(&key);
-            shared.remove(&key);
-        }
-    }
-
-    /// A saturated target that has worked through half of what it held has room again.
-    fn has_room_again(&mut self, key: &str) {
-        if !self.saturated.contains(key) {
-            return;
-        }
-        let config = &self.shared.config;
-        let per_target = config.per_target_concurrency;
-        let share = fair_share(config.max_held, self.targets.len(), per_target);
-        let room = self
-            .targets
-            .get(key)
-            .is_none_or(|t| (t.queue.len() + t.in_flight) * 2 < t.time_cap(share, per_target));
-        if room {
-            self.saturate(key, false);
         }
     }
 

@@ -6,9 +6,8 @@
 //! polling delay on the happy path); everything else (retries, probes, a backlog, work another
 //! node or a crash left) comes through the claimer.
 
-use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -71,9 +70,6 @@ pub(super) struct Shared {
     /// Whether deliveries were left due in the store for want of room: until the claimer has
     /// caught up, ingest leaves new ones there too, so that they go out in order.
     pub(super) backlog: AtomicBool,
-    /// Targets whose share of memory is full: the claimer leaves their deliveries in the store
-    /// until they have room (kept by the dispatcher).
-    pub(super) saturated: Mutex<HashSet<Arc<str>>>,
 }
 
 impl Shared {
@@ -140,7 +136,6 @@ impl Engine {
             claimer_wake: Notify::new(),
             dispatcher: commands_tx,
             backlog: AtomicBool::new(false),
-            saturated: Mutex::default(),
         });
         let dispatcher = Dispatcher::new(shared.clone(), attempter.clone(), records_tx);
         let shutdown_news = shutdown.clone();

@@ -159,14 +159,12 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<Ingested>>;
 
     /// Leases up to `limit` pending, unparked deliveries of enabled webhooks that are due, the
-    /// earliest first, except those of the targets in `skip` (their share of memory is full:
-    /// claimed now, they would only be handed back).
+    /// earliest first.
     async fn claim_due(
         &self,
         now: Millis,
         limit: usize,
         lease_until: Millis,
-        skip: Vec<String>,
     ) -> StoreResult<Vec<DeliveryJob>>;
     /// When the claimer has work next.
     async fn next_due_at(&self) -> StoreResult<NextDue>;

@@ -170,8 +170,8 @@ async fn nodes_claiming_at_once_never_take_the_same_delivery() {
     n.a.ingest(&n.license, events, due_now()).await.unwrap();
     let now = now_ms();
     let (a, b) = tokio::join!(
-        n.a.claim_due(now, 150, now + 60_000, vec![]),
-        n.b.claim_due(now, 150, now + 60_000, vec![])
+        n.a.claim_due(now, 150, now + 60_000),
+        n.b.claim_due(now, 150, now + 60_000)
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     assert_eq!(a.len() + b.len(), 200);
@@ -183,12 +183,12 @@ async fn nodes_claiming_at_once_never_take_the_same_delivery() {
     // Leased: nobody gets them again until the lease has run out; then anybody does.
     assert!(n
         .b
-        .claim_due(now + 1_000, 500, now + 2_000, vec![])
+        .claim_due(now + 1_000, 500, now + 2_000)
         .await
         .unwrap()
         .is_empty());
     let expired =
-        n.b.claim_due(now + 61_000, 500, now + 120_000, vec![])
+        n.b.claim_due(now + 61_000, 500, now + 120_000)
             .await
             .unwrap();
     assert_eq!(expired.len(), 200);
@@ -240,7 +240,7 @@ async fn an_idle_node_is_woken_when_another_stores_work_it_did_not_take() {
     assert!(ingested[0].jobs.is_empty(), "put-off work is not leased");
     assert!(timeout(quiet, n.b.wait_for_new_work()).await.is_err());
     let due =
-        n.b.claim_due(now_ms(), 10, now_ms() + 60_000, vec![])
+        n.b.claim_due(now_ms(), 10, now_ms() + 60_000)
             .await
             .unwrap();
     assert!(due.is_empty(), "put-off work is not due yet: {due:?}");

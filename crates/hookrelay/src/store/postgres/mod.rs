@@ -191,10 +191,9 @@ impl Store for PostgresStore {
         now: Millis,
         limit: usize,
         lease_until: Millis,
-        skip: Vec<String>,
     ) -> StoreResult<Vec<DeliveryJob>> {
         let c = self.client().await?;
-        let claimed = deliveries::claim_due(&c, now, limit, lease_until, &skip).await;
+        let claimed = deliveries::claim_due(&c, now, limit, lease_until).await;
         claimed
             .map_err(error::db)?
             .iter()

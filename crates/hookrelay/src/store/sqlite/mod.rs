@@ -218,9 +218,8 @@ impl Store for SqliteStore {
         now: Millis,
         limit: usize,
         lease_until: Millis,
-        skip: Vec<String>,
     ) -> StoreResult<Vec<DeliveryJob>> {
-        self.write(move |c| queries::claim_due(c, now, limit, lease_until, &skip))
+        self.write(move |c| queries::claim_due(c, now, limit, lease_until))
             .await
     }
 

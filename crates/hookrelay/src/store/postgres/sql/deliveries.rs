@@ -22,13 +22,11 @@ pub async fn claim_due<C: GenericClient>(
     now: Millis,
     limit: usize,
     lease_until: Millis,
-    skip: &[String],
 ) -> Result<Vec<Row>, Error> {
     let sql = format!(
         "WITH due AS (
              SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
              WHERE d.status = 0 AND NOT d.parked AND d.next_attempt_at <= $1 AND w.enabled
-               AND NOT (w.target_key = ANY($4))
              ORDER BY d.next_attempt_at LIMIT $2
              FOR UPDATE OF d SKIP LOCKED
          )
@@ -38,7 +36,7 @@ pub async fn claim_due<C: GenericClient>(
            AND l.license_id = d.license_id
          RETURNING {JOB_COLUMNS}"
     );
-    query(c, &sql, &[&now, &(limit as i64), &lease_until, &skip]).await
+    query(c, &sql, &[&now, &(limit as i64), &lease_until]).await
 }
 
 /// When the claimer has work next (see [`crate::store::Store::next_due_at`]).

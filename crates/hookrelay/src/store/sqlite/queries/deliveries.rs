@@ -55,18 +55,15 @@ pub fn claim_due(
     now: Millis,
     limit: usize,
     lease_until: Millis,
-    skip: &[String],
 ) -> rusqlite::Result<Vec<DeliveryJob>> {
     let sql = format!(
         "SELECT {JOB_COLUMNS} {JOB_JOINS}
          WHERE d.status = 0 AND d.parked = 0 AND d.next_attempt_at <= ?1 AND w.enabled = 1
-           AND w.target_key NOT IN (SELECT value FROM json_each(?3))
          ORDER BY d.next_attempt_at LIMIT ?2"
     );
-    let skip = serde_json::to_string(skip).unwrap_or_else(|_| "[]".into());
     let mut jobs: Vec<DeliveryJob> = conn
         .prepare_cached(&sql)?
-        .query_map(params![now, limit as i64, skip], job)?
+        .query_map(params![now, limit as i64], job)?
         .collect::<rusqlite::Result<_>>()?;
     let mut lease = conn.prepare_cached(
         "UPDATE deliveries SET lease_until = ?2, next_attempt_at = ?2 WHERE id = ?1",
