@@ -71,6 +71,28 @@ async fn wait_until_silent(server: &TestServer, license: &TestLicense, webhook: 
     }
 }
 
+/// A webhook (made through `made_on`) to a refusing target, and ten events for it (visitors
+/// `{prefix}0`…`{prefix}9`, through `posted_on`): three of them make the target silent, the others
+/// are parked. Returns the webhook's id and its target's health.
+async fn silent_webhook(
+    made_on: &TestServer,
+    posted_on: &TestServer,
+    license: &TestLicense,
+    prefix: &str,
+) -> (String, Value) {
+    let target = refusing_target().await;
+    let webhook = made_on
+        .webhook(license, &target, "visitor_queued", &["visitor"])
+        .await;
+    for i in 0..10 {
+        posted_on
+            .event(license, visitor(&format!("{prefix}{i}")))
+            .await;
+    }
+    let health = wait_until_silent(posted_on, license, &webhook).await;
+    (webhook, health)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_nodes_probe_a_refusing_target_one_at_a_time_and_both_deliver_at_once_when_it_answers()
 {
@@ -158,18 +180,7 @@ fn rfc3339_ago(secs: u64) -> String {
 async fn a_url_fixed_through_one_node_is_used_at_once_by_the_other() {
     let (a, b) = two_nodes(long_retries).await;
     let license = a.license().await;
-    let webhook = a
-        .webhook(
-            &license,
-            &refusing_target().await,
-            "visitor_queued",
-            &["visitor"],
-        )
-        .await;
-    for i in 0..10 {
-        b.event(&license, visitor(&format!("PARKED{i}"))).await;
-    }
-    wait_until_silent(&b, &license, &webhook).await;
+    let (webhook, _) = silent_webhook(&a, &b, &license, "PARKED").await;
     let receiver = Receiver::start().await;
     let (status, body) = a
         .call(
@@ -207,18 +218,7 @@ async fn a_url_fixed_through_one_node_is_used_at_once_by_the_other() {
 async fn a_restarted_node_parks_new_deliveries_for_a_silent_target_at_once() {
     let server = TestServer::start_with(long_retries).await;
     let license = server.license().await;
-    let webhook = server
-        .webhook(
-            &license,
-            &refusing_target().await,
-            "visitor_queued",
-            &["visitor"],
-        )
-        .await;
-    for i in 0..10 {
-        server.event(&license, visitor(&format!("OLD{i}"))).await;
-    }
-    let health = wait_until_silent(&server, &license, &webhook).await;
+    let (webhook, health) = silent_webhook(&server, &server, &license, "OLD").await;
     assert!(health["silent_since"].is_string(), "{health}");
     assert!(
         health["last_error"]
