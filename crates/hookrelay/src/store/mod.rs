@@ -20,6 +20,7 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 
+mod columns;
 pub mod postgres;
 pub mod sqlite;
 

@@ -23,17 +23,7 @@ pub fn license(row: &Row) -> rusqlite::Result<License> {
     })
 }
 
-/// A webhook's columns (from webhooks `w`) followed by its target's health (targets `t`, left
-/// joined: [`WEBHOOK_FROM`]).
-pub const WEBHOOK_COLUMNS: &str = "w.id, w.license_id, w.url, w.event_type, w.data_types, \
-     w.description, w.enabled, w.created_at, w.updated_at, t.misses, t.silent_since, t.probe_at, \
-     t.probing, t.probe_level, t.last_miss_at, t.last_error, t.probe_id";
-pub const WEBHOOK_FROM: &str = "webhooks w LEFT JOIN targets t ON t.key = w.target_key";
-
-/// A target's health columns, from targets `t`.
-pub const HEALTH_COLUMNS: &str =
-    "t.misses, t.silent_since, t.probe_at, t.probing, t.probe_level, t.last_miss_at, t.last_error, \
-     t.probe_id";
+pub use crate::store::columns::{HEALTH_COLUMNS, WEBHOOK_COLUMNS, WEBHOOK_FROM};
 
 /// The health in [`HEALTH_COLUMNS`] starting at `at`; all null (no row) is a target that answers.
 pub fn health(row: &Row, at: usize) -> rusqlite::Result<Health> {

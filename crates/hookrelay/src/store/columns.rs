@@ -1,0 +1,14 @@
+//! Column lists both backends select in the same order (their SQL is otherwise their own), so
+//! that each backend's row reader and the schema agree in one place.
+
+/// A webhook's columns (from webhooks `w`) followed by its target's health (targets `t`, left
+/// joined: [`WEBHOOK_FROM`]).
+pub const WEBHOOK_COLUMNS: &str = "w.id, w.license_id, w.url, w.event_type, w.data_types, \
+     w.description, w.enabled, w.created_at, w.updated_at, t.misses, t.silent_since, t.probe_at, \
+     t.probing, t.probe_level, t.last_miss_at, t.last_error, t.probe_id";
+pub const WEBHOOK_FROM: &str = "webhooks w LEFT JOIN targets t ON t.key = w.target_key";
+
+/// A target's health columns, from targets `t`.
+pub const HEALTH_COLUMNS: &str =
+    "t.misses, t.silent_since, t.probe_at, t.probing, t.probe_level, t.last_miss_at, t.last_error, \
+     t.probe_id";
