@@ -4,7 +4,7 @@
 //! This crate owns the vocabulary of the seed document ("Webhooks" guide for integration
 //! developers): the event types, the data types, which data types each event type may carry (the
 //! support matrix), the typed payloads a receiver parses, the body a sender writes, and realistic
-//! sample data. It does no I/O.
+//! sample data, and webhook signatures (Standard Webhooks). It does no I/O.
 //!
 //! ```
 //! use livechat_webhooks::{DataType, DataTypes, EventType};
@@ -20,6 +20,7 @@ mod data_types;
 mod event_type;
 mod payload;
 pub mod sample;
+pub mod signature;
 
 pub use body::{compose_body, Sections};
 pub use data_types::{DataType, DataTypeError, DataTypes};
