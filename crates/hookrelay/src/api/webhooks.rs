@@ -8,10 +8,11 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::body::JsonBody;
+use super::body::{parse_json, read_bytes, JsonBody};
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::health::Health;
 use crate::domain::license::License;
+use crate::domain::signing::{new_secret, parse_grace, SigningKeys};
 use crate::domain::target::TargetUrl;
 use crate::domain::webhook::{parse_data_types, parse_description, parse_event_type, Webhook};
 use crate::domain::{now_ms, rfc3339, secret, Invalid};
@@ -25,6 +26,10 @@ pub fn routes() -> Router<AppState> {
             get(show).patch(change).delete(remove),
         )
         .route("/v1/licenses/{license_id}/webhooks/{id}/test", post(test))
+        .route(
+            "/v1/licenses/{license_id}/webhooks/{id}/signing-secret",
+            post(rotate_signing_secret),
+        )
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,6 +41,9 @@ pub struct WebhookInput {
     pub data_types: Vec<String>,
     pub description: Option<String>,
     pub enabled: Option<bool>,
+    /// Sign every request (Standard Webhooks); the answer shows the new secret once.
+    #[serde(default)]
+    pub signing: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -46,6 +54,13 @@ struct WebhookPatch {
     #[serde(default, deserialize_with = "some")]
     description: Option<Option<String>>,
     enabled: Option<bool>,
+    signing: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RotationInput {
+    grace: Option<String>,
 }
 
 /// Tells "absent" (`None`) from "null" (`Some(None)`).
@@ -110,6 +125,7 @@ pub async fn create_webhook(
         created_at: now,
         updated_at: now,
         health: Health::default(),
+        signing: input.signing.then(|| SigningKeys::new(&new_secret())),
     };
     state.store.create_webhook(webhook.clone()).await?;
     Ok(webhook)
@@ -123,7 +139,11 @@ async fn create(
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhook = create_webhook(&state, &license, input).await?;
-    Ok((StatusCode::CREATED, Json(view(&webhook))))
+    let mut answer = view(&webhook);
+    if let Some(keys) = &webhook.signing {
+        answer["signing_secret"] = json!(keys.current().to_whsec());
+    }
+    Ok((StatusCode::CREATED, Json(answer)))
 }
 
 async fn list(
@@ -178,14 +198,26 @@ async fn change(
         Some(d) => Some(parse_description(d)?),
         None => None,
     };
+    // Turning signing on makes a secret, shown in this answer only; turning it off drops them.
+    let new_keys = match (patch.signing, &current.signing) {
+        (Some(true), None) => Some(SigningKeys::new(&new_secret())),
+        _ => None,
+    };
+    let signing = match (patch.signing, &current.signing) {
+        (Some(true), None) => new_keys.as_ref().map(|k| Some(k.to_stored())),
+        (Some(false), Some(_)) => Some(None),
+        _ => None,
+    };
     // A new URL may answer where the old one did not, and re-enabling lets held deliveries go;
-    // disabling must stop what is held in memory from being sent.
-    let retarget = url.is_some() || patch.enabled.is_some();
+    // disabling must stop what is held in memory from being sent, and jobs held with old signing
+    // keys go back to be read again.
+    let retarget = url.is_some() || patch.enabled.is_some() || signing.is_some();
     let changes = WebhookChanges {
         url,
         data_types,
         description,
         enabled: patch.enabled,
+        signing,
     };
     let webhook = state
         .store
@@ -196,7 +228,58 @@ async fn change(
         // The store made its parked deliveries due; jobs held in memory go back too.
         state.engine.webhook_changed(&webhook.id);
     }
-    Ok(Json(view(&webhook)))
+    let mut answer = view(&webhook);
+    if let Some(keys) = new_keys {
+        answer["signing_secret"] = json!(keys.current().to_whsec());
+    }
+    Ok(Json(answer))
+}
+
+/// Rotates a signing webhook's secret: the answer shows the new one once; the previous ones stay
+/// valid for the grace period (`{"grace": "24h"}` by default, at most 7 days), and every attempt
+/// meanwhile carries a signature for each.
+async fn rotate_signing_secret(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path((license_id, id)): Path<(String, String)>,
+    request: axum::extract::Request,
+) -> ApiResult<Json<Value>> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let bytes = read_bytes(request, &state).await?;
+    let input: RotationInput = if bytes.iter().all(u8::is_ascii_whitespace) {
+        RotationInput::default()
+    } else {
+        parse_json(&bytes)?
+    };
+    let grace = parse_grace(input.grace.as_deref())?;
+    let current = find(&state, &license, &id).await?;
+    let Some(keys) = &current.signing else {
+        return Err(ApiError::Conflict(
+            "this webhook does not sign its requests; turn signing on with PATCH {\"signing\": true}"
+                .into(),
+        ));
+    };
+    let now = now_ms();
+    let secret = new_secret();
+    let rotated = keys.rotate(&secret, now, grace);
+    let changes = WebhookChanges {
+        signing: Some(Some(rotated.to_stored())),
+        ..WebhookChanges::default()
+    };
+    let webhook = state
+        .store
+        .update_webhook(&license.license_id, &id, changes, now)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))?;
+    state.engine.webhook_changed(&webhook.id);
+    let mut answer = view(&webhook);
+    answer["signing_secret"] = json!(secret.to_whsec());
+    answer["previous_secrets_valid_until"] = json!(rotated
+        .previous_expiries(now)
+        .into_iter()
+        .map(rfc3339)
+        .collect::<Vec<_>>());
+    Ok(Json(answer))
 }
 
 async fn remove(
@@ -226,17 +309,19 @@ async fn test(
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhook = find(&state, &license, &id).await?;
+    let message_id = secret::random_hex(16);
     let body = livechat_webhooks::compose_body(
         webhook.event_type,
         &license.token,
         &license.license_id,
-        &secret::random_hex(16),
+        &message_id,
         &livechat_webhooks::sample::sections(webhook.event_type),
         webhook.data_types,
     );
+    let signing = webhook.signing.as_ref().map(|k| (k, message_id.as_str()));
     let (sent, succeeded) = state
         .engine
-        .send_test(&webhook.url, body.clone().into())
+        .send_test(&webhook.url, body.clone().into(), signing)
         .await;
     let a = &sent.attempt;
     Ok(Json(json!({
@@ -259,6 +344,7 @@ pub fn view(w: &Webhook) -> Value {
         "data_types": w.data_types,
         "description": w.description,
         "enabled": w.enabled,
+        "signing": w.signing.is_some(),
         "created_at": rfc3339(w.created_at),
         "updated_at": rfc3339(w.updated_at),
         "target_health": health_view(&w.health),

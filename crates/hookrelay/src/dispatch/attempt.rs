@@ -7,6 +7,7 @@ use super::retry::{is_success, unsuccessful_status, RetryPolicy};
 use super::sender::Sender;
 use crate::domain::delivery::Attempt;
 use crate::domain::job::{AttemptRecord, DeliveryJob, Outcome};
+use crate::domain::signing::SigningKeys;
 use crate::domain::target::TargetUrl;
 use crate::domain::Millis;
 use crate::metrics;
@@ -29,9 +30,26 @@ impl Attempter {
         target_key: Arc<str>,
         over: impl FnOnce(i64),
     ) -> AttemptRecord {
+        let keys = match job
+            .signing
+            .as_ref()
+            .map(|s| SigningKeys::from_stored(&s.keys))
+        {
+            Some(Err(e)) => {
+                over(0);
+                let error = format!("stored signing secrets are invalid: {e}");
+                return not_sent(&job, crate::domain::now_ms(), error);
+            }
+            Some(Ok(keys)) => Some(keys),
+            None => None,
+        };
+        let signing = keys
+            .as_ref()
+            .zip(job.signing.as_ref())
+            .map(|(keys, s)| (keys, s.message_id.as_str()));
         let mut sent = self
             .sender
-            .send(target, job.body.clone(), job.attempt_no)
+            .send(target, job.body.clone(), job.attempt_no, signing)
             .await;
         over(sent.attempt.duration_ms);
         let a = &mut sent.attempt;

@@ -6,6 +6,7 @@
 //! polling delay on the happy path); everything else (retries, probes, a backlog, work another
 //! node or a crash left) comes through the claimer.
 
+use crate::domain::signing::SigningKeys;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -208,10 +209,15 @@ impl Engine {
         self.shared.claimer_wake.notify_one();
     }
 
-    /// Sends `body` to `target` once, as a test, storing nothing; returns what happened and
-    /// whether it counts as delivered.
-    pub async fn send_test(&self, target: &TargetUrl, body: Bytes) -> (Sent, bool) {
-        let sent = self.attempter.sender.send(target, body, 1).await;
+    /// Sends `body` to `target` once, as a test, storing nothing, signed as `signing` says;
+    /// returns what happened and whether it counts as delivered.
+    pub async fn send_test(
+        &self,
+        target: &TargetUrl,
+        body: Bytes,
+        signing: Option<(&SigningKeys, &str)>,
+    ) -> (Sent, bool) {
+        let sent = self.attempter.sender.send(target, body, 1, signing).await;
         let any_2xx = self.attempter.success_any_2xx;
         let delivered = sent
             .attempt

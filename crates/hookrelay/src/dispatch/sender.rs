@@ -12,7 +12,9 @@ use super::retry::{honours_retry_after, parse_retry_after};
 use super::target_policy::{GuardedResolver, TargetPolicy};
 use crate::domain::delivery::{Attempt, RESPONSE_SNIPPET_BYTES};
 use crate::domain::now_ms;
+use crate::domain::signing::{SignatureHeaders, SigningKeys};
 use crate::domain::target::TargetUrl;
+use livechat_webhooks::signature::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
 /// The `User-Agent` of every webhook.
 pub const USER_AGENT_VALUE: &str = concat!("hookrelay/", env!("CARGO_PKG_VERSION"));
@@ -56,11 +58,20 @@ impl Sender {
         &self.policy
     }
 
-    /// POSTs `body` to `target` once, as attempt number `attempt_no`.
-    pub async fn send(&self, target: &TargetUrl, body: Bytes, attempt_no: i64) -> Sent {
+    /// POSTs `body` to `target` once, as attempt number `attempt_no`, signed with `signing`'s
+    /// valid secrets at this instant when the webhook signs.
+    pub async fn send(
+        &self,
+        target: &TargetUrl,
+        body: Bytes,
+        attempt_no: i64,
+        signing: Option<(&SigningKeys, &str)>,
+    ) -> Sent {
         let started_at = now_ms();
         let clock = Instant::now();
-        let result = self.exchange(target, body).await;
+        let signature =
+            signing.map(|(keys, message_id)| keys.header(message_id, started_at, &body));
+        let result = self.exchange(target, body, signature).await;
         let duration_ms = clock.elapsed().as_millis() as i64;
         let (status_code, error, response_body, retry_after) = match result {
             Ok(r) => r,
@@ -84,6 +95,7 @@ impl Sender {
         &self,
         target: &TargetUrl,
         body: Bytes,
+        signature: Option<SignatureHeaders>,
     ) -> Result<
         (
             Option<u16>,
@@ -112,6 +124,12 @@ impl Sender {
             .body(body);
         if let Some(auth) = target.authorization() {
             request = request.header(AUTHORIZATION, auth);
+        }
+        if let Some(s) = signature {
+            request = request
+                .header(HEADER_ID, s.id)
+                .header(HEADER_TIMESTAMP, s.timestamp)
+                .header(HEADER_SIGNATURE, s.signature);
         }
         let mut response = request
             .send()

@@ -147,6 +147,7 @@ mod tests {
             url: "http://example.com/".into(),
             body: Default::default(),
             lease_until: 0,
+            signing: None,
         };
         let target = TargetUrl::parse("http://example.com/").unwrap();
         let key = Arc::from(target.key());

@@ -21,7 +21,7 @@ use livechat_webhooks::{compose_body, DataTypes, EventType};
 use super::delivery::DeliveryId;
 use super::event::NewEvent;
 use super::health::{parked_until, Health};
-use super::job::DeliveryJob;
+use super::job::{DeliveryJob, JobSigning};
 use super::license::License;
 use super::tags::tags_changed;
 use super::Millis;
@@ -34,6 +34,8 @@ pub struct Subscriber {
     pub url: String,
     pub data_types: u8,
     pub health: Health,
+    /// Its signing keys as stored (`None`: it does not sign).
+    pub signing: Option<String>,
 }
 
 /// An event stored earlier under an idempotency key.
@@ -96,6 +98,8 @@ pub struct PlannedDelivery {
     pub parked: bool,
     /// The body, for a delivery leased to this node (it is sent straight from memory).
     pub body: Option<Bytes>,
+    /// How to sign it, for a delivery leased to this node whose webhook signs.
+    pub signing: Option<JobSigning>,
 }
 
 impl PlannedDelivery {
@@ -120,6 +124,7 @@ impl PlannedDelivery {
             url: self.url.clone(),
             body: self.body.clone()?,
             lease_until: self.lease_until?,
+            signing: self.signing.clone(),
         })
     }
 }
@@ -202,6 +207,7 @@ fn place(license: &License, event: &NewEvent, s: &Subscriber, p: Placement) -> P
         lease_until: None,
         parked: false,
         body: None,
+        signing: None,
     };
     if let Some(since) = s
         .health
@@ -222,6 +228,10 @@ fn place(license: &License, event: &NewEvent, s: &Subscriber, p: Placement) -> P
             &event.sections,
             wanted,
         )));
+        d.signing = s.signing.as_ref().map(|keys| JobSigning {
+            keys: keys.clone(),
+            message_id: event.unique_id.clone(),
+        });
     }
     d
 }

@@ -45,6 +45,7 @@ fn subscriber(id: &str, health: Health) -> Subscriber {
         url: format!("http://example.com/{id}"),
         data_types: 0,
         health,
+        signing: None,
     }
 }
 

@@ -25,6 +25,23 @@ pub struct DeliveryJob {
     /// Until when this node holds the delivery: an attempt that could not end before then is not
     /// started (another node may take the delivery once the lease is over).
     pub lease_until: Millis,
+    /// How to sign it, when its webhook signs (`None`: sent without `webhook-*` headers).
+    pub signing: Option<JobSigning>,
+}
+
+/// What a signing webhook's attempt is signed with: the webhook's keys as stored (read when the
+/// attempt is made, see [`super::signing::SigningKeys::from_stored`]) and the message id, the
+/// event's `event_unique_id`, the same on every attempt and resend.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JobSigning {
+    pub keys: String,
+    pub message_id: String,
+}
+
+impl std::fmt::Debug for JobSigning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "JobSigning({}, ***)", self.message_id)
+    }
 }
 
 /// What happens to a delivery after an attempt.

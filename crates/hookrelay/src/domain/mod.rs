@@ -9,6 +9,7 @@ pub mod ingest_plan;
 pub mod job;
 pub mod license;
 pub mod secret;
+pub mod signing;
 pub mod tags;
 pub mod target;
 pub mod visitor_details;

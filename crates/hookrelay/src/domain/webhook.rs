@@ -4,6 +4,7 @@
 use livechat_webhooks::{DataTypes, EventType};
 
 use super::health::Health;
+use super::signing::SigningKeys;
 use super::target::TargetUrl;
 use super::{Invalid, Millis};
 
@@ -21,6 +22,8 @@ pub struct Webhook {
     pub updated_at: Millis,
     /// The health of its target, as stored (shared with every webhook of the same target).
     pub health: Health,
+    /// Its signing keys, when it signs its requests (`None`: it does not).
+    pub signing: Option<SigningKeys>,
 }
 
 /// Longest accepted description.

@@ -109,6 +109,8 @@ pub struct WebhookChanges {
     pub data_types: Option<u8>,
     pub description: Option<Option<String>>,
     pub enabled: Option<bool>,
+    /// The signing keys as stored (`Some(None)`: stop signing).
+    pub signing: Option<Option<String>>,
 }
 
 /// Everything hookrelay stores. Implemented by [`sqlite::SqliteStore`] and

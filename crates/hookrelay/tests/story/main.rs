@@ -21,5 +21,6 @@ mod pg_proxy;
 mod pg_races;
 mod retries;
 mod shared_health;
+mod signing;
 mod visitors;
 mod wire_format;

@@ -84,6 +84,7 @@ async fn two_nodes() -> Nodes {
             created_at: now_ms(),
             updated_at: now_ms(),
             health: Default::default(),
+            signing: None,
         })
         .await
         .unwrap();

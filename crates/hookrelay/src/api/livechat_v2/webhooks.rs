@@ -91,6 +91,7 @@ fn input(body: &Map<String, Value>) -> Result<WebhookInput, Invalid> {
         data_types,
         description: None,
         enabled: None,
+        signing: false,
     })
 }
 

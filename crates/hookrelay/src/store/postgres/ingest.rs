@@ -123,6 +123,7 @@ async fn look_up<C: GenericClient>(
             url: w.get(3),
             data_types: w.get::<_, i32>(4) as u8,
             health: rows::health(w, 6),
+            signing: w.get(14),
         };
         let license: String = w.get(0);
         let known = by_license.entry(license).or_default();

@@ -16,6 +16,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0002_visitor_details.sql"),
     ),
     (3, "targets", include_str!("migrations/0003_targets.sql")),
+    (4, "signing", include_str!("migrations/0004_signing.sql")),
 ];
 
 /// Brings the schema up to date; refuses a database written by a newer hookrelay.

@@ -6,8 +6,9 @@ use tokio_postgres::Row;
 
 use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
 use crate::domain::health::Health;
-use crate::domain::job::DeliveryJob;
+use crate::domain::job::{DeliveryJob, JobSigning};
 use crate::domain::license::License;
+use crate::domain::signing::SigningKeys;
 use crate::domain::target::TargetUrl;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
@@ -68,6 +69,10 @@ pub fn webhook(row: &Row) -> RowResult<Webhook> {
         created_at: row.get(7),
         updated_at: row.get(8),
         health: health(row, 9),
+        signing: row
+            .get::<_, Option<String>>(17)
+            .map(|text| SigningKeys::from_stored(&text).map_err(|e| bad("signing", e)))
+            .transpose()?,
     })
 }
 
@@ -107,7 +112,7 @@ pub fn attempt(row: &Row) -> Attempt {
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 pub const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response, d.lease_until";
+     e.canned_response, d.lease_until, w.signing";
 
 /// A delivery ready to attempt, its body composed from the event's sections. `offset` is where
 /// [`JOB_COLUMNS`] start in the row.
@@ -135,6 +140,12 @@ pub fn job(row: &Row, offset: usize) -> RowResult<DeliveryJob> {
         url: row.get(offset + 6),
         body: Bytes::from(body),
         lease_until: row.get::<_, Option<i64>>(offset + 14).unwrap_or(0),
+        signing: row
+            .get::<_, Option<String>>(offset + 15)
+            .map(|keys| JobSigning {
+                keys,
+                message_id: unique_id.clone(),
+            }),
     })
 }
 

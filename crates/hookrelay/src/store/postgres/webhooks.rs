@@ -42,8 +42,8 @@ pub async fn update(
     if moved || enabled != was_enabled {
         targets::forget_probe_of(&tx, id, now).await?;
     }
-    if changes.url.is_some() || enabled != was_enabled {
-        // Jobs held in memory carry the old URL or state.
+    if changes.url.is_some() || changes.signing.is_some() || enabled != was_enabled {
+        // Jobs held in memory carry the old URL, state or signing keys.
         deliveries::notify_with(&tx, channel, &webhook_changed_payload(id)).await?;
     }
     if moved || (enabled && !was_enabled) {

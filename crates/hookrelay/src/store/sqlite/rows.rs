@@ -6,6 +6,7 @@ use rusqlite::Row;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
 use crate::domain::health::Health;
 use crate::domain::license::License;
+use crate::domain::signing::SigningKeys;
 use crate::domain::target::TargetUrl;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
@@ -56,6 +57,10 @@ pub fn webhook(row: &Row) -> rusqlite::Result<Webhook> {
         created_at: row.get(7)?,
         updated_at: row.get(8)?,
         health: health(row, 9)?,
+        signing: row
+            .get::<_, Option<String>>(17)?
+            .map(|text| SigningKeys::from_stored(&text).map_err(|e| bad_value(17, e)))
+            .transpose()?,
     })
 }
 

@@ -90,8 +90,8 @@ pub async fn insert_webhook<C: GenericClient>(c: &C, w: &Webhook) -> Result<(), 
     execute(
         c,
         "INSERT INTO webhooks (id, license_id, url, event_type, data_types, description, enabled,
-                               created_at, updated_at, target_key)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                               created_at, updated_at, target_key, signing)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
         &[
             &w.id,
             &w.license_id,
@@ -103,6 +103,7 @@ pub async fn insert_webhook<C: GenericClient>(c: &C, w: &Webhook) -> Result<(), 
             &w.created_at,
             &w.updated_at,
             &w.url.key(),
+            &w.signing.as_ref().map(|k| k.to_stored()),
         ],
     )
     .await
@@ -164,6 +165,7 @@ pub async fn update_webhook<C: GenericClient>(
             data_types = coalesce($4, data_types),
             description = CASE WHEN $5 THEN $6 ELSE description END,
             enabled = coalesce($7, enabled),
+            signing = CASE WHEN $10 THEN $11 ELSE signing END,
             updated_at = $8
          WHERE license_id = $1 AND id = $2",
         &[
@@ -176,6 +178,8 @@ pub async fn update_webhook<C: GenericClient>(
             &ch.enabled,
             &now,
             &key,
+            &ch.signing.is_some(),
+            &ch.signing.clone().flatten(),
         ],
     )
     .await?;

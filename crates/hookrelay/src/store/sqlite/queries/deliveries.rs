@@ -6,14 +6,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::rows;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
-use crate::domain::job::{AttemptRecord, DeliveryJob, Outcome};
+use crate::domain::job::{AttemptRecord, DeliveryJob, JobSigning, Outcome};
 use crate::domain::Millis;
 use crate::store::{NextDue, Resend};
 
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response, d.lease_until";
+     e.canned_response, d.lease_until, w.signing";
 const JOB_JOINS: &str = "FROM deliveries d JOIN events e ON e.id = d.event_id \
      JOIN webhooks w ON w.id = d.webhook_id JOIN licenses l ON l.license_id = d.license_id";
 
@@ -47,6 +47,10 @@ fn job(row: &rusqlite::Row) -> rusqlite::Result<DeliveryJob> {
         url: row.get(6)?,
         body: Bytes::from(body),
         lease_until: row.get::<_, Option<i64>>(14)?.unwrap_or(0),
+        signing: row.get::<_, Option<String>>(15)?.map(|keys| JobSigning {
+            keys,
+            message_id: unique_id.clone(),
+        }),
     })
 }
 
@@ -214,7 +218,7 @@ pub fn delivery(
     let sql = format!(
         "SELECT {}, {JOB_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
          JOIN licenses l ON l.license_id = d.license_id
-         LEFT JOIN (SELECT id, url FROM webhooks) w ON w.id = d.webhook_id
+         LEFT JOIN (SELECT id, url, signing FROM webhooks) w ON w.id = d.webhook_id
          WHERE d.license_id = ?1 AND d.id = ?2",
         rows::DELIVERY_COLUMNS
     );

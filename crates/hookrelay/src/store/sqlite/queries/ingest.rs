@@ -139,7 +139,7 @@ fn subscribers(
     event_type: EventType,
 ) -> rusqlite::Result<Vec<Subscriber>> {
     let sql = format!(
-        "SELECT w.id, w.url, w.data_types, {} FROM webhooks w
+        "SELECT w.id, w.url, w.data_types, w.signing, {} FROM webhooks w
          LEFT JOIN targets t ON t.key = w.target_key
          WHERE w.license_id = ?1 AND w.event_type = ?2 AND w.enabled = 1
          ORDER BY w.created_at, w.id",
@@ -152,7 +152,8 @@ fn subscribers(
                 webhook_id: r.get(0)?,
                 url: r.get(1)?,
                 data_types: r.get(2)?,
-                health: rows::health(r, 3)?,
+                signing: r.get(3)?,
+                health: rows::health(r, 4)?,
             })
         })?
         .collect();

@@ -11,8 +11,8 @@ use crate::store::WebhookChanges;
 pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
     conn.execute(
         "INSERT INTO webhooks (id, license_id, url, event_type, data_types, description, enabled,
-                               created_at, updated_at, target_key)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                               created_at, updated_at, target_key, signing)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         params![
             w.id,
             w.license_id,
@@ -23,7 +23,8 @@ pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
             w.enabled,
             w.created_at,
             w.updated_at,
-            w.url.key()
+            w.url.key(),
+            w.signing.as_ref().map(|k| k.to_stored())
         ],
     )
     .map(drop)
@@ -76,6 +77,7 @@ pub fn update_webhook(
             data_types = coalesce(?4, data_types),
             description = CASE WHEN ?5 THEN ?6 ELSE description END,
             enabled = coalesce(?7, enabled),
+            signing = CASE WHEN ?10 THEN ?11 ELSE signing END,
             updated_at = ?8
          WHERE license_id = ?1 AND id = ?2",
         params![
@@ -87,7 +89,9 @@ pub fn update_webhook(
             c.description.clone().flatten(),
             c.enabled,
             now,
-            key
+            key,
+            c.signing.is_some(),
+            c.signing.clone().flatten()
         ],
     )?;
     let moved = key.is_some_and(|k| k != old_key);
