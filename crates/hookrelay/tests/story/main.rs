@@ -22,5 +22,6 @@ mod pg_races;
 mod retries;
 mod shared_health;
 mod signing;
+mod signing_official;
 mod visitors;
 mod wire_format;
