@@ -20,11 +20,13 @@
 //! listener and output, for tests and for embedding.
 //!
 //! Modules: `listen` (the receiver and its counters), `trigger` (sample bodies, `--set`
-//! overrides, sending), `target` (URLs with credentials, the shared HTTP client settings) and
-//! `output` (where lines go).
+//! overrides, sending), `target` (URLs with credentials, the shared HTTP client settings),
+//! `signing` (`--signing-secret`: parsing, and the headers `trigger` signs with) and `output`
+//! (where lines go).
 
 mod listen;
 mod output;
+mod signing;
 mod target;
 mod trigger;
 

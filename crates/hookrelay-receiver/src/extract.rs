@@ -1,5 +1,6 @@
-//! The axum side: a [`Webhook`] extractor that authenticates the request, parses the payload and
-//! lets the handler answer 200, and the [`WebhookRejection`] it answers with otherwise.
+//! The axum side: a [`Webhook`] extractor that authenticates the request, checks its signature
+//! when one is required, parses the payload and lets the handler answer 200, and the
+//! [`WebhookRejection`] it answers with otherwise.
 //!
 //! Configuration lives in a [`Receiver`] that the router's state provides (directly, or through
 //! `FromRef` for a larger state), so one app can receive on several routes with one setup.
@@ -12,13 +13,16 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::BasicAuth;
+use crate::signature::{Verifier, VerifyError};
 use crate::WebhookPayload;
 
-/// How webhooks are received: who may post them.
+/// How webhooks are received: who may post them, and whether they must be signed.
 #[derive(Debug, Clone)]
 pub struct Receiver {
     auth: Option<Arc<BasicAuth>>,
     realm: Arc<str>,
+    /// When set, only requests signed with one of its secrets get through.
+    signatures: Option<Verifier>,
 }
 
 impl Default for Receiver {
@@ -26,6 +30,7 @@ impl Default for Receiver {
         Receiver {
             auth: None,
             realm: Arc::from("webhooks"),
+            signatures: None,
         }
     }
 }
@@ -48,6 +53,29 @@ impl Receiver {
     pub fn realm(mut self, realm: &str) -> Receiver {
         self.realm = Arc::from(realm);
         self
+    }
+
+    /// Also requires a valid Standard Webhooks signature (for webhooks whose sender signs them):
+    /// a request without one, with a stale timestamp or with a body that does not match gets
+    /// `401` with the reason. Combines with Basic auth; both must pass.
+    pub fn require_signature(mut self, verifier: Verifier) -> Receiver {
+        self.signatures = Some(verifier);
+        self
+    }
+
+    /// Checks the request's signature against `body` (exactly as received). `Ok(())` when no
+    /// signature is required.
+    pub fn verify_signature(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(), WebhookRejection> {
+        match &self.signatures {
+            Some(verifier) => verifier
+                .verify(headers, body)
+                .map_err(WebhookRejection::InvalidSignature),
+            None => Ok(()),
+        }
     }
 
     /// Checks the request's credentials. `Ok(None)` when no auth is configured, `Ok(Some(user))`
@@ -97,6 +125,9 @@ pub enum WebhookRejection {
     /// 401, with `WWW-Authenticate: Basic realm="…"`.
     #[error("missing or wrong Basic credentials")]
     Unauthorized { realm: String },
+    /// 401: a signature is required and this request's is missing or wrong; the text says why.
+    #[error("invalid webhook signature: {0}")]
+    InvalidSignature(VerifyError),
     /// 400: the body is not JSON, or not a webhook; the text names the problem.
     #[error("{0}")]
     InvalidPayload(String),
@@ -109,6 +140,7 @@ impl WebhookRejection {
     pub fn status(&self) -> StatusCode {
         match self {
             WebhookRejection::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            WebhookRejection::InvalidSignature(_) => StatusCode::UNAUTHORIZED,
             WebhookRejection::InvalidPayload(_) => StatusCode::BAD_REQUEST,
             WebhookRejection::Body(_) => StatusCode::BAD_REQUEST,
         }
@@ -135,7 +167,7 @@ impl IntoResponse for WebhookRejection {
     }
 }
 
-/// An authenticated, parsed webhook. A handler taking it runs only for good requests; returning
+/// An authenticated (and, when required, signature-checked), parsed webhook. A handler taking it runs only for good requests; returning
 /// `()` or `StatusCode::OK` answers the 200 LiveChat waits for.
 ///
 /// The router's state must provide a [`Receiver`] (`Receiver: FromRef<S>`).
@@ -158,9 +190,12 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
         let receiver = Receiver::from_ref(state);
         let user = receiver.authorize(request.headers())?;
+        let headers = request.headers().clone();
         let raw = Bytes::from_request(request, state)
             .await
             .map_err(|e| WebhookRejection::Body(e.body_text()))?;
+        // Before parsing: a forged body is refused as forged, not as malformed.
+        receiver.verify_signature(&headers, &raw)?;
         let payload = parse_payload(&raw)?;
         Ok(Webhook { payload, user, raw })
     }

@@ -1,15 +1,16 @@
-//! One request to `listen`: authenticate, parse, print, then answer as told (forced status,
-//! deliberate failure, delay, or the developer's app's own answer).
+//! One request to `listen`: authenticate, check the signature, parse, print, then answer as told
+//! (forced status, deliberate failure, delay, or the developer's app's own answer).
 
 use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use axum::body::Bytes;
 use axum::extract::State as AxumState;
-use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode, Uri};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use hookrelay_receiver::{parse_payload, WebhookPayload};
+use hookrelay_receiver::signature::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
+use hookrelay_receiver::{parse_payload, WebhookPayload, WebhookRejection};
 
 use super::stats::{Outcome, Stats};
 use super::Config;
@@ -64,12 +65,33 @@ async fn handle(
         ));
         return rejection.into_response();
     }
+    // Checked before the forced answers: a sender must see its bad signature, not a 500 it
+    // would retry.
+    let signature = config
+        .signatures
+        .as_ref()
+        .map(|verifier| verifier.verify(&headers, &body));
+    let mark = match &signature {
+        None => String::new(),
+        Some(Ok(())) => "  signature ok".to_owned(),
+        Some(Err(why)) => format!("  signature INVALID ({why})"),
+    };
+    if let Some(Err(why)) = signature {
+        stats.arrived(Outcome::Unauthorized);
+        stats.answered(401);
+        let what = match parse_payload(&body) {
+            Ok(payload) => describe(&payload),
+            Err(_) => format!("POST {uri}"),
+        };
+        out.line(format!("{now}  {what}{mark}  <-- [401]"));
+        return WebhookRejection::InvalidSignature(why).into_response();
+    }
     let payload = match parse_payload(&body) {
         Ok(payload) => payload,
         Err(rejection) => {
             stats.arrived(Outcome::Invalid);
             stats.answered(400);
-            out.line(format!("{now}  POST {uri}  <-- [400] {rejection}"));
+            out.line(format!("{now}  POST {uri}{mark}  <-- [400] {rejection}"));
             if config.json {
                 out.line(shorten(&String::from_utf8_lossy(&body), SHOWN_BYTES));
             }
@@ -100,7 +122,7 @@ async fn handle(
     let status = answer.status().as_u16();
     stats.answered(status);
     out.line(format!(
-        "{now}  {}  <-- [{status}]{note}",
+        "{now}  {}{mark}  <-- [{status}]{note}",
         describe(&payload)
     ));
     if config.json {
@@ -156,7 +178,16 @@ async fn forward(
     stats: &Stats,
 ) -> (Response, String) {
     let mut request = client.post(target.url.clone()).body(body);
-    for name in [header::CONTENT_TYPE, header::USER_AGENT] {
+    // The signature headers too, so the app can verify what it gets (the body is passed on
+    // unchanged, so the signature still holds).
+    let passed_on = [
+        header::CONTENT_TYPE,
+        header::USER_AGENT,
+        HeaderName::from_static(HEADER_ID),
+        HeaderName::from_static(HEADER_TIMESTAMP),
+        HeaderName::from_static(HEADER_SIGNATURE),
+    ];
+    for name in passed_on {
         if let Some(value) = headers.get(&name) {
             request = request.header(name.as_str(), value.as_bytes());
         }

@@ -1,6 +1,6 @@
 //! `hookrelay listen`: a local webhook receiver for developing an integration. It prints one
-//! line per webhook, can be told to fail or be slow (to watch a sender retry), and can relay
-//! each webhook to the developer's own app.
+//! line per webhook, can check signatures, can be told to fail or be slow (to watch a sender
+//! retry), and can relay each webhook to the developer's own app.
 
 mod handler;
 mod stats;
@@ -12,11 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use hookrelay_receiver::{BasicAuth, Htpasswd, Receiver};
+use hookrelay_receiver::{BasicAuth, Htpasswd, Receiver, Verifier};
 use tokio::net::TcpListener;
 
 pub use stats::ListenSummary;
 
+use crate::signing::parse_secrets;
 use crate::target::{http_client, Target};
 use crate::Output;
 
@@ -43,6 +44,13 @@ pub struct ListenArgs {
     #[arg(long, value_name = "FILE")]
     pub htpasswd: Option<PathBuf>,
 
+    /// Check each webhook's signature (Standard Webhooks, as a hookrelay webhook with signing on
+    /// sends it) against this secret, `whsec_…`. Each line then says `signature ok` or
+    /// `signature INVALID (why)`, and an invalid one is answered 401 whatever --status or
+    /// --fail-first say. Repeat it to accept several secrets, as during a rotation.
+    #[arg(long = "signing-secret", value_name = "WHSEC")]
+    pub signing_secrets: Vec<String>,
+
     /// Answer every webhook with this status (LiveChat treats anything but 200 as a failure and
     /// retries).
     #[arg(long, value_name = "CODE", default_value_t = 200, value_parser = clap::value_parser!(u16).range(200..=599))]
@@ -63,7 +71,8 @@ pub struct ListenArgs {
 
     /// Relay each webhook to your app at this URL, print its answer and answer the sender with
     /// it. Credentials in the URL (`user:pass@`) are sent as Basic auth; otherwise the sender's
-    /// Authorization header is passed on.
+    /// Authorization header is passed on. The webhook-* signature headers are passed on as they
+    /// came, so your app can verify them.
     #[arg(long, value_name = "URL")]
     pub forward_to: Option<String>,
 }
@@ -77,6 +86,7 @@ impl ListenArgs {
             json: false,
             basic_auth: None,
             htpasswd: None,
+            signing_secrets: Vec::new(),
             status: 200,
             fail_first: 0,
             fail_status: 500,
@@ -90,6 +100,8 @@ impl ListenArgs {
 #[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) receiver: Receiver,
+    /// Checks signatures when `--signing-secret` was given.
+    pub(crate) signatures: Option<Verifier>,
     pub(crate) json: bool,
     pub(crate) status: u16,
     pub(crate) fail_first: u64,
@@ -111,12 +123,17 @@ impl Config {
             Some(auth) => Receiver::with_basic_auth(auth).realm("hookrelay listen"),
             None => Receiver::open(),
         };
+        let mut secrets = parse_secrets(&args.signing_secrets)?.into_iter();
+        let signatures = secrets
+            .next()
+            .map(|first| secrets.fold(Verifier::new(first), Verifier::and));
         let forward = match &args.forward_to {
             Some(url) => Some((Target::parse(url).context("--forward-to")?, http_client()?)),
             None => None,
         };
         Ok(Config {
             receiver,
+            signatures,
             json: args.json,
             status: args.status,
             fail_first: args.fail_first,
@@ -138,6 +155,12 @@ impl Config {
         }
         if let Some(path) = &args.htpasswd {
             parts.push(format!("Basic auth from {}", path.display()));
+        }
+        if let Some(verifier) = &self.signatures {
+            parts.push(format!(
+                "checking signatures with {} secret(s)",
+                verifier.secret_count()
+            ));
         }
         if self.fail_first > 0 {
             parts.push(format!(

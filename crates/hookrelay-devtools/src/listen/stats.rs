@@ -14,7 +14,7 @@ pub struct ListenSummary {
     pub address: SocketAddr,
     /// Every request received, good or bad.
     pub requests: u64,
-    /// Requests refused for missing or wrong credentials (401).
+    /// Requests refused for missing or wrong credentials, or an invalid signature (401).
     pub unauthorized: u64,
     /// Requests whose body was not a webhook (400).
     pub invalid: u64,

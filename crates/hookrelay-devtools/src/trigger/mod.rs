@@ -1,18 +1,21 @@
 //! `hookrelay trigger`: send one realistic sample webhook (or a file) straight to a URL, the
-//! way hookrelay's sender would, and print the request and the answer.
+//! way hookrelay's sender would (signed, when given a secret), and print the request and the
+//! answer.
 
 mod body;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
+use livechat_webhooks::signature::SigningSecret;
 use livechat_webhooks::{sample, DataTypes, EventType};
 use serde_json::Value;
 
 pub use body::{apply_override, fresh_event_id, OverrideError};
 
+use crate::signing::{parse_secrets, signature_headers};
 use crate::target::{http_client, Target};
 use crate::Output;
 
@@ -62,6 +65,13 @@ pub struct TriggerArgs {
     /// Send this many events, each with a fresh event_unique_id.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub repeat: u32,
+
+    /// Sign each webhook with this secret, `whsec_…`, as a hookrelay webhook with signing on
+    /// does (Standard Webhooks): `webhook-id` is the body's event_unique_id, `webhook-timestamp`
+    /// the time of sending, `webhook-signature` the HMAC of exactly the bytes sent. Repeat it to
+    /// sign with several secrets, as during a rotation.
+    #[arg(long = "signing-secret", value_name = "WHSEC")]
+    pub signing_secrets: Vec<String>,
 }
 
 impl TriggerArgs {
@@ -76,6 +86,7 @@ impl TriggerArgs {
             overrides: Vec::new(),
             file: None,
             repeat: 1,
+            signing_secrets: Vec::new(),
         }
     }
 }
@@ -104,9 +115,12 @@ pub async fn trigger(args: TriggerArgs) -> anyhow::Result<TriggerReport> {
 /// [`trigger`] writing to `out`. Fails before sending anything when the arguments are wrong;
 /// a target that answers badly is reported in the [`TriggerReport`], not as an error.
 pub async fn trigger_with_output(args: TriggerArgs, out: &Output) -> anyhow::Result<TriggerReport> {
-    let target = Target::parse(&args.to)?;
+    let destination = Destination {
+        target: Target::parse(&args.to)?,
+        secrets: parse_secrets(&args.signing_secrets)?,
+        client: http_client()?,
+    };
     let template = template_body(&args)?;
-    let client = http_client()?;
     let mut report = TriggerReport::default();
     for n in 0..args.repeat {
         let mut body = template.clone();
@@ -115,7 +129,7 @@ pub async fn trigger_with_output(args: TriggerArgs, out: &Output) -> anyhow::Res
             apply_override(&mut body, assignment)?;
         }
         let verbose = n == 0;
-        send_one(&client, &target, &body, verbose, out, &mut report).await;
+        send_one(&destination, &body, verbose, out, &mut report).await;
     }
     if args.repeat > 1 {
         out.line(format!(
@@ -166,16 +180,38 @@ fn template_body(args: &TriggerArgs) -> anyhow::Result<Value> {
     Ok(body)
 }
 
+/// Where events go and how: checked once, before the first is sent.
+struct Destination {
+    target: Target,
+    /// Empty when the events are not signed.
+    secrets: Vec<SigningSecret>,
+    client: reqwest::Client,
+}
+
 async fn send_one(
-    client: &reqwest::Client,
-    target: &Target,
+    destination: &Destination,
     body: &Value,
     verbose: bool,
     out: &Output,
     report: &mut TriggerReport,
 ) {
+    let Destination {
+        target,
+        secrets,
+        client,
+    } = destination;
     let event_type = body["event_type"].as_str().unwrap_or("?");
     let event_id = body["event_unique_id"].as_str().unwrap_or("?");
+    // Signed and sent as the very same bytes.
+    let sent = body.to_string();
+    let signed = if secrets.is_empty() {
+        None
+    } else {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs() as i64);
+        Some(signature_headers(secrets, body, sent.as_bytes(), now))
+    };
     if verbose {
         let auth = target
             .user
@@ -185,14 +221,20 @@ async fn send_one(
         out.line(format!("--> POST {}{auth}", target.url));
         out.line("    Content-Type: application/json");
         out.line(format!("    User-Agent: {}", crate::target::USER_AGENT));
+        for (name, value) in signed.iter().flatten() {
+            out.line(format!("    {name}: {value}"));
+        }
         out.line(serde_json::to_string_pretty(body).unwrap_or_default());
     }
     let mut request = client
         .post(target.url.clone())
         .header(reqwest::header::CONTENT_TYPE, "application/json")
-        .body(body.to_string());
+        .body(sent);
     if let Some(authorization) = &target.authorization {
         request = request.header(reqwest::header::AUTHORIZATION, authorization);
+    }
+    for (name, value) in signed.into_iter().flatten() {
+        request = request.header(name, value);
     }
     let started = Instant::now();
     match request.send().await {

@@ -87,3 +87,30 @@ fn listen_arguments_parse_and_conflicting_auth_is_refused() {
     assert!(parse(&["listen", "--basic-auth", "a:b", "--htpasswd", "f"]).is_err());
     assert!(parse(&["listen", "--status", "99"]).is_err());
 }
+
+#[test]
+fn signing_secrets_are_repeatable_on_both_commands_and_absent_by_default() {
+    let (a, b) = ("whsec_AAAA", "whsec_BBBB");
+    let Ok(Command::Listen(args)) =
+        parse(&["listen", "--signing-secret", a, "--signing-secret", b])
+    else {
+        panic!("did not parse");
+    };
+    assert_eq!(args.signing_secrets, [a, b]);
+    let Ok(Command::Trigger(args)) = parse(&[
+        "trigger",
+        "chat_started",
+        "--to",
+        "http://x/",
+        "--signing-secret",
+        a,
+    ]) else {
+        panic!("did not parse");
+    };
+    assert_eq!(args.signing_secrets, [a]);
+    let Ok(Command::Trigger(args)) = parse(&["trigger", "chat_started", "--to", "http://x/"])
+    else {
+        panic!("did not parse");
+    };
+    assert!(args.signing_secrets.is_empty());
+}

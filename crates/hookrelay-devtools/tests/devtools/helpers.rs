@@ -57,6 +57,8 @@ impl Listener {
 pub struct Seen {
     pub headers: HeaderMap,
     pub body: serde_json::Value,
+    /// The body's bytes exactly as they arrived (what a signature covers).
+    pub raw: Bytes,
 }
 
 /// An app that records every request and answers `status` with `answer`.
@@ -68,8 +70,9 @@ pub async fn spawn_app(
     let record = move |State(seen): State<Arc<Mutex<Vec<Seen>>>>,
                        headers: HeaderMap,
                        body: Bytes| async move {
-        let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
-        seen.lock().unwrap().push(Seen { headers, body });
+        let raw = body;
+        let body = serde_json::from_slice(&raw).unwrap_or(serde_json::Value::Null);
+        seen.lock().unwrap().push(Seen { headers, body, raw });
         (status, answer)
     };
     let app = Router::new()

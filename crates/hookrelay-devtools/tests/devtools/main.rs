@@ -5,4 +5,5 @@
 mod cli;
 mod helpers;
 mod listen_and_trigger;
+mod signatures;
 mod trigger_wire;

@@ -6,6 +6,8 @@ use hookrelay_receiver::wire::sample;
 use hookrelay_receiver::{BasicAuth, DataTypes, EventType, Htpasswd, Receiver, Webhook};
 use serde_json::json;
 
+use crate::serve;
+
 /// Answers with what it understood: the event type, the user and the visitor's e-mail.
 async fn echo(webhook: Webhook) -> String {
     let email = webhook
@@ -28,10 +30,7 @@ async fn spawn_receiver() -> String {
     let app = Router::new()
         .route("/webhooks", post(echo))
         .with_state(receiver);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/webhooks", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    url
+    serve(app).await + "/webhooks"
 }
 
 /// Posts `body` with the seed's credentials.
@@ -145,9 +144,7 @@ async fn an_open_receiver_takes_webhooks_without_credentials() {
     let app = Router::new()
         .route("/", post(echo))
         .with_state(Receiver::open());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let url = serve(app).await + "/";
     let body = sample::payload(EventType::VisitorQueued, DataTypes::EMPTY, "1", "t");
     let response = reqwest::Client::new()
         .post(&url)
