@@ -91,6 +91,12 @@ impl Op {
         self.body(json!({"application/json": {"schema": reference(schema)}}))
     }
 
+    /// An optional JSON body of component `schema` (no body: every field takes its default).
+    pub fn optional_json_body(mut self, schema: &str) -> Op {
+        self.value["requestBody"] = json!({"required": false, "content": {"application/json": {"schema": reference(schema)}}});
+        self
+    }
+
     /// A required body with these media types.
     pub fn body(mut self, content: Value) -> Op {
         self.value["requestBody"] = json!({"required": true, "content": content});

@@ -77,7 +77,7 @@ fn webhooks() -> Vec<Op> {
     let base = "/v1/licenses/{license_id}/webhooks";
     vec![
         Op::new("post", base, "createWebhook", "webhooks", "Create a webhook")
-            .describe("Data types the event does not carry are refused with 422, naming the allowed ones.")
+            .describe("Data types the event does not carry are refused with 422, naming the allowed ones. With `\"signing\": true` the answer carries the new `signing_secret`, shown only there.")
             .bearer()
             .json_body("WebhookInput")
             .json(201, "The webhook (its URL's password redacted).", "Webhook")
@@ -91,7 +91,7 @@ fn webhooks() -> Vec<Op> {
             .json(200, "The webhook.", "Webhook")
             .errors(&[404]),
         Op::new("patch", "/v1/licenses/{license_id}/webhooks/{id}", "changeWebhook", "webhooks", "Change a webhook")
-            .describe("Changes the URL, data types, description or enabled flag; absent fields are kept. A URL on another target (scheme, host, port) or re-enabling also makes the deliveries parked while the old target did not answer due now, on every node, and nothing held in memory for the old URL is sent there. The answer carries the webhook's `target_health`.")
+            .describe("Changes the URL, data types, description, enabled flag or signing; absent fields are kept. When `signing` becomes true the answer carries the new `signing_secret` (shown only there); `\"signing\": false` drops the webhook's secrets. A URL on another target (scheme, host, port) or re-enabling also makes the deliveries parked while the old target did not answer due now, on every node, and nothing held in memory for the old URL is sent there. The answer carries the webhook's `target_health`.")
             .bearer()
             .json_body("WebhookPatch")
             .json(200, "The webhook as it is now.", "Webhook")
@@ -106,6 +106,12 @@ fn webhooks() -> Vec<Op> {
             .bearer()
             .json(200, "The attempt and the target's answer.", "TestResult")
             .errors(&[404]),
+        Op::new("post", "/v1/licenses/{license_id}/webhooks/{id}/signing-secret", "rotateSigningSecret", "webhooks", "Rotate the signing secret")
+            .describe("Makes a new signing secret, answered here only. The previous secrets stay valid until their grace period ends (`grace`, default `24h`, at most `7d`; at most 5 secrets are valid at once), and every attempt meanwhile carries one `v1,` signature per valid secret in `webhook-signature`. 409 when the webhook does not sign.")
+            .bearer()
+            .optional_json_body("SigningRotation")
+            .json(200, "The webhook, its new `signing_secret` and when the previous secrets stop being valid.", "Webhook")
+            .errors(&[400, 404, 409, 422]),
     ]
 }
 

@@ -136,12 +136,17 @@ fn webhooks() -> Value {
             "data_types": {"type": "array", "items": reference("DataType")},
             "description": {"type": "string", "maxLength": 500},
             "enabled": {"type": "boolean", "default": true},
+            "signing": {"type": "boolean", "default": false, "description": "Sign every request as the Standard Webhooks specification says (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The answer carries the secret once."},
         }},
         "WebhookPatch": {"type": "object", "additionalProperties": false, "properties": {
             "url": {"type": "string", "format": "uri"},
             "data_types": {"type": "array", "items": reference("DataType")},
             "description": {"type": ["string", "null"], "maxLength": 500},
             "enabled": {"type": "boolean"},
+            "signing": {"type": "boolean", "description": "`true` starts signing with a new secret (shown in this answer only); `false` stops signing and drops the secrets."},
+        }},
+        "SigningRotation": {"type": "object", "additionalProperties": false, "properties": {
+            "grace": {"type": "string", "default": "24h", "examples": ["24h", "30m", "7d"], "description": "How long the previous secrets stay valid (humantime), at most `7d`."},
         }},
         "TargetHealth": object(&["state", "silent_since", "next_probe_at", "last_error"], json!({
             "state": {"type": "string", "enum": ["answering", "silent"], "description": "`silent` after 3 attempts in a row got no answer (refused, timed out, broken off): the target is then only probed, one attempt at a time, and its other deliveries are parked until it answers. Shared by every webhook whose URL has the same scheme, host and port, and by every node."},
@@ -149,7 +154,7 @@ fn webhooks() -> Value {
             "next_probe_at": {"type": ["string", "null"], "format": "date-time", "description": "When the next probe goes; null while it answers or while a probe is under way."},
             "last_error": {"type": ["string", "null"], "description": "Why its last attempt got no answer; null once it answers."},
         })),
-        "Webhook": object(&["id", "license_id", "url", "event_type", "data_types", "enabled", "created_at", "updated_at", "target_health"], json!({
+        "Webhook": object(&["id", "license_id", "url", "event_type", "data_types", "enabled", "signing", "created_at", "updated_at", "target_health"], json!({
             "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
             "license_id": {"type": "string"},
             "url": {"type": "string", "description": "The password, if any, is shown as `***`."},
@@ -157,6 +162,9 @@ fn webhooks() -> Value {
             "data_types": {"type": "array", "items": reference("DataType")},
             "description": nullable("string"),
             "enabled": {"type": "boolean"},
+            "signing": {"type": "boolean", "description": "Whether its requests are signed (Standard Webhooks). The secret itself is never shown here."},
+            "signing_secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]+=*$", "description": "Only in the answer that turns signing on or rotates the secret: copy it then, it is not shown again."},
+            "previous_secrets_valid_until": {"type": "array", "items": time(), "description": "Only in a rotation's answer: when each previous secret stops being valid."},
             "created_at": time(), "updated_at": time(),
             "target_health": reference("TargetHealth"),
         })),
