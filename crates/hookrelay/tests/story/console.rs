@@ -1,15 +1,17 @@
 //! The web console as a person uses it, in a real headless Chromium: signing in, adding a
 //! webhook whose data types follow the support matrix, watching a delivery fail against a
 //! receiver answering 500, redelivering it once the receiver recovers; the admin's license
-//! picker, "Send test", disabling and deleting; and stored text shown as text, never run.
+//! picker, "Send test", disabling and deleting; stored text shown as text, never run; and
+//! signed webhooks: the "Sign requests" switch, the secret shown once, rotating it.
 
 use fantoccini::Locator;
 use livechat_webhooks::EventType;
 use serde_json::json;
 
 use crate::browser::Browser;
-use crate::harness::{TestServer, ADMIN};
-use crate::receiver::{Answer, Receiver};
+use crate::harness::{TestLicense, TestServer, ADMIN};
+use crate::receiver::{Answer, Hit, Receiver};
+use crate::signing::check;
 
 /// Signs in with a license's id and API key and waits for the webhooks page.
 async fn sign_in_as_license(b: &Browser, server: &TestServer, id: &str, key: &str) {
@@ -325,4 +327,284 @@ async fn a_webhook_whose_target_is_silent_shows_a_banner_saying_since_when_and_w
     b.client.refresh().await.unwrap();
     b.wait_text("#webhooks", "chat_started").await;
     assert_eq!(count(&b, ".banner-silent").await, 1);
+}
+
+/// The signing secret the once-only panel shows right now.
+async fn secret_in_panel(b: &Browser) -> String {
+    b.wait_text(
+        "#signing-secret-panel",
+        "Copy this signing secret now: it will not be shown again",
+    )
+    .await;
+    b.wait("#signing-secret")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .expect("the panel's field holds the secret")
+}
+
+/// Posts a chat_started event for chat `chat_id` and returns the request it made the receiver get.
+async fn chat_started_hit(
+    server: &TestServer,
+    license: &TestLicense,
+    receiver: &Receiver,
+    chat_id: &str,
+) -> Hit {
+    let before = receiver.hits().len();
+    server
+        .event(
+            license,
+            json!({"event_type": "chat_started", "chat": {"id": chat_id, "tags": []}}),
+        )
+        .await;
+    let hit = receiver
+        .wait_for(before + 1, std::time::Duration::from_secs(10))
+        .await
+        .remove(before);
+    assert_eq!(hit.body["chat"]["id"], chat_id);
+    hit
+}
+
+/// What the page keeps in sessionStorage and localStorage, as text.
+async fn storage(b: &Browser) -> String {
+    b.client
+        .execute(
+            "return JSON.stringify(Object.assign({}, sessionStorage)) + JSON.stringify(Object.assign({}, localStorage));",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_adds_a_signed_webhook_copies_its_secret_once_and_rotates_it_with_a_grace_period() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    let b = Browser::start().await;
+    sign_in_as_license(&b, &server, &license.id, &license.api_key).await;
+
+    // Add a chat_started webhook with "Sign requests" on.
+    b.click("#add-webhook").await;
+    b.wait_text("#wh-signing-hint", "Sign each request").await;
+    b.fill("#wh-url", &format!("{}/signed", receiver.url)).await;
+    b.wait("#wh-event")
+        .await
+        .select_by_value("chat_started")
+        .await
+        .unwrap();
+    b.click("#wh-dt-chat").await;
+    b.click("#wh-signing").await;
+    b.wait_text("#wh-signing-hint", "The secret is shown once")
+        .await;
+    b.screenshot("webhook-form-signing").await;
+    b.click("#wh-save").await;
+
+    let secret = secret_in_panel(&b).await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    b.wait_text("#signing-secret-panel", "chat_started").await;
+    let (_, list) = server
+        .get(
+            &format!("/v1/licenses/{}/webhooks", license.id),
+            &license.api_key,
+        )
+        .await;
+    let webhook = list["webhooks"][0].clone();
+    assert_eq!(webhook["signing"], true, "{list}");
+    assert!(!list.to_string().contains(&secret), "never listed: {list}");
+    let id = webhook["id"].as_str().unwrap().to_string();
+    let row = format!("#webhooks tr[data-webhook-id=\"{id}\"]");
+    b.wait_text(&row, "signed").await;
+
+    // Copy: the clipboard of this secure context, or the secret selected for Ctrl+C.
+    b.click("#copy-secret").await;
+    b.wait_text("#copy-status", "Copied to the clipboard.")
+        .await;
+    assert!(
+        !storage(&b).await.contains(&secret),
+        "the secret is never stored"
+    );
+    let shot = b.screenshot("webhook-signing-secret").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "{shot:?}");
+
+    // A delivery verifies with the secret the console showed.
+    let hit = chat_started_hit(&server, &license, &receiver, "C1").await;
+    check(&hit, &[&secret], &hit.raw).expect("signed with the secret the console showed");
+
+    // Dismissed, the secret is nowhere in the page any more.
+    assert!(b.client.source().await.unwrap().contains(&secret));
+    b.click("#dismiss-secret").await;
+    assert_eq!(count(&b, "#signing-secret-panel").await, 0);
+    assert!(!b.client.source().await.unwrap().contains(&secret));
+    assert!(!storage(&b).await.contains(&secret));
+
+    // Rotate, keeping the old secret valid for 1 hour.
+    b.click(&format!("{row} .rotate-secret")).await;
+    let grace = b.wait("#rotate-grace").await;
+    assert_eq!(
+        grace.prop("value").await.unwrap().as_deref(),
+        Some("24h"),
+        "24 h is the default"
+    );
+    grace.select_by_value("1h").await.unwrap();
+    b.screenshot("webhook-rotate-form").await;
+    b.click("#rotate-confirm").await;
+    b.wait_text("#signing-secret-panel", "New signing secret")
+        .await;
+    let rotated = secret_in_panel(&b).await;
+    assert!(rotated.starts_with("whsec_"), "{rotated}");
+    assert_ne!(rotated, secret);
+    b.wait_text(
+        "#previous-validity",
+        "The previous secret stays valid until",
+    )
+    .await;
+    let until = b
+        .wait("#previous-validity time")
+        .await
+        .attr("datetime")
+        .await
+        .unwrap()
+        .unwrap();
+    let until = humantime::parse_rfc3339_weak(&until).unwrap();
+    let left = until
+        .duration_since(std::time::SystemTime::now())
+        .expect("still valid");
+    assert!(
+        left > std::time::Duration::from_secs(3500) && left <= std::time::Duration::from_secs(3600),
+        "the 1 h grace chosen: {left:?}"
+    );
+    assert_eq!(
+        count(&b, "#rotate-form").await,
+        0,
+        "the rotation form closed"
+    );
+    let shot = b.screenshot("webhook-rotate").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "{shot:?}");
+
+    // The next delivery carries a signature with each: it verifies with the old and the new one.
+    let hit = chat_started_hit(&server, &license, &receiver, "C2").await;
+    check(&hit, &[&secret], &hit.raw).expect("the old secret is valid during its grace");
+    check(&hit, &[&rotated], &hit.raw).expect("the new secret signs too");
+
+    b.click("#dismiss-secret").await;
+    let source = b.client.source().await.unwrap();
+    assert!(!source.contains(&rotated) && !source.contains(&secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signing_is_turned_on_and_off_in_the_edit_form_and_copy_falls_back_to_selecting_the_secret()
+{
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    let id = server
+        .webhook(&license, &receiver.url, "chat_started", &["chat"])
+        .await;
+    let row = format!("#webhooks tr[data-webhook-id=\"{id}\"]");
+    let b = Browser::start().await;
+    sign_in_as_license(&b, &server, &license.id, &license.api_key).await;
+    b.wait_text(&row, "enabled").await;
+    assert!(!b.wait(&row).await.text().await.unwrap().contains("signed"));
+    assert_eq!(count(&b, &format!("{row} .rotate-secret")).await, 0);
+
+    // Edit: turn "Sign requests" on; the answer's secret is shown once.
+    b.click(&format!("{row} button.edit")).await;
+    b.wait_text("#wh-title", "Edit webhook").await;
+    assert!(!b.wait("#wh-signing").await.is_selected().await.unwrap());
+    b.click("#wh-signing").await;
+    b.click("#wh-save").await;
+    let secret = secret_in_panel(&b).await;
+    assert!(secret.starts_with("whsec_"), "{secret}");
+    b.wait_text(&row, "signed").await;
+    b.wait(&format!("{row} .rotate-secret")).await;
+
+    // Without a clipboard (e.g. the console served over plain HTTP), Copy selects the secret.
+    b.client
+        .execute(
+            "Object.defineProperty(navigator, 'clipboard', {value: undefined, configurable: true});",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.click("#copy-secret").await;
+    b.wait_text("#copy-status", "The secret is selected: press Ctrl+C")
+        .await;
+    let selected = b
+        .client
+        .execute(
+            "const f = document.activeElement; return [f.id, f.value.substring(f.selectionStart, f.selectionEnd)];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(selected, json!(["signing-secret", secret]));
+
+    let hit = chat_started_hit(&server, &license, &receiver, "C1").await;
+    check(&hit, &[&secret], &hit.raw).expect("signed with the secret shown on edit");
+    b.click("#dismiss-secret").await;
+    assert!(!b.client.source().await.unwrap().contains(&secret));
+
+    // A rotation with no grace (the secret leaked): the old secret stops at once.
+    b.click(&format!("{row} .rotate-secret")).await;
+    b.wait("#rotate-grace")
+        .await
+        .select_by_value("0s")
+        .await
+        .unwrap();
+    b.click("#rotate-confirm").await;
+    b.wait_text(
+        "#previous-validity",
+        "The previous secret is no longer valid",
+    )
+    .await;
+    let rotated = secret_in_panel(&b).await;
+    assert_ne!(rotated, secret);
+    let hit = chat_started_hit(&server, &license, &receiver, "C2").await;
+    check(&hit, &[&rotated], &hit.raw).expect("signed with the new secret");
+    assert!(
+        check(&hit, &[&secret], &hit.raw).is_err(),
+        "the leaked secret no longer verifies"
+    );
+    b.click("#dismiss-secret").await;
+
+    // The edit form of a signing webhook warns that turning it off deletes the secret.
+    b.click(&format!("{row} button.edit")).await;
+    assert!(b.wait("#wh-signing").await.is_selected().await.unwrap());
+    b.click("#wh-signing").await;
+    b.wait_text("#wh-signing-hint", "Turning this off deletes the secret")
+        .await;
+    b.click("#wh-save").await;
+    b.wait_text("#notice", "Webhook saved.").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while b.wait(&row).await.text().await.unwrap().contains("signed") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the signed badge stays"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(count(&b, &format!("{row} .rotate-secret")).await, 0);
+    assert_eq!(
+        count(&b, "#signing-secret-panel").await,
+        0,
+        "no secret when turned off"
+    );
+    let (_, shown) = server
+        .get(
+            &format!("/v1/licenses/{}/webhooks/{id}", license.id),
+            &license.api_key,
+        )
+        .await;
+    assert_eq!(shown["signing"], false, "{shown}");
+    let hit = chat_started_hit(&server, &license, &receiver, "C3").await;
+    assert!(
+        hit.headers.get("webhook-signature").is_none(),
+        "{:?}",
+        hit.headers
+    );
 }

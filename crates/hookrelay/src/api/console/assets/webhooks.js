@@ -1,14 +1,18 @@
-// The webhooks section: list, add, edit, enable/disable, delete, and "Send test".
+// The webhooks section: list, add, edit, enable/disable, delete, "Send test", and signing
+// (the "Sign requests" switch, rotating the secret with a grace period).
 // The data-type checkboxes follow the server's support matrix: a data type the chosen event
 // does not carry is disabled and unchecked, so an unsupported combination cannot be chosen.
+// A signing secret is shown once, in a panel, and kept nowhere else: not in storage, not in a
+// notice, and its nodes are removed from the page when the panel is dismissed.
 
 import { call, licensePath, supportMatrix } from './api.js';
-import { h, replace, codeBlock, badge, empty, errorBox, focusHeading } from './dom.js';
+import { h, replace, codeBlock, badge, empty, errorBox, focusHeading, time } from './dom.js';
 
 export async function webhooksPage(root, ctx) {
   const [matrix, list] = await Promise.all([supportMatrix(), call('GET', licensePath('/webhooks'))]);
   if (!ctx.stillCurrent()) return;
   const formSlot = h('div');
+  const secretSlot = h('div', { id: 'signing-secret-slot' });
   const testSlot = h('div', { id: 'test-result' });
   const listSlot = h('div');
   const reload = async () => {
@@ -17,7 +21,12 @@ export async function webhooksPage(root, ctx) {
   };
   const openForm = (webhook) => {
     replace(formSlot, webhookForm(matrix, webhook, {
-      saved: async (message) => { replace(formSlot); ctx.notify(message); await reload(); },
+      saved: async (message, answer) => {
+        replace(formSlot);
+        ctx.notify(message);
+        if (answer && answer.signing_secret) showSecret(secretSlot, answer, null);
+        await reload();
+      },
       cancel: () => replace(formSlot),
     }));
     formSlot.querySelector('input, select').focus();
@@ -62,10 +71,41 @@ export async function webhooksPage(root, ctx) {
       h('td', {}, w.data_types.length ? w.data_types.join(', ') : h('span', { class: 'muted' }, 'none')),
       h('td', { class: 'url' }, h('span', { class: 'break' }, w.url), w.description ? h('div', { class: 'muted' }, w.description) : null),
       h('td', {}, badge(w.enabled ? 'enabled' : 'disabled'),
+        w.signing ? h('span', {}, ' ', badge('signed')) : null,
         silent(w) ? h('span', {}, ' ', badge('silent')) : null),
       h('td', {}, h('div', { class: 'row-actions' }, test,
-        h('button', { type: 'button', on: { click: () => openForm(w) } }, 'Edit'), toggle,
+        h('button', { type: 'button', class: 'edit', on: { click: () => openForm(w) } }, 'Edit'), toggle,
+        w.signing ? h('button', { type: 'button', class: 'rotate-secret', 'aria-expanded': 'false',
+          on: { click: (ev) => toggleRotation(w, ev.currentTarget) } }, 'Rotate secret') : null,
         h('a', { href: `#/deliveries?webhook_id=${encodeURIComponent(w.id)}` }, 'Deliveries'), remove)));
+  };
+
+  // One rotation form at a time, in a row of its own under the webhook's row.
+  let rotation = null;
+  const closeRotation = () => {
+    if (!rotation) return;
+    rotation.row.remove();
+    rotation.button.setAttribute('aria-expanded', 'false');
+    rotation.button.focus();
+    rotation = null;
+  };
+  const toggleRotation = (w, button) => {
+    const same = rotation && rotation.button === button;
+    closeRotation();
+    if (same) return;
+    const row = h('tr', { class: 'rotate-row' }, h('td', { colspan: '5' }, rotationForm(w, {
+      rotated: async (answer) => {
+        closeRotation();
+        showSecret(secretSlot, answer, answer.previous_secrets_valid_until || []);
+        ctx.notify('Signing secret rotated.');
+        await reload();
+      },
+      cancel: closeRotation,
+    })));
+    button.closest('tr').after(row);
+    button.setAttribute('aria-expanded', 'true');
+    rotation = { row, button };
+    row.querySelector('select').focus();
   };
 
   replace(listSlot, silentBanners(list.webhooks), table(list.webhooks));
@@ -73,8 +113,87 @@ export async function webhooksPage(root, ctx) {
     h('div', { class: 'title-row' }, h('h1', {}, 'Webhooks'),
       h('button', { type: 'button', class: 'primary', id: 'add-webhook', on: { click: () => openForm(null) } }, 'Add webhook')),
     h('p', { class: 'muted' }, 'Each webhook sends one event type, with the data types you pick, to a URL of yours. A delivery succeeds when your server answers HTTP 200; otherwise it is retried.'),
-    formSlot, testSlot, listSlot);
+    secretSlot, formSlot, testSlot, listSlot);
   focusHeading(root);
+}
+
+/**
+ * Shows a signing secret once: the panel says so, offers Copy and a dismiss button, and
+ * dismissing removes every node that held it. `previous` (after a rotation) lists when the
+ * previous secrets stop being valid; null when the secret is the webhook's first.
+ */
+function showSecret(slot, webhook, previous) {
+  const field = h('input', { id: 'signing-secret', class: 'secret', type: 'text', readonly: true, value: webhook.signing_secret,
+    spellcheck: 'false', autocomplete: 'off', 'aria-label': 'Signing secret', 'aria-describedby': 'signing-secret-warning' });
+  const copyStatus = h('p', { id: 'copy-status', class: 'muted', 'aria-live': 'polite' });
+  const copy = h('button', { type: 'button', class: 'primary', id: 'copy-secret', on: { click: async () => {
+    try {
+      if (!navigator.clipboard || !window.isSecureContext) throw new Error('no clipboard');
+      await navigator.clipboard.writeText(field.value);
+      replace(copyStatus, 'Copied to the clipboard.');
+    } catch {
+      // No clipboard here (e.g. the console is served over plain HTTP): select it for Ctrl+C.
+      field.focus();
+      field.setSelectionRange(0, field.value.length);
+      replace(copyStatus, 'The secret is selected: press Ctrl+C (\u2318C on a Mac) to copy it.');
+    }
+  } } }, 'Copy');
+  const dismiss = () => {
+    replace(slot);
+    const add = document.getElementById('add-webhook');
+    if (add) add.focus();
+  };
+  const validity = previous === null ? null
+    : previous.length === 0
+      ? h('p', { id: 'previous-validity' }, 'The previous secret is no longer valid: requests are signed with the new one only.')
+      : h('p', { id: 'previous-validity' },
+        previous.length === 1 ? 'The previous secret stays valid until ' : 'The previous secrets stay valid until ',
+        previous.map((at, i) => [i === 0 ? null : i === previous.length - 1 ? ' and ' : ', ', time(at)]),
+        '. Until then each request carries a signature with every valid secret, so your server can switch to the new one without missing any.');
+  replace(slot, h('section', { class: 'card secret-panel', id: 'signing-secret-panel', 'aria-labelledby': 'signing-secret-title' },
+    h('h2', { id: 'signing-secret-title' }, previous === null ? 'Signing secret of the ' : 'New signing secret of the ',
+      h('code', {}, webhook.event_type), ' webhook to ', h('span', { class: 'break' }, webhook.url)),
+    h('p', { id: 'signing-secret-warning', class: 'secret-warning' },
+      h('strong', {}, 'Copy this signing secret now: it will not be shown again.'),
+      ' Your server uses it to check the webhook-signature header of each request (Standard Webhooks).'),
+    h('div', { class: 'secret-row' }, field, copy),
+    copyStatus,
+    validity,
+    h('div', { class: 'actions' },
+      h('button', { type: 'button', id: 'dismiss-secret', on: { click: dismiss } }, 'I have copied it, hide it'))));
+  slot.scrollIntoView({ block: 'nearest' });
+  copy.focus();
+}
+
+/** The inline form that rotates a webhook's signing secret after asking for the grace period. */
+function rotationForm(w, { rotated, cancel }) {
+  const error = h('div');
+  const grace = h('select', { id: 'rotate-grace', name: 'grace' },
+    h('option', { value: '0s' }, 'no time: stop it now (it leaked)'),
+    h('option', { value: '1h' }, '1 hour'),
+    h('option', { value: '24h', selected: true }, '24 hours'),
+    h('option', { value: '7d' }, '7 days'));
+  const submit = h('button', { type: 'submit', class: 'primary', id: 'rotate-confirm' }, 'Rotate secret');
+  return h('form', { class: 'rotate-form', id: 'rotate-form', 'aria-label': `Rotate the signing secret of the ${w.event_type} webhook`,
+    on: { submit: async (ev) => {
+      ev.preventDefault();
+      replace(error);
+      submit.disabled = true;
+      try {
+        const answer = await call('POST', licensePath(`/webhooks/${encodeURIComponent(w.id)}/signing-secret`), { grace: grace.value });
+        await rotated(answer);
+      } catch (e) {
+        replace(error, errorBox(e.message));
+        submit.disabled = false;
+      }
+    } } },
+  h('p', {}, h('strong', {}, 'Rotate the signing secret. '),
+    'A new secret is made and shown once; the current one keeps working for the time you choose, so you can update your server first.'),
+  h('div', { class: 'filters' },
+    h('div', { class: 'field' }, h('label', { for: 'rotate-grace' }, 'Keep the current secret valid for'), grace),
+    submit,
+    h('button', { type: 'button', on: { click: cancel } }, 'Cancel')),
+  error);
 }
 
 function silent(w) {
@@ -135,6 +254,20 @@ function webhookForm(matrix, webhook, { saved, cancel }) {
   eventSelect.addEventListener('change', follow);
   const description = h('input', { id: 'wh-description', name: 'description', maxlength: '500', value: editing ? (webhook.description || '') : '' });
   const enabled = h('input', { id: 'wh-enabled', type: 'checkbox', checked: editing ? webhook.enabled : true });
+  const wasSigning = editing && webhook.signing;
+  const signing = h('input', { id: 'wh-signing', type: 'checkbox', checked: wasSigning, 'aria-describedby': 'wh-signing-hint' });
+  const signingHint = h('p', { class: 'muted hint', id: 'wh-signing-hint' });
+  const followSigning = () => {
+    replace(signingHint, signing.checked
+      ? (wasSigning
+        ? 'Requests carry webhook-id, webhook-timestamp and webhook-signature (Standard Webhooks). Use \u201cRotate secret\u201d in the list for a new secret.'
+        : 'Each request will carry webhook-id, webhook-timestamp and webhook-signature headers (Standard Webhooks). The secret is shown once, after you save.')
+      : (wasSigning
+        ? 'Turning this off deletes the secret: requests are no longer signed. Turning it on again makes a new secret.'
+        : 'Sign each request so your server can check it came from hookrelay and was not changed.'));
+    signingHint.classList.toggle('warning', wasSigning && !signing.checked);
+  };
+  signing.addEventListener('change', followSigning);
   const save = h('button', { type: 'submit', class: 'primary', id: 'wh-save' }, editing ? 'Save changes' : 'Add webhook');
   const form = h('form', { class: 'card', id: 'webhook-form', 'aria-labelledby': 'wh-title', on: { submit: async (ev) => {
     ev.preventDefault();
@@ -151,13 +284,14 @@ function webhookForm(matrix, webhook, { saved, cancel }) {
       if (editing) {
         const patch = { data_types: dataTypes, description: description.value.trim() || null, enabled: enabled.checked };
         if (urlText !== webhook.url) patch.url = urlText;
-        await call('PATCH', licensePath(`/webhooks/${encodeURIComponent(webhook.id)}`), patch);
-        await saved('Webhook saved.');
+        if (signing.checked !== wasSigning) patch.signing = signing.checked;
+        const answer = await call('PATCH', licensePath(`/webhooks/${encodeURIComponent(webhook.id)}`), patch);
+        await saved(answer.signing_secret ? 'Webhook saved. Copy its signing secret now.' : 'Webhook saved.', answer);
       } else {
-        const body = { url: urlText, event_type: eventSelect.value, data_types: dataTypes, enabled: enabled.checked };
+        const body = { url: urlText, event_type: eventSelect.value, data_types: dataTypes, enabled: enabled.checked, signing: signing.checked };
         if (description.value.trim()) body.description = description.value.trim();
-        await call('POST', licensePath('/webhooks'), body);
-        await saved('Webhook added.');
+        const answer = await call('POST', licensePath('/webhooks'), body);
+        await saved(answer.signing_secret ? 'Webhook added. Copy its signing secret now.' : 'Webhook added.', answer);
       }
     } catch (e) {
       replace(error, errorBox(e.message));
@@ -180,8 +314,12 @@ function webhookForm(matrix, webhook, { saved, cancel }) {
   h('div', { class: 'stack' },
     h('label', { for: 'wh-description' }, 'Description (optional)'), description),
   h('label', { class: 'inline' }, enabled, ' Enabled'),
+  h('div', { class: 'switch-field' },
+    h('label', { class: 'inline switch', for: 'wh-signing' }, signing, ' Sign requests'),
+    signingHint),
   error,
   h('div', { class: 'actions' }, save, h('button', { type: 'button', on: { click: cancel } }, 'Cancel')));
   follow();
+  followSigning();
   return form;
 }
