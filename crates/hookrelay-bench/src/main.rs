@@ -20,7 +20,7 @@ pub struct Args {
     /// Smaller counts (for a quick look; figures are noisier).
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (comma-separated): baseline, single, batch, latency, isolation, backlog,
+    /// Scenarios to run (comma-separated): baseline, single, signed (single with and without signatures, side by side), batch, latency, isolation, backlog,
     /// fanout (ten webhooks on one host:port), recovery (two nodes, a target that refuses then
     /// answers; PostgreSQL only, skipped otherwise).
     #[arg(long, default_value = scenarios::ALL)]

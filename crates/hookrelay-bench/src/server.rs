@@ -73,13 +73,32 @@ impl Server {
         event_type: &str,
         data_types: &[&str],
     ) -> anyhow::Result<String> {
+        self.create_webhook(json!({"url": url, "event_type": event_type, "data_types": data_types}))
+            .await
+    }
+
+    /// A webhook that signs its requests (Standard Webhooks); returns its id.
+    pub async fn signing_webhook(
+        &self,
+        url: &str,
+        event_type: &str,
+        data_types: &[&str],
+    ) -> anyhow::Result<String> {
+        self.create_webhook(
+            json!({"url": url, "event_type": event_type, "data_types": data_types,
+                                   "signing": true}),
+        )
+        .await
+    }
+
+    async fn create_webhook(&self, body: Value) -> anyhow::Result<String> {
         let response = reqwest::Client::new()
             .post(format!(
                 "{}/v1/licenses/{}/webhooks",
                 self.base, self.license_id
             ))
             .bearer_auth(&self.api_key)
-            .json(&json!({"url": url, "event_type": event_type, "data_types": data_types}))
+            .json(&body)
             .send()
             .await?;
         anyhow::ensure!(

@@ -17,7 +17,7 @@ use crate::Args;
 
 /// Every scenario, in the order they run: the baseline first, so later rows can be read against
 /// it.
-pub const ALL: &str = "baseline,single,batch,latency,isolation,backlog,fanout,recovery";
+pub const ALL: &str = "baseline,single,signed,batch,latency,isolation,backlog,fanout,recovery";
 
 /// Event counts: full size, or `--quick`.
 pub struct Sizes {
@@ -96,6 +96,7 @@ async fn run_one(name: &str, bench: &mut Bench<'_>) -> anyhow::Result<Vec<Row>> 
     match name {
         "baseline" => baseline::run(bench).await,
         "single" => throughput::single(bench).await,
+        "signed" => throughput::signed(bench).await,
         "batch" => throughput::batch(bench).await,
         "latency" => latency::run(bench).await,
         "isolation" => isolation::run(bench).await,

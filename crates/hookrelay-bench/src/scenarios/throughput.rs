@@ -1,6 +1,7 @@
 //! `single` and `batch`: events posted as fast as the producers go (one per request, or 100 per
 //! request) through one or more nodes, all delivered to one receiver; how fast they are accepted
-//! and delivered, and the server CPU each costs.
+//! and delivered, and the server CPU each costs. `signed`: the single-event load with and without
+//! signatures, side by side.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +15,7 @@ use crate::server::Server;
 
 pub async fn single(bench: &mut Bench<'_>) -> anyhow::Result<Vec<Row>> {
     let (total, producers) = (bench.sizes.single, bench.producers);
-    let t = throughput(bench, total, 1, producers).await?;
+    let t = throughput(bench, total, 1, producers, false).await?;
     Ok(vec![
         Row::new(
             "single",
@@ -42,9 +43,69 @@ pub async fn single(bench: &mut Bench<'_>) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
+/// `signed`: the single-event load, to a webhook that signs its requests and to one that does
+/// not, alternately three times each in the same run, so the cost of signing reads as a ratio of
+/// server CPU per event (goal: at most 5 % more).
+pub async fn signed(bench: &mut Bench<'_>) -> anyhow::Result<Vec<Row>> {
+    let (total, producers) = (bench.sizes.single, bench.producers);
+    let (mut plain, mut signed) = (Vec::new(), Vec::new());
+    for _ in 0..3 {
+        plain.push(throughput(bench, total, 1, producers, false).await?);
+        signed.push(throughput(bench, total, 1, producers, true).await?);
+    }
+    let median = |runs: &[Throughput], f: fn(&Throughput) -> f64| {
+        let mut v: Vec<f64> = runs.iter().map(f).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let cpu = |t: &Throughput| t.cpu_us_per_event;
+    let ratios: Vec<f64> = signed
+        .iter()
+        .zip(&plain)
+        .map(|(s, p)| s.cpu_us_per_event / p.cpu_us_per_event)
+        .collect();
+    let mut sorted = ratios.clone();
+    sorted.sort_by(f64::total_cmp);
+    let ratio = sorted[1];
+    Ok(vec![
+        Row::new(
+            "signed",
+            format!("deliveries completed/s, signed ({total} single-event requests, median of 3)"),
+            with_ratio(median(&signed, |t| t.delivered), bench.baseline),
+        ),
+        Row::new(
+            "signed",
+            "deliveries completed/s, unsigned (same run, median of 3)",
+            with_ratio(median(&plain, |t| t.delivered), bench.baseline),
+        ),
+        Row::new(
+            "signed",
+            "server CPU per event, signed vs unsigned (median of 3)",
+            format!(
+                "{:.0} µs vs {:.0} µs",
+                median(&signed, cpu),
+                median(&plain, cpu)
+            ),
+        ),
+        Row::new(
+            "signed",
+            "CPU ratio signed / unsigned, pair by pair",
+            format!(
+                "{ratio:.3} (runs: {})",
+                ratios
+                    .iter()
+                    .map(|r| format!("{r:.3}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .goal("≤ 1.05", ratio <= 1.05),
+    ])
+}
+
 pub async fn batch(bench: &mut Bench<'_>) -> anyhow::Result<Vec<Row>> {
     let total = bench.sizes.batch_events;
-    let t = throughput(bench, total, 100, 16).await?;
+    let t = throughput(bench, total, 100, 16, false).await?;
     Ok(vec![
         Row::new(
             "batch",
@@ -85,19 +146,28 @@ struct Throughput {
 }
 
 /// `total` events (in requests of `per_request`, 1 = the single-event API) posted by `workers`
-/// producers spread over `bench.nodes` servers sharing one database, to one receiving target.
+/// producers spread over `bench.nodes` servers sharing one database, to one receiving target
+/// (through a webhook that signs its requests when `signing`).
 async fn throughput(
     bench: &Bench<'_>,
     total: u64,
     per_request: u64,
     workers: usize,
+    signing: bool,
 ) -> anyhow::Result<Throughput> {
     let cluster = Server::cluster(bench.db, bench.nodes).await?;
     let epoch = Instant::now();
     let receiver = Receiver::start(epoch, false, false).await;
-    cluster[0]
-        .webhook(&receiver.url, "chat_started", &["chat", "visitor"])
-        .await?;
+    let data_types = ["chat", "visitor"];
+    if signing {
+        cluster[0]
+            .signing_webhook(&receiver.url, "chat_started", &data_types)
+            .await?;
+    } else {
+        cluster[0]
+            .webhook(&receiver.url, "chat_started", &data_types)
+            .await?;
+    }
     let body = if per_request == 1 {
         serde_json::to_vec(&chat_started(None))?
     } else {
