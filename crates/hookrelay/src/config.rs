@@ -33,6 +33,9 @@ pub struct Config {
     pub max_in_flight: usize,
     pub max_body_bytes: usize,
     pub log_format: LogFormat,
+    /// How long finished deliveries (with their attempts and events) and chats' remembered tags
+    /// are kept; pending deliveries are kept whatever their age.
+    pub retention: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -52,6 +55,7 @@ impl fmt::Debug for Config {
             .field("retry_schedule", &self.retry_schedule)
             .field("attempt_timeout", &self.attempt_timeout)
             .field("success_any_2xx", &self.success_any_2xx)
+            .field("retention", &self.retention)
             .finish_non_exhaustive()
     }
 }
@@ -74,6 +78,7 @@ pub struct RawConfig {
     pub max_in_flight: Option<usize>,
     pub max_body_bytes: Option<usize>,
     pub log_format: Option<String>,
+    pub retention: Option<String>,
 }
 
 /// A list written either as a TOML array or as one comma-separated string (the env form).
@@ -161,6 +166,7 @@ impl RawConfig {
             max_in_flight: parse_num("HOOKRELAY_MAX_IN_FLIGHT")?,
             max_body_bytes: parse_num("HOOKRELAY_MAX_BODY_BYTES")?,
             log_format: get("HOOKRELAY_LOG_FORMAT"),
+            retention: get("HOOKRELAY_RETENTION"),
         })
     }
 
@@ -183,6 +189,7 @@ impl RawConfig {
             max_in_flight: over.max_in_flight.or(self.max_in_flight),
             max_body_bytes: over.max_body_bytes.or(self.max_body_bytes),
             log_format: over.log_format.or(self.log_format),
+            retention: over.retention.or(self.retention),
         }
     }
 
@@ -239,6 +246,10 @@ impl RawConfig {
                  and a delivery may wait in memory for a free slot first)",
             ));
         }
+        let retention = duration(raw.retention, "retention")?;
+        if retention < Duration::from_secs(1) {
+            return Err(bad("retention", "must be at least 1s"));
+        }
         let positive = |v: Option<usize>, name| match v {
             Some(0) | None => Err(bad(name, "must be at least 1")),
             Some(n) => Ok(n),
@@ -263,6 +274,7 @@ impl RawConfig {
             max_in_flight: positive(raw.max_in_flight, "max_in_flight")?,
             max_body_bytes: positive(raw.max_body_bytes, "max_body_bytes")?,
             log_format,
+            retention,
         })
     }
 }

@@ -9,6 +9,7 @@
 //! - [`domain`]: validated types (licenses, webhooks, target URLs, events, deliveries).
 //! - [`store`]: the storage trait and its backends.
 //! - [`dispatch`]: the delivery engine and its pure policies.
+//! - [`upkeep`]: background upkeep (the retention purge).
 //! - [`api`]: the HTTP API.
 //! - [`config`]: defaults, file, environment, flags.
 
@@ -20,6 +21,7 @@ pub mod dispatch;
 pub mod domain;
 pub mod metrics;
 pub mod store;
+pub mod upkeep;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -66,6 +68,7 @@ pub async fn run_and_report(
         config.attempt_timeout,
     )?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let stop_rx_for_upkeep = stop_rx.clone();
     let (engine, tasks) = Engine::start(
         store.clone(),
         sender.clone(),
@@ -73,6 +76,11 @@ pub async fn run_and_report(
         stop_rx,
     );
     started(&engine);
+    let purge = tokio::spawn(upkeep::retention::run(
+        store.clone(),
+        config.retention,
+        stop_rx_for_upkeep,
+    ));
     let state = api::AppState {
         store: store.clone(),
         engine,
@@ -88,6 +96,7 @@ pub async fn run_and_report(
     tracing::info!("shutting down: finishing attempts under way");
     let _ = stop_tx.send(true);
     tasks.join().await;
+    let _ = purge.await;
     store.close().await;
     tracing::info!("stopped");
     result.map_err(Into::into)

@@ -8,6 +8,7 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 
 use crate::domain::delivery::Attempt;
 use crate::domain::job::{DeliveryJob, Outcome};
+use crate::store::Purged;
 
 static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
@@ -84,6 +85,17 @@ fn describe() {
         "hookrelay_deliveries_in_memory",
         "Deliveries held by this node's engine."
     );
+    describe_counter!(
+        "hookrelay_purged_total",
+        "Rows removed by retention, by kind (deliveries, attempts, events, chat_tags)."
+    );
+    describe_gauge!(
+        "hookrelay_database_bytes",
+        "The database's size on disk (SQLite: the file and its WAL; PostgreSQL: pg_database_size), read at each scrape."
+    );
+    for kind in PURGED_KINDS {
+        counter!("hookrelay_purged_total", "kind" => kind).absolute(0);
+    }
     for outcome in ["succeeded", "failed"] {
         counter!("hookrelay_deliveries_completed_total", "outcome" => outcome).absolute(0);
     }
@@ -150,4 +162,21 @@ pub fn outcome_label(outcome: Outcome) -> &'static str {
 pub fn queue_depth(pending: i64, held: usize) {
     gauge!("hookrelay_deliveries_pending").set(pending as f64);
     gauge!("hookrelay_deliveries_in_memory").set(held as f64);
+}
+
+const PURGED_KINDS: [&str; 4] = ["deliveries", "attempts", "events", "chat_tags"];
+
+/// Counts what a retention batch removed.
+pub fn purged(p: &Purged) {
+    let counts = [p.deliveries, p.attempts, p.events, p.chat_tags];
+    for (kind, n) in PURGED_KINDS.into_iter().zip(counts) {
+        if n > 0 {
+            counter!("hookrelay_purged_total", "kind" => kind).increment(n);
+        }
+    }
+}
+
+/// The database's size on disk, read at each scrape.
+pub fn database_bytes(bytes: u64) {
+    gauge!("hookrelay_database_bytes").set(bytes as f64);
 }

@@ -70,6 +70,19 @@ async fn list(
     })))
 }
 
+/// The 404 for a delivery that is not there, saying so when retention removed it (its id is at or
+/// below the highest id retention removed for the license).
+async fn missing(state: &AppState, license_id: &str, id: DeliveryId) -> ApiError {
+    match state.store.purged_through(license_id).await {
+        Ok(through) if id.0 <= through => ApiError::Purged(format!(
+            "delivery {id} was removed by retention: deliveries that finished more than {} ago \
+             are deleted with their attempts (setting `retention`)",
+            humantime::format_duration(state.config.retention)
+        )),
+        _ => ApiError::NotFound("delivery"),
+    }
+}
+
 fn parse_id(id: &str) -> ApiResult<DeliveryId> {
     id.parse::<DeliveryId>()
         .map_err(|_| ApiError::NotFound("delivery"))
@@ -81,11 +94,10 @@ async fn show(
     Path((license_id, id)): Path<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
-    let detail = state
-        .store
-        .delivery(&license.license_id, parse_id(&id)?)
-        .await?
-        .ok_or(ApiError::NotFound("delivery"))?;
+    let id = parse_id(&id)?;
+    let Some(detail) = state.store.delivery(&license.license_id, id).await? else {
+        return Err(missing(&state, &license.license_id, id).await);
+    };
     let mut body = view(&detail.delivery);
     body["request_body"] = serde_json::from_str(&detail.body).unwrap_or(Value::Null);
     body["attempts"] = detail.attempts.iter().map(attempt_view).collect();
@@ -100,7 +112,7 @@ async fn resend(
     let license = license_for(&state, &caller, &license_id).await?;
     let id = parse_id(&id)?;
     match state.engine.resend(&license.license_id, id).await? {
-        Resend::NotFound => Err(ApiError::NotFound("delivery")),
+        Resend::NotFound => Err(missing(&state, &license.license_id, id).await),
         Resend::InFlight => Err(ApiError::Conflict(
             "an attempt of this delivery is under way; try again when it has finished".into(),
         )),

@@ -37,6 +37,9 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     if let Ok(pending) = state.store.pending_count().await {
         crate::metrics::queue_depth(pending, state.engine.held());
     }
+    if let Ok(bytes) = state.store.database_bytes().await {
+        crate::metrics::database_bytes(bytes);
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         crate::metrics::render(),

@@ -81,6 +81,23 @@ pub struct HealthChanges {
     pub unparked: bool,
 }
 
+/// What one purge batch removed, by kind (the `kind` label of `hookrelay_purged_total`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub deliveries: u64,
+    pub attempts: u64,
+    pub events: u64,
+    pub chat_tags: u64,
+}
+
+impl Purged {
+    /// Whether some kind filled its batch: there may be more to remove right away.
+    pub fn full(&self, limit: usize) -> bool {
+        let limit = limit as u64;
+        self.deliveries >= limit || self.events >= limit || self.chat_tags >= limit
+    }
+}
+
 /// A delivery with everything needed to show it: the exact body and every attempt.
 #[derive(Debug, Clone)]
 pub struct DeliveryDetail {
@@ -234,6 +251,19 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Resend>;
     /// Pending deliveries (for the queue-depth gauge).
     async fn pending_count(&self) -> StoreResult<i64>;
+
+    /// One retention batch, in one short transaction: removes up to `limit` deliveries that
+    /// finished (succeeded or failed) before `cutoff`, oldest first, with their attempts; up to
+    /// `limit` events received before `cutoff` none of whose deliveries remain; and the
+    /// remembered tags of up to `limit` chats not seen since `cutoff`. Pending deliveries are
+    /// never removed, whatever their age, nor licenses, webhooks or visitor details.
+    async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged>;
+    /// The highest delivery id of the license that retention removed (0: none), so that a
+    /// missing delivery at or below it can be told apart from one that never existed.
+    async fn purged_through(&self, license_id: &str) -> StoreResult<i64>;
+    /// The database's size on disk in bytes (SQLite: the file and its WAL; PostgreSQL:
+    /// `pg_database_size`).
+    async fn database_bytes(&self) -> StoreResult<u64>;
 
     /// Stores one set of visitor details (Visitors API). A set is identified by
     /// `(license_id, visitor_id, id)`: pushing the same `id` again for the same visitor replaces

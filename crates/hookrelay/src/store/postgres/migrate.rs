@@ -17,6 +17,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
     ),
     (3, "targets", include_str!("migrations/0003_targets.sql")),
     (4, "signing", include_str!("migrations/0004_signing.sql")),
+    (
+        5,
+        "retention",
+        include_str!("migrations/0005_retention.sql"),
+    ),
 ];
 
 /// Brings the schema up to date; refuses a database written by a newer hookrelay.

@@ -41,12 +41,12 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::{now_ms, Millis};
 use crate::store::{
-    DeliveryDetail, HealthChanges, Ingested, News, NextDue, Resend, Store, StoreError, StoreResult,
-    WebhookChanges,
+    DeliveryDetail, HealthChanges, Ingested, News, NextDue, Purged, Resend, Store, StoreError,
+    StoreResult, WebhookChanges,
 };
 use committer::Committer;
 use ingest::IngestRequest;
-use sql::{accounts, deliveries, targets, visitors};
+use sql::{accounts, deliveries, retention, targets, visitors};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -349,6 +349,40 @@ impl Store for PostgresStore {
         deliveries::pending_count(&self.client().await?)
             .await
             .map_err(error::db)
+    }
+
+    async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
+        let mut c = self.client().await?;
+        let tx = c.transaction().await.map_err(error::db)?;
+        let (deliveries, attempts) = retention::purge_deliveries(&tx, cutoff, limit)
+            .await
+            .map_err(error::db)?;
+        let events = retention::purge_events(&tx, cutoff, limit)
+            .await
+            .map_err(error::db)?;
+        let chat_tags = retention::purge_chat_tags(&tx, cutoff, limit)
+            .await
+            .map_err(error::db)?;
+        tx.commit().await.map_err(error::db)?;
+        Ok(Purged {
+            deliveries,
+            attempts,
+            events,
+            chat_tags,
+        })
+    }
+
+    async fn purged_through(&self, license_id: &str) -> StoreResult<i64> {
+        retention::purged_through(&self.client().await?, license_id)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn database_bytes(&self) -> StoreResult<u64> {
+        let bytes = retention::database_bytes(&self.client().await?)
+            .await
+            .map_err(error::db)?;
+        Ok(bytes.max(0) as u64)
     }
 
     async fn put_visitor_details(&self, details: VisitorDetails) -> StoreResult<()> {

@@ -27,8 +27,8 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{
-    DeliveryDetail, HealthChanges, Ingested, NextDue, Resend, Store, StoreError, StoreResult,
-    WebhookChanges,
+    DeliveryDetail, HealthChanges, Ingested, NextDue, Purged, Resend, Store, StoreError,
+    StoreResult, WebhookChanges,
 };
 use connection::{
     connect, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB, WRITER_CACHE_KIB,
@@ -330,6 +330,23 @@ impl Store for SqliteStore {
 
     async fn pending_count(&self) -> StoreResult<i64> {
         self.read(queries::pending_count).await
+    }
+
+    async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
+        self.write(move |c| queries::purge(c, cutoff, limit)).await
+    }
+
+    async fn purged_through(&self, license_id: &str) -> StoreResult<i64> {
+        let license_id = license_id.to_string();
+        self.read(move |c| queries::purged_through(c, &license_id))
+            .await
+    }
+
+    async fn database_bytes(&self) -> StoreResult<u64> {
+        let size = |suffix: &str| {
+            std::fs::metadata(format!("{}{suffix}", self.path)).map_or(0, |m| m.len())
+        };
+        Ok(size("") + size("-wal"))
     }
 
     async fn put_visitor_details(&self, details: VisitorDetails) -> StoreResult<()> {

@@ -136,7 +136,8 @@ pub async fn lock_chat_tags<C: GenericClient>(
         .collect())
 }
 
-/// Stores the latest tag list (JSON) per (license, chat).
+/// Stores the latest tag list (JSON) per (license, chat), and that the chat was seen now (for
+/// retention).
 pub async fn update_chat_tags<C: GenericClient>(
     c: &C,
     rows: &[(&str, &str, String)],
@@ -146,7 +147,8 @@ pub async fn update_chat_tags<C: GenericClient>(
     let tags: Vec<&str> = rows.iter().map(|r| r.2.as_str()).collect();
     execute(
         c,
-        "UPDATE chat_tags t SET tags = u.tags
+        "UPDATE chat_tags t
+         SET tags = u.tags, seen_at = (extract(epoch FROM clock_timestamp()) * 1000)::bigint
          FROM unnest($1::text[], $2::text[], $3::text[]) AS u(license_id, chat_id, tags)
          WHERE t.license_id = u.license_id AND t.chat_id = u.chat_id",
         &[&licenses, &chats, &tags],

@@ -69,10 +69,11 @@ pub fn ingest_events(
     for (chat_id, tags) in &plan.tags {
         let tags = serde_json::to_string(tags).unwrap_or_else(|_| "[]".into());
         conn.prepare_cached(
-            "INSERT INTO chat_tags (license_id, chat_id, tags) VALUES (?1, ?2, ?3)
-             ON CONFLICT (license_id, chat_id) DO UPDATE SET tags = excluded.tags",
+            "INSERT INTO chat_tags (license_id, chat_id, tags, seen_at) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (license_id, chat_id)
+             DO UPDATE SET tags = excluded.tags, seen_at = excluded.seen_at",
         )?
-        .execute([&license.license_id, chat_id, &tags])?;
+        .execute(params![license.license_id, chat_id, tags, placement.now])?;
     }
     Ok(results)
 }

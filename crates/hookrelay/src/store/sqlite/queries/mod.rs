@@ -6,6 +6,7 @@
 mod deliveries;
 mod ingest;
 mod licenses;
+mod retention;
 mod targets;
 mod visitors;
 mod webhooks;
@@ -13,6 +14,7 @@ mod webhooks;
 pub use deliveries::*;
 pub use ingest::*;
 pub use licenses::*;
+pub use retention::*;
 pub use targets::*;
 pub use visitors::*;
 pub use webhooks::*;

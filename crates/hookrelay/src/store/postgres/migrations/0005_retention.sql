@@ -1,0 +1,16 @@
+-- Retention: finished deliveries (succeeded or failed) are purged `retention` after they
+-- finished, oldest first, in batches through these indexes; an event once none of its deliveries
+-- remain; a chat's remembered tags once the chat was not seen for `retention`.
+CREATE INDEX deliveries_finished ON deliveries (updated_at) WHERE status <> 0;
+CREATE INDEX deliveries_by_event ON deliveries (event_id);
+CREATE INDEX events_by_time ON events (received_at);
+ALTER TABLE chat_tags ADD COLUMN seen_at BIGINT NOT NULL
+    DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
+CREATE INDEX chat_tags_by_time ON chat_tags (seen_at);
+
+-- The highest delivery id purged per license, so that asking for a purged delivery can say it
+-- was removed by retention rather than that it never existed.
+CREATE TABLE retention_marks (
+    license_id     TEXT PRIMARY KEY,
+    purged_through BIGINT NOT NULL
+);

@@ -1,0 +1,94 @@
+//! Retention: removing what finished long ago, in small batches, and remembering up to which
+//! delivery id each license's history was removed.
+
+use deadpool_postgres::GenericClient;
+use tokio_postgres::Error;
+
+use super::{execute, query, query_opt};
+use crate::domain::Millis;
+
+/// Removes up to `limit` deliveries that finished before `cutoff`, oldest first, with their
+/// attempts, and raises each license's retention mark; returns (deliveries, attempts). Rows
+/// another node is purging right now are skipped.
+pub async fn purge_deliveries<C: GenericClient>(
+    c: &C,
+    cutoff: Millis,
+    limit: usize,
+) -> Result<(u64, u64), Error> {
+    let rows = query(
+        c,
+        "WITH gone AS (
+             DELETE FROM deliveries WHERE id IN (
+                 SELECT id FROM deliveries WHERE status <> 0 AND updated_at < $1
+                 ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
+             RETURNING id, license_id),
+         attempts_gone AS (
+             DELETE FROM attempts a USING gone WHERE a.delivery_id = gone.id RETURNING 1),
+         marked AS (
+             INSERT INTO retention_marks (license_id, purged_through)
+             SELECT license_id, max(id) FROM gone GROUP BY license_id
+             ON CONFLICT (license_id) DO UPDATE
+                SET purged_through = greatest(retention_marks.purged_through,
+                                              excluded.purged_through)
+             RETURNING 1)
+         SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM attempts_gone),
+                (SELECT count(*) FROM marked)",
+        &[&cutoff, &(limit as i64)],
+    )
+    .await?;
+    Ok((
+        rows[0].get::<_, i64>(0) as u64,
+        rows[0].get::<_, i64>(1) as u64,
+    ))
+}
+
+/// Removes up to `limit` events received before `cutoff` none of whose deliveries remain.
+pub async fn purge_events<C: GenericClient>(
+    c: &C,
+    cutoff: Millis,
+    limit: usize,
+) -> Result<u64, Error> {
+    execute(
+        c,
+        "DELETE FROM events WHERE id IN (
+             SELECT e.id FROM events e
+             WHERE e.received_at < $1
+               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
+             ORDER BY e.received_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        &[&cutoff, &(limit as i64)],
+    )
+    .await
+}
+
+/// Forgets the tags of up to `limit` chats not seen since `cutoff`.
+pub async fn purge_chat_tags<C: GenericClient>(
+    c: &C,
+    cutoff: Millis,
+    limit: usize,
+) -> Result<u64, Error> {
+    execute(
+        c,
+        "DELETE FROM chat_tags WHERE (license_id, chat_id) IN (
+             SELECT license_id, chat_id FROM chat_tags WHERE seen_at < $1
+             ORDER BY seen_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+        &[&cutoff, &(limit as i64)],
+    )
+    .await
+}
+
+/// The highest delivery id of `license_id` removed by retention (0: none yet).
+pub async fn purged_through<C: GenericClient>(c: &C, license_id: &str) -> Result<i64, Error> {
+    let row = query_opt(
+        c,
+        "SELECT purged_through FROM retention_marks WHERE license_id = $1",
+        &[&license_id],
+    )
+    .await?;
+    Ok(row.map_or(0, |r| r.get(0)))
+}
+
+/// The database's size on disk.
+pub async fn database_bytes<C: GenericClient>(c: &C) -> Result<i64, Error> {
+    let rows = query(c, "SELECT pg_database_size(current_database())", &[]).await?;
+    Ok(rows[0].get(0))
+}
