@@ -20,9 +20,11 @@ pub struct Args {
     /// Smaller counts (for a quick look; figures are noisier).
     #[arg(long)]
     quick: bool,
-    /// Scenarios to run (comma-separated): baseline, single, signed (single with and without signatures, side by side), batch, latency, isolation, backlog,
-    /// fanout (ten webhooks on one host:port), recovery (two nodes, a target that refuses then
-    /// answers; PostgreSQL only, skipped otherwise).
+    /// Scenarios to run (comma-separated): baseline, single, signed (single with and without
+    /// signatures, side by side), batch, latency, isolation, backlog, fanout (ten webhooks on one
+    /// host:port), recovery (two nodes, a target that refuses then answers; PostgreSQL only,
+    /// skipped otherwise), soak (a steady load with a 10 s retention: the database size every
+    /// 10 s, ingest p99 with and without the purge).
     #[arg(long, default_value = scenarios::ALL)]
     scenarios: String,
     /// A PostgreSQL URL: each scenario runs on a fresh database created beside it (default: a

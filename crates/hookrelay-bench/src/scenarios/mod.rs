@@ -9,6 +9,7 @@ mod isolation;
 mod latency;
 mod recovery;
 mod report;
+mod soak;
 mod throughput;
 
 use report::Row;
@@ -17,7 +18,7 @@ use crate::Args;
 
 /// Every scenario, in the order they run: the baseline first, so later rows can be read against
 /// it.
-pub const ALL: &str = "baseline,single,signed,batch,latency,isolation,backlog,fanout,recovery";
+pub const ALL: &str = "baseline,single,signed,batch,latency,isolation,backlog,fanout,recovery,soak";
 
 /// Event counts: full size, or `--quick`.
 pub struct Sizes {
@@ -27,6 +28,9 @@ pub struct Sizes {
     pub latency_secs: u64,
     pub isolation: u64,
     pub backlog: u64,
+    /// The soak's length and steady rate (events/s).
+    pub soak_secs: u64,
+    pub soak_rate: u64,
 }
 
 /// What every scenario is given: the load client, the database, the command line's sizes, and
@@ -79,6 +83,8 @@ fn sizes(quick: bool) -> Sizes {
             latency_secs: 5,
             isolation: 20_000,
             backlog: 200_000,
+            soak_secs: 40,
+            soak_rate: 3_000,
         }
     } else {
         Sizes {
@@ -88,6 +94,8 @@ fn sizes(quick: bool) -> Sizes {
             latency_secs: 10,
             isolation: 100_000,
             backlog: 1_000_000,
+            soak_secs: 120,
+            soak_rate: 4_500,
         }
     }
 }
@@ -103,6 +111,7 @@ async fn run_one(name: &str, bench: &mut Bench<'_>) -> anyhow::Result<Vec<Row>> 
         "backlog" => backlog::run(bench).await,
         "fanout" => fanout::run(bench).await,
         "recovery" => recovery::run(bench).await,
+        "soak" => soak::run(bench).await,
         _ => unreachable!("names are checked against ALL"),
     }
 }
