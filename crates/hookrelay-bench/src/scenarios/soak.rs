@@ -30,9 +30,10 @@ pub async fn run(bench: &mut Bench<'_>) -> anyhow::Result<Vec<Row>> {
             format!("{:.1} MiB", bytes / 1_048_576.0),
         ));
     }
-    // The size a third of the way in (40 s of the full 2 minutes): by then the purge has been
-    // removing for a while, so growth after it is what retention failed to bound.
-    let third = secs / 3 / 10 * 10;
+    // The size a third of the way in (40 s of the full 2 minutes; at least 20 s, two retentions):
+    // by then the purge has been removing for a while, so growth after it is what retention
+    // failed to bound.
+    let third = (secs / 3 / 10 * 10).max(20);
     let at_third = purged
         .sizes
         .iter()
