@@ -8,6 +8,7 @@ pub mod health;
 pub mod ingest_plan;
 pub mod job;
 pub mod license;
+pub mod recovery;
 pub mod secret;
 pub mod signing;
 pub mod tags;

@@ -16,6 +16,7 @@ use crate::domain::event::NewEvent;
 use crate::domain::ingest_plan::Placement;
 use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
+use crate::domain::recovery::Recovery;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
@@ -116,6 +117,49 @@ pub enum Resend {
     /// Its webhook is gone, so there is nowhere to send it.
     WebhookDeleted,
     Job(DeliveryJob),
+}
+
+/// The most failed deliveries one step of a bulk recovery looks at (and so changes), in one
+/// transaction: small enough that SQLite's writer is never held for more than a few
+/// milliseconds, so ingest goes on while millions are recovered.
+pub const RECOVER_BATCH: usize = 1000;
+
+/// What one step of a bulk recovery did (see [`Store::recover_failed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryStep {
+    /// The id to go on after; `None` once the step has looked at the last failed delivery.
+    pub next_after: Option<i64>,
+    /// How many deliveries it made due (in a dry run: would have).
+    pub recovered: u64,
+}
+
+impl RecoveryStep {
+    /// A step that looked at `looked` deliveries out of a batch of `limit`, the last being
+    /// `last`: a batch that was not full was the end.
+    pub fn new(last: Option<i64>, looked: usize, limit: usize, recovered: u64) -> RecoveryStep {
+        RecoveryStep {
+            next_after: last.filter(|_| looked >= limit),
+            recovered,
+        }
+    }
+}
+
+/// Runs a bulk recovery step after step, each starting after the id the previous one ended
+/// with, and adds up what they recovered.
+async fn in_recovery_steps<F, Fut>(mut step: F) -> StoreResult<u64>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<RecoveryStep>>,
+{
+    let (mut after, mut total) = (0, 0);
+    loop {
+        let done = step(after).await?;
+        total += done.recovered;
+        match done.next_after {
+            Some(id) => after = id,
+            None => return Ok(total),
+        }
+    }
 }
 
 /// Changes to a webhook (`None`: keep).
@@ -251,6 +295,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Resend>;
     /// Pending deliveries (for the queue-depth gauge).
     async fn pending_count(&self) -> StoreResult<i64>;
+    /// Bulk recovery: every failed delivery `which` selects (its failure time, `updated_at`
+    /// while failed, in the window; its webhook still there) becomes pending and due at `now`,
+    /// unparked and unleased, keeping its attempts; returns how many. With `dry_run`, counts
+    /// the same deliveries and changes nothing.
+    ///
+    /// Done in steps of at most [`RECOVER_BATCH`] deliveries, each its own short transaction
+    /// (SQLite: one write in the writer's group commit), walking the license's failed
+    /// deliveries in id order; a delivery that fails again meanwhile is behind the walk and is
+    /// not taken twice. PostgreSQL wakes every node's claimer (`NOTIFY`) after each step.
+    async fn recover_failed(
+        &self,
+        which: &Recovery,
+        dry_run: bool,
+        now: Millis,
+    ) -> StoreResult<u64>;
 
     /// One retention batch, in one short transaction: removes up to `limit` deliveries that
     /// finished (succeeded or failed) before `cutoff`, oldest first, with their attempts; up to

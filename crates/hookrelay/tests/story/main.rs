@@ -19,6 +19,7 @@ mod outage;
 mod payload_fidelity;
 mod pg_proxy;
 mod pg_races;
+mod recovery;
 mod retention;
 mod retries;
 mod shared_health;

@@ -227,6 +227,15 @@ fn deliveries() -> Value {
             "attempts": {"type": "array", "items": reference("Attempt")},
         }))]},
         "Resending": object(&["id", "status"], json!({"id": {"type": "string"}, "status": {"const": "pending"}})),
+        "RecoveryInput": {"type": "object", "required": ["since"], "additionalProperties": false, "properties": {
+            "webhook_id": {"type": "string", "description": "Only this webhook's deliveries (404 if it is not the license's); every webhook's when absent."},
+            "since": {"type": "string", "format": "date-time", "examples": ["2026-12-03T10:00:00Z"], "description": "The earliest failure time recovered: RFC 3339 with `Z` or an offset such as `+02:00`."},
+            "until": {"type": "string", "format": "date-time", "description": "The latest failure time recovered (inclusive); now when absent. Not earlier than `since`."},
+            "dry_run": {"type": "boolean", "default": false, "description": "Only count the deliveries that would be resent; nothing changes."},
+        }},
+        "RecoveryCount": object(&["count"], json!({
+            "count": {"type": "integer", "minimum": 0, "description": "How many failed deliveries were made pending (or, in a dry run, would be)."},
+        })),
     })
 }
 

@@ -19,6 +19,7 @@ mod listener;
 mod migrate;
 mod open;
 mod pool;
+mod recovery;
 mod rows;
 mod sql;
 mod webhooks;
@@ -37,12 +38,13 @@ use crate::domain::health::window_ms;
 use crate::domain::ingest_plan::Placement;
 use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
+use crate::domain::recovery::Recovery;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::{now_ms, Millis};
 use crate::store::{
     DeliveryDetail, HealthChanges, Ingested, News, NextDue, Purged, Resend, Store, StoreError,
-    StoreResult, WebhookChanges,
+    StoreResult, WebhookChanges, RECOVER_BATCH,
 };
 use committer::Committer;
 use ingest::IngestRequest;
@@ -349,6 +351,29 @@ impl Store for PostgresStore {
         deliveries::pending_count(&self.client().await?)
             .await
             .map_err(error::db)
+    }
+
+    async fn recover_failed(
+        &self,
+        which: &Recovery,
+        dry_run: bool,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        crate::store::in_recovery_steps(|after| async move {
+            let mut c = self.client().await?;
+            recovery::step(
+                &mut c,
+                which,
+                after,
+                RECOVER_BATCH,
+                dry_run,
+                now,
+                &self.channel,
+            )
+            .await
+            .map_err(error::db)
+        })
+        .await
     }
 
     async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {

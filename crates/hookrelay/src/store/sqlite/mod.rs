@@ -23,12 +23,13 @@ use crate::domain::health::window_ms;
 use crate::domain::ingest_plan::Placement;
 use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
+use crate::domain::recovery::Recovery;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{
     DeliveryDetail, HealthChanges, Ingested, NextDue, Purged, Resend, Store, StoreError,
-    StoreResult, WebhookChanges,
+    StoreResult, WebhookChanges, RECOVER_BATCH,
 };
 use connection::{
     connect, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB, WRITER_CACHE_KIB,
@@ -330,6 +331,28 @@ impl Store for SqliteStore {
 
     async fn pending_count(&self) -> StoreResult<i64> {
         self.read(queries::pending_count).await
+    }
+
+    async fn recover_failed(
+        &self,
+        which: &Recovery,
+        dry_run: bool,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        super::in_recovery_steps(|after| {
+            let which = which.clone();
+            let step = move |c: &Connection| {
+                queries::recover_failed_step(c, &which, after, RECOVER_BATCH, dry_run, now)
+            };
+            async move {
+                if dry_run {
+                    self.read(step).await
+                } else {
+                    self.write(step).await
+                }
+            }
+        })
+        .await
     }
 
     async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
