@@ -6,7 +6,6 @@
 //! polling delay on the happy path); everything else (retries, probes, a backlog, work another
 //! node or a crash left) comes through the claimer.
 
-use crate::domain::signing::SigningKeys;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,7 +22,7 @@ use crate::domain::delivery::DeliveryId;
 use crate::domain::event::NewEvent;
 use crate::domain::health::Timings;
 use crate::domain::ingest_plan::Placement;
-use crate::domain::job::DeliveryJob;
+use crate::domain::job::{DeliveryJob, JobSigning};
 use crate::domain::license::License;
 use crate::domain::recovery::Recovery;
 use crate::domain::target::TargetUrl;
@@ -238,7 +237,7 @@ impl Engine {
         &self,
         target: &TargetUrl,
         body: Bytes,
-        signing: Option<(&SigningKeys, &str)>,
+        signing: Option<&JobSigning>,
     ) -> (Sent, bool) {
         let sent = self.attempter.sender.send(target, body, 1, signing).await;
         let any_2xx = self.attempter.success_any_2xx;

@@ -17,6 +17,7 @@ use crate::domain::ingest_plan::Placement;
 use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
 use crate::domain::recovery::Recovery;
+use crate::domain::signing::SigningKeys;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
@@ -170,9 +171,23 @@ pub struct WebhookChanges {
     pub data_types: Option<u8>,
     pub description: Option<Option<String>>,
     pub enabled: Option<bool>,
-    /// The signing keys as stored (`Some(None)`: stop signing).
-    pub signing: Option<Option<String>>,
+    /// The new signing keys (`Some(None)`: stop signing).
+    pub signing: Option<Option<SigningKeys>>,
+    /// Change only if the stored signing keys are still these (`Some(None)`: none), so that two
+    /// changes racing cannot hand out a secret the other one then overwrites; a mismatch is a
+    /// [`StoreError::Conflict`].
+    pub signing_was: Option<Option<SigningKeys>>,
 }
+
+/// The text stored for a webhook's signing keys (`None`: it does not sign).
+pub fn stored_signing(keys: &Option<SigningKeys>) -> Option<String> {
+    keys.as_ref().map(SigningKeys::to_stored)
+}
+
+/// The answer to a signing change that lost a race.
+pub const SIGNING_RACE: &str =
+    "the webhook's signing secrets were changed by another request meanwhile; nothing was changed, \
+     try again";
 
 /// Everything hookrelay stores. Implemented by [`sqlite::SqliteStore`] and
 /// [`postgres::PostgresStore`]. The trait holds no rules: the rules it applies are the domain's

@@ -155,11 +155,17 @@ impl Store for PostgresStore {
         now: Millis,
     ) -> StoreResult<Option<Webhook>> {
         let mut c = self.client().await?;
-        webhooks::update(&mut c, license_id, id, &changes, now, &self.channel)
+        let updated = webhooks::update(&mut c, license_id, id, &changes, now, &self.channel)
             .await
             .map_err(error::db)?;
         drop(c);
-        self.webhook(license_id, id).await
+        match updated {
+            webhooks::Updated::Missing => Ok(None),
+            webhooks::Updated::Stale => {
+                Err(StoreError::Conflict(crate::store::SIGNING_RACE.into()))
+            }
+            webhooks::Updated::Done => self.webhook(license_id, id).await,
+        }
     }
 
     async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool> {

@@ -8,7 +8,7 @@ use crate::domain::license::License;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::postgres::rows::{LICENSE_COLUMNS, WEBHOOK_COLUMNS, WEBHOOK_FROM};
-use crate::store::WebhookChanges;
+use crate::store::{stored_signing, WebhookChanges};
 
 pub async fn setting<C: GenericClient>(c: &C, key: &str) -> Result<Option<String>, Error> {
     let row = query_opt(c, "SELECT value FROM settings WHERE key = $1", &[&key]).await?;
@@ -167,7 +167,7 @@ pub async fn update_webhook<C: GenericClient>(
             enabled = coalesce($7, enabled),
             signing = CASE WHEN $10 THEN $11 ELSE signing END,
             updated_at = $8
-         WHERE license_id = $1 AND id = $2",
+         WHERE license_id = $1 AND id = $2 AND (NOT $12 OR signing IS NOT DISTINCT FROM $13)",
         &[
             &license_id,
             &id,
@@ -179,7 +179,9 @@ pub async fn update_webhook<C: GenericClient>(
             &now,
             &key,
             &ch.signing.is_some(),
-            &ch.signing.clone().flatten(),
+            &ch.signing.as_ref().and_then(stored_signing),
+            &ch.signing_was.is_some(),
+            &ch.signing_was.as_ref().and_then(stored_signing),
         ],
     )
     .await?;

@@ -1,9 +1,11 @@
 //! Deliveries: claiming due ones, recording attempts, leases, listing, resending, recovering
 //! failed ones in bulk.
 
+use crate::domain::signing::SigningKeys;
 use bytes::Bytes;
 use livechat_webhooks::{compose_body, DataTypes, EventType, Sections};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::Arc;
 
 use super::super::rows;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
@@ -49,8 +51,8 @@ fn job(row: &rusqlite::Row) -> rusqlite::Result<DeliveryJob> {
         url: row.get(6)?,
         body: Bytes::from(body),
         lease_until: row.get::<_, Option<i64>>(14)?.unwrap_or(0),
-        signing: row.get::<_, Option<String>>(15)?.map(|keys| JobSigning {
-            keys,
+        signing: row.get::<_, Option<String>>(15)?.map(|text| JobSigning {
+            keys: Arc::new(SigningKeys::read(&text)),
             message_id: unique_id.clone(),
         }),
     })

@@ -6,7 +6,7 @@ use super::super::rows::{self, WEBHOOK_COLUMNS, WEBHOOK_FROM};
 use super::targets::{forget_probe_of, unpark_webhook};
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
-use crate::store::WebhookChanges;
+use crate::store::{stored_signing, WebhookChanges, SIGNING_RACE};
 
 pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
     conn.execute(
@@ -70,7 +70,7 @@ pub fn update_webhook(
     let Some((was_enabled, old_key)) = before else {
         return Ok(None);
     };
-    conn.execute(
+    let updated = conn.execute(
         "UPDATE webhooks SET
             url = coalesce(?3, url),
             target_key = coalesce(?9, target_key),
@@ -79,7 +79,7 @@ pub fn update_webhook(
             enabled = coalesce(?7, enabled),
             signing = CASE WHEN ?10 THEN ?11 ELSE signing END,
             updated_at = ?8
-         WHERE license_id = ?1 AND id = ?2",
+         WHERE license_id = ?1 AND id = ?2 AND (NOT ?12 OR signing IS ?13)",
         params![
             license_id,
             id,
@@ -91,9 +91,18 @@ pub fn update_webhook(
             now,
             key,
             c.signing.is_some(),
-            c.signing.clone().flatten()
+            c.signing.as_ref().and_then(stored_signing),
+            c.signing_was.is_some(),
+            c.signing_was.as_ref().and_then(stored_signing)
         ],
     )?;
+    if updated == 0 {
+        // It exists (read above, in this transaction): the signing guard did not hold.
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            Some(SIGNING_RACE.into()),
+        ));
+    }
     let moved = key.is_some_and(|k| k != old_key);
     let enabled = c.enabled.unwrap_or(was_enabled);
     if moved || enabled != was_enabled {
