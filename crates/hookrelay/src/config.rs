@@ -13,6 +13,11 @@ use serde::Deserialize;
 /// The commented default configuration.
 pub const DEFAULT_TOML: &str = include_str!("config.default.toml");
 
+/// The shortest admin token accepted. The admin token opens every license, is stored as a fast
+/// hash (SHA-256) and nothing limits failed attempts, so only a long random secret is safe:
+/// 24 characters is 96 bits even as hex, out of reach of online guessing.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 24;
+
 /// The validated configuration the server runs with.
 #[derive(Clone)]
 pub struct Config {
@@ -248,10 +253,25 @@ impl RawConfig {
             "json" => LogFormat::Json,
             other => return Err(bad("log_format", format!("`{other}` is not text or json"))),
         };
+        let admin_token = raw.admin_token.filter(|t| !t.is_empty());
+        if let Some(token) = &admin_token {
+            let length = token.chars().count();
+            if length < MIN_ADMIN_TOKEN_CHARS {
+                return Err(bad(
+                    "admin_token",
+                    format!(
+                        "is {length} characters long; it must be at least {MIN_ADMIN_TOKEN_CHARS}. \
+                         It opens every license and failed attempts are not limited, so it must \
+                         be a long random secret (e.g. `openssl rand -hex 24`); or leave it unset \
+                         and hookrelay generates one on first start"
+                    ),
+                ));
+            }
+        }
         Ok(Config {
             database_url,
             listen,
-            admin_token: raw.admin_token.filter(|t| !t.is_empty()),
+            admin_token,
             allowed_target_networks,
             retry_schedule,
             retry_jitter,
@@ -376,6 +396,23 @@ mod tests {
             "{err}"
         );
         assert!(with("20s", "10s").is_ok());
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_saying_why() {
+        let with = |token: &str| {
+            RawConfig::from_env(|k| (k == "HOOKRELAY_ADMIN_TOKEN").then(|| token.to_string()))
+                .unwrap()
+                .validate()
+        };
+        let err = with("x").unwrap_err().to_string();
+        assert!(err.contains("admin_token") && err.contains("24"), "{err}");
+        assert!(with(&"x".repeat(23)).is_err());
+        assert!(with(&"x".repeat(24)).is_ok());
+        assert!(
+            with("").unwrap().admin_token.is_none(),
+            "empty means generate one"
+        );
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod receiver;
 mod api_rules;
 mod console;
 mod crash;
+mod edge;
 mod events;
 mod lifecycle;
 mod livechat_v2;

@@ -1,0 +1,198 @@
+//! The HTTP edge as an attacker or a careless client meets it: bodies with something after the
+//! JSON, license ids a v2 client could not send back, misnamed query fields.
+
+use hookrelay_story::story;
+use serde_json::{json, Value};
+
+use crate::harness::{TestServer, ADMIN};
+
+/// Sends `body` as-is with `method` to `path`; returns status and JSON body (Null if none).
+async fn send_raw(
+    server: &TestServer,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: &'static str,
+) -> (u16, Value) {
+    let request = server
+        .client
+        .request(method, server.url(path))
+        .bearer_auth(token)
+        .header("content-type", "application/json")
+        .body(body);
+    answer(request).await
+}
+
+/// Sends `request`; returns status and JSON body (Null if none).
+pub async fn answer(request: reqwest::RequestBuilder) -> (u16, Value) {
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[story]
+async fn anything_after_a_json_body_is_refused_on_every_json_route() {
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let key = license.api_key.as_str();
+    let hooks = format!("/v1/licenses/{}/webhooks", license.id);
+    let hook = server
+        .webhook(&license, "https://example.com/", "chat_started", &[])
+        .await;
+    let one_hook = format!("{hooks}/{hook}");
+    let events = format!("/v1/licenses/{}/events", license.id);
+    let batch = format!("{events}/batch");
+    let routes: [(Method, &str, &str, &'static str); 10] = [
+        (
+            Method::POST,
+            "/v1/licenses",
+            ADMIN,
+            r#"{"login": "a"} garbage"#,
+        ),
+        (
+            Method::POST,
+            "/v1/licenses",
+            ADMIN,
+            r#"{"login": "a"}{"login": "b"}"#,
+        ),
+        (
+            Method::POST,
+            &hooks,
+            key,
+            r#"{"url": "https://example.com/", "event_type": "chat_started"} x"#,
+        ),
+        (
+            Method::POST,
+            &hooks,
+            key,
+            r#"{"url": "https://example.com/", "event_type": "chat_started"}{}"#,
+        ),
+        (
+            Method::PATCH,
+            &one_hook,
+            key,
+            r#"{"enabled": false} garbage"#,
+        ),
+        (
+            Method::PATCH,
+            &one_hook,
+            key,
+            r#"{"enabled": false}{"enabled": true}"#,
+        ),
+        (
+            Method::POST,
+            &events,
+            key,
+            r#"{"event_type": "visitor_queued", "visitor": {"id": "S1"}} ]"#,
+        ),
+        (
+            Method::POST,
+            &batch,
+            key,
+            r#"{"events": [{"event_type": "visitor_queued", "visitor": {"id": "S1"}}]} 1"#,
+        ),
+        (
+            Method::POST,
+            "/webhooks",
+            key,
+            r#"{"url": "https://example.com/", "event_type": "chat_started"} garbage"#,
+        ),
+        (
+            Method::POST,
+            "/visitors/S1/details",
+            key,
+            r#"{"license_id": "1", "token": "x", "id": "a", "fields": []} garbage"#,
+        ),
+    ];
+    for (method, path, token, body) in routes {
+        let (status, answer) = if path.starts_with("/v1") {
+            send_raw(&server, method.clone(), path, token, body).await
+        } else {
+            send_v2(&server, &license, path, body).await
+        };
+        assert_eq!(status, 400, "{method} {path} {body} → {answer}");
+        assert_eq!(error_code(&answer), "malformed_request", "{answer}");
+    }
+    // Nothing of the refused requests happened (the first start's license and ours only).
+    let (_, list) = server.get("/v1/licenses", ADMIN).await;
+    assert_eq!(list["licenses"].as_array().unwrap().len(), 2, "{list}");
+    let (_, shown) = server.get(&one_hook, key).await;
+    assert_eq!(shown["enabled"], true, "{shown}");
+    assert_eq!(
+        server.get(&hooks, key).await.1["webhooks"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    assert!(server.deliveries(&license, "").await.is_empty());
+    // A top-level array is not an object, even one that would fill the fields in order.
+    let (status, answer) =
+        send_raw(&server, Method::POST, "/v1/licenses", ADMIN, "[null, null]").await;
+    assert_eq!(status, 422, "{answer}");
+    assert_eq!(answer["error"]["field"], "body", "{answer}");
+}
+
+/// A v2 request (`X-API-Version: 2`, Basic `login:api_key`) with a JSON body.
+async fn send_v2(
+    server: &TestServer,
+    license: &crate::harness::TestLicense,
+    path: &str,
+    body: &'static str,
+) -> (u16, Value) {
+    let (_, shown) = server
+        .get(&format!("/v1/licenses/{}", license.id), &license.api_key)
+        .await;
+    let login = shown["login"].as_str().unwrap().to_string();
+    let request = server
+        .client
+        .post(server.url(path))
+        .basic_auth(login, Some(&license.api_key))
+        .header("x-api-version", "2")
+        .header("content-type", "application/json")
+        .body(body);
+    answer(request).await
+}
+
+/// The error code of a /v1 answer (`{"error": {"code"}}`) or a v2 one (`{"error", "code"}`).
+fn error_code(answer: &Value) -> &str {
+    answer["error"]["code"]
+        .as_str()
+        .or(answer["code"].as_str())
+        .unwrap_or("")
+}
+
+#[story]
+async fn license_ids_with_leading_zeros_are_refused_at_creation() {
+    let server = TestServer::start().await;
+    for id in ["007", "0", "0123456"] {
+        let (status, body) = server
+            .post("/v1/licenses", ADMIN, json!({ "license_id": id }))
+            .await;
+        assert_eq!(status, 422, "{id} → {body}");
+        assert_eq!(body["error"]["field"], "license_id", "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains("leading zeros"), "{message}");
+    }
+    let (status, body) = server
+        .post(
+            "/v1/licenses",
+            ADMIN,
+            json!({"license_id": "7", "login": "seven"}),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["license_id"], "7");
+}
+
+#[story]
+async fn a_bad_license_cursor_is_named_cursor() {
+    let server = TestServer::start().await;
+    let (status, body) = server.get("/v1/licenses?cursor=abc", ADMIN).await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "cursor", "{body}");
+    let (status, _) = server.get("/v1/licenses?cursor=1", ADMIN).await;
+    assert_eq!(status, 200);
+}
