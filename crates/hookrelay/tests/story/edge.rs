@@ -196,3 +196,32 @@ async fn a_bad_license_cursor_is_named_cursor() {
     let (status, _) = server.get("/v1/licenses?cursor=1", ADMIN).await;
     assert_eq!(status, 200);
 }
+
+/// SQLite only: the files hold target passwords and license tokens.
+#[tokio::test]
+async fn the_sqlite_files_are_readable_by_their_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    // The usual umask, which leaves new files world-readable unless created otherwise.
+    // SAFETY: umask(2) cannot fail; other tests only gain from files being 0644 → 0600 here.
+    unsafe { libc::umask(0o022) };
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    server
+        .webhook(
+            &license,
+            "https://user:secret@example.com/",
+            "visitor_queued",
+            &[],
+        )
+        .await;
+    let db = server.dir.path().join("hookrelay.db");
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let path = format!("{}{suffix}", db.display());
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("{path}: {e}"))
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "{path} has mode {:o}", mode & 0o777);
+    }
+    server.stop().await;
+}

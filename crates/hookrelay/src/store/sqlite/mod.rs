@@ -31,7 +31,8 @@ use crate::store::{
     WebhookChanges,
 };
 use connection::{
-    connect, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB, WRITER_CACHE_KIB,
+    connect, create_private, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB,
+    WRITER_CACHE_KIB,
 };
 use writer::Writer;
 
@@ -54,6 +55,7 @@ impl SqliteStore {
                 std::fs::create_dir_all(dir)?;
             }
             let lock = lock_file(&p)?;
+            create_private(&p)?;
             let conn = connect(&p, WRITER_CACHE_KIB)?;
             migrate(&conn)?;
             queries::backfill_target_keys(&conn)?;
