@@ -225,3 +225,59 @@ async fn the_sqlite_files_are_readable_by_their_owner_only() {
     }
     server.stop().await;
 }
+
+/// The real binary with every proxy variable pointing at a local listener: deliveries must go
+/// straight to the target, through the SSRF guard, and the proxy must see nothing.
+#[story]
+async fn deliveries_ignore_proxy_variables_so_the_target_guard_always_runs() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let proxy = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let proxy_url = format!("http://{}", proxy.local_addr().unwrap());
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((connection, _)) = proxy.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+            drop(connection);
+        }
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let database_url = crate::backend::database_url(dir.path());
+    crate::backend::prepare(&database_url, dir.path()).await;
+    let proxies = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"]
+        .into_iter()
+        .flat_map(|name| [name.to_string(), name.to_lowercase()])
+        .map(|name| (name, proxy_url.clone()))
+        .chain(["NO_PROXY", "no_proxy"].map(|n| (n.to_string(), String::new())))
+        .collect::<Vec<_>>();
+    let env: Vec<(&str, &str)> = proxies
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    let process = crate::crash::spawn(dir.path(), &database_url, 0, &env);
+    let client = reqwest::Client::builder().no_proxy().build().unwrap();
+    let (id, key) = crate::crash::create_license(&client, &process.base).await;
+    let receiver = crate::receiver::Receiver::start().await;
+    // By name, so that a proxy (were it used) would be the one to resolve it.
+    let by_name = receiver.url.replace("127.0.0.1", "localhost");
+    for (path, body) in [
+        (
+            format!("/v1/licenses/{id}/webhooks"),
+            json!({"url": by_name, "event_type": "visitor_queued"}),
+        ),
+        (
+            format!("/v1/licenses/{id}/events"),
+            json!({"event_type": "visitor_queued", "visitor": {"id": "S1"}}),
+        ),
+    ] {
+        let (status, answer) = crate::crash::post(&client, &process.base, &path, &key, body)
+            .await
+            .unwrap();
+        assert!(status == 201 || status == 202, "{status} {answer}");
+    }
+    let hits = receiver
+        .wait_for(1, std::time::Duration::from_secs(10))
+        .await;
+    assert_eq!(hits.len(), 1);
+    assert_eq!(seen.load(Ordering::SeqCst), 0, "the proxy was used");
+}
