@@ -37,6 +37,16 @@ pub struct Config {
     pub per_target_concurrency: usize,
     pub max_in_flight: usize,
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers (hyper counts the wait for the
+    /// next request on a kept-alive connection too): slow clients cannot hold connections.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a whole request body.
+    pub body_read_timeout: Duration,
+    /// How long a kept-alive connection may stay idle between requests.
+    pub keep_alive_timeout: Duration,
+    /// Most connections served at once; `None`: derived from the open-file limit at start
+    /// ([`crate::connections::default_max_connections`]).
+    pub max_connections: Option<usize>,
     pub log_format: LogFormat,
 }
 
@@ -78,6 +88,10 @@ pub struct RawConfig {
     pub per_target_concurrency: Option<usize>,
     pub max_in_flight: Option<usize>,
     pub max_body_bytes: Option<usize>,
+    pub header_read_timeout: Option<String>,
+    pub body_read_timeout: Option<String>,
+    pub keep_alive_timeout: Option<String>,
+    pub max_connections: Option<usize>,
     pub log_format: Option<String>,
 }
 
@@ -165,6 +179,10 @@ impl RawConfig {
             per_target_concurrency: parse_num("HOOKRELAY_PER_TARGET_CONCURRENCY")?,
             max_in_flight: parse_num("HOOKRELAY_MAX_IN_FLIGHT")?,
             max_body_bytes: parse_num("HOOKRELAY_MAX_BODY_BYTES")?,
+            header_read_timeout: get("HOOKRELAY_HEADER_READ_TIMEOUT"),
+            body_read_timeout: get("HOOKRELAY_BODY_READ_TIMEOUT"),
+            keep_alive_timeout: get("HOOKRELAY_KEEP_ALIVE_TIMEOUT"),
+            max_connections: parse_num("HOOKRELAY_MAX_CONNECTIONS")?,
             log_format: get("HOOKRELAY_LOG_FORMAT"),
         })
     }
@@ -187,6 +205,10 @@ impl RawConfig {
             per_target_concurrency: over.per_target_concurrency.or(self.per_target_concurrency),
             max_in_flight: over.max_in_flight.or(self.max_in_flight),
             max_body_bytes: over.max_body_bytes.or(self.max_body_bytes),
+            header_read_timeout: over.header_read_timeout.or(self.header_read_timeout),
+            body_read_timeout: over.body_read_timeout.or(self.body_read_timeout),
+            keep_alive_timeout: over.keep_alive_timeout.or(self.keep_alive_timeout),
+            max_connections: over.max_connections.or(self.max_connections),
             log_format: over.log_format.or(self.log_format),
         }
     }
@@ -248,6 +270,23 @@ impl RawConfig {
             Some(0) | None => Err(bad(name, "must be at least 1")),
             Some(n) => Ok(n),
         };
+        let non_zero = |v: Option<String>, name| match duration(v, name)? {
+            d if d.is_zero() => Err(bad(name, "must be more than 0")),
+            d => Ok(d),
+        };
+        let header_read_timeout = non_zero(raw.header_read_timeout, "header_read_timeout")?;
+        let keep_alive_timeout = non_zero(raw.keep_alive_timeout, "keep_alive_timeout")?;
+        if keep_alive_timeout > header_read_timeout {
+            return Err(bad(
+                "keep_alive_timeout",
+                "must not be longer than header_read_timeout (the wait for the next request on a \
+                 kept-alive connection counts as reading its headers)",
+            ));
+        }
+        let max_connections = match raw.max_connections {
+            Some(0) => return Err(bad("max_connections", "must be at least 1")),
+            other => other,
+        };
         let log_format = match raw.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -282,6 +321,10 @@ impl RawConfig {
             per_target_concurrency: positive(raw.per_target_concurrency, "per_target_concurrency")?,
             max_in_flight: positive(raw.max_in_flight, "max_in_flight")?,
             max_body_bytes: positive(raw.max_body_bytes, "max_body_bytes")?,
+            header_read_timeout,
+            body_read_timeout: non_zero(raw.body_read_timeout, "body_read_timeout")?,
+            keep_alive_timeout,
+            max_connections,
             log_format,
         })
     }

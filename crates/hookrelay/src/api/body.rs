@@ -1,6 +1,6 @@
 //! Reading request bodies: size-limited, parsed with errors that name the field at fault.
 
-use axum::body::Bytes;
+use axum::body::{Bytes, HttpBody as _};
 use axum::extract::{FromRequest, Request};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -25,10 +25,23 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
 
 /// Reads the whole body, answering 413 past the configured limit.
 pub async fn read_bytes(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
-    let limit = state.config.max_body_bytes;
-    axum::body::to_bytes(req.into_body(), limit)
-        .await
-        .map_err(|_| ApiError::TooLarge(limit))
+    read_at_most(req, state, state.config.max_body_bytes).await
+}
+
+/// Reads the whole body if it is at most `limit` bytes. A body declared larger (`Content-Length`)
+/// is answered 413 at once, without waiting for bytes that would be refused anyway; one that
+/// does not arrive within `body_read_timeout` is answered 408.
+pub async fn read_at_most(req: Request, state: &AppState, limit: usize) -> Result<Bytes, ApiError> {
+    let body = req.into_body();
+    if body.size_hint().lower() > limit as u64 {
+        return Err(ApiError::TooLarge(limit));
+    }
+    let timeout = state.config.body_read_timeout;
+    match tokio::time::timeout(timeout, axum::body::to_bytes(body, limit)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(ApiError::TooLarge(limit)),
+        Err(_) => Err(ApiError::BodyTimeout(timeout)),
+    }
 }
 
 /// Parses a JSON body into a [`Value`] for checks of its own that name fields: only a syntax error

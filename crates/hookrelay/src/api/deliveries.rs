@@ -1,12 +1,13 @@
 //! `/v1/licenses/{license_id}/deliveries`: what was sent, what came back, and resending.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::paging;
+use super::path::PathParams;
 use super::webhooks::license_for;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
@@ -41,7 +42,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
@@ -78,7 +79,7 @@ fn parse_id(id: &str) -> ApiResult<DeliveryId> {
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let detail = state
@@ -95,7 +96,7 @@ async fn show(
 async fn resend(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let id = parse_id(&id)?;

@@ -1,6 +1,6 @@
 //! `/v1/licenses`: creating and listing tenants (admin only) and reading them.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::body::JsonBody;
 use super::paging;
+use super::path::PathParams;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::license::{
     new_license_id, parse_license_id, parse_login, parse_new_license_id, License,
@@ -120,7 +121,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
 ) -> ApiResult<Json<Value>> {
     caller.may_access(&license_id)?;
     let license = state

@@ -1,7 +1,7 @@
 //! `/v1/licenses/{license_id}/webhooks`: creating, listing, changing, removing and testing
 //! webhooks.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::JsonBody;
+use super::path::PathParams;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::health::Health;
 use crate::domain::license::License;
@@ -118,7 +119,7 @@ pub async fn create_webhook(
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
     JsonBody(input): JsonBody<WebhookInput>,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
@@ -129,7 +130,7 @@ async fn create(
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhooks = state.store.webhooks(&license.license_id).await?;
@@ -141,7 +142,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhook = find(&state, &license, &id).await?;
@@ -159,7 +160,7 @@ async fn find(state: &AppState, license: &License, id: &str) -> ApiResult<Webhoo
 async fn change(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
     JsonBody(patch): JsonBody<WebhookPatch>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
@@ -202,7 +203,7 @@ async fn change(
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let license = license_for(&state, &caller, &license_id).await?;
     if state
@@ -222,7 +223,7 @@ async fn remove(
 async fn test(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhook = find(&state, &license, &id).await?;

@@ -281,3 +281,180 @@ async fn deliveries_ignore_proxy_variables_so_the_target_guard_always_runs() {
     assert_eq!(hits.len(), 1);
     assert_eq!(seen.load(Ordering::SeqCst), 0, "the proxy was used");
 }
+
+/// Sends a request head declaring `declared` body bytes, then `sent` bytes, and returns what the
+/// server answered, within a second.
+async fn declare_a_huge_body(server: &TestServer, head: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(server.base.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let request = format!(
+        "{head}Host: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n\
+         {{\"license_id\": \"1\", \"id\": 1}}",
+        10u64 << 30
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(1), stream.read(&mut answer))
+        .await
+        .expect("no answer within a second")
+        .unwrap();
+    String::from_utf8_lossy(&answer[..n]).into_owned()
+}
+
+#[story]
+async fn a_body_declared_larger_than_the_limit_is_refused_at_once() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let v1 = format!(
+        "POST /v1/licenses/{}/events HTTP/1.1\r\nAuthorization: Bearer {}\r\n",
+        license.id, license.api_key
+    );
+    let answer = declare_a_huge_body(&server, &v1).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains(r#""code":"payload_too_large""#), "{answer}");
+    // The unauthenticated Visitors API reads at most 256 KiB, whatever max_body_bytes says.
+    let v2 = "POST /visitors/S1/details HTTP/1.1\r\nX-API-Version: 2\r\n";
+    let answer = declare_a_huge_body(&server, v2).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("262144"), "{answer}");
+    let fields: Vec<Value> = (0..50)
+        .map(|i| json!({"name": format!("f{i}"), "value": "v".repeat(2000)}))
+        .collect();
+    let (status, _) =
+        answer_v2_visitors(&server, &license, json!({"id": "a", "fields": fields})).await;
+    assert_eq!(status, 200, "a set of the largest allowed size is read");
+    let big = json!({"id": "a", "fields": [{"name": "f", "value": "v".repeat(300_000)}]});
+    let (status, body) = answer_v2_visitors(&server, &license, big).await;
+    assert_eq!(status, 413, "{body}");
+}
+
+async fn answer_v2_visitors(
+    server: &TestServer,
+    license: &crate::harness::TestLicense,
+    mut body: Value,
+) -> (u16, Value) {
+    body["license_id"] = json!(license.id);
+    body["token"] = json!(license.token);
+    let request = server
+        .client
+        .post(server.url("/visitors/S1/details"))
+        .header("x-api-version", "2")
+        .json(&body);
+    answer(request).await
+}
+
+#[story]
+async fn every_refusal_under_the_apis_is_their_json_error() {
+    use reqwest::Method;
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let key = license.api_key.as_str();
+    let hook = server
+        .webhook(&license, "https://example.com/", "chat_started", &[])
+        .await;
+    let (_, shown) = server
+        .get(&format!("/v1/licenses/{}", license.id), key)
+        .await;
+    let login = shown["login"].as_str().unwrap().to_string();
+    let v1 = |method: Method, path: String| {
+        server
+            .client
+            .request(method, server.url(&path))
+            .bearer_auth(key)
+    };
+    let v2 = |method: Method, path: &str| {
+        server
+            .client
+            .request(method, server.url(path))
+            .header("x-api-version", "2")
+            .basic_auth(&login, Some(key))
+    };
+    let id = &license.id;
+    // (request, status, the Allow header it must carry, v2's shape)
+    let cases = [
+        (
+            v1(Method::GET, format!("/v1/licenses/{id}/webhooks/%FF")),
+            400,
+            None,
+            false,
+        ),
+        (
+            v1(Method::GET, "/v1/licenses/%C3%28".into()),
+            400,
+            None,
+            false,
+        ),
+        (
+            v1(Method::GET, format!("/v1/licenses/{id}/deliveries/%FF%FE")),
+            400,
+            None,
+            false,
+        ),
+        (v2(Method::DELETE, "/webhooks/%FF"), 400, None, true),
+        (v2(Method::POST, "/visitors/%FF/details"), 400, None, true),
+        (
+            v1(Method::TRACE, "/v1/licenses".into()),
+            405,
+            Some("GET,HEAD,POST"),
+            false,
+        ),
+        (
+            v1(Method::PUT, format!("/v1/licenses/{id}/webhooks/{hook}")),
+            405,
+            Some("GET,HEAD,DELETE,PATCH"),
+            false,
+        ),
+        (
+            v1(Method::DELETE, format!("/v1/licenses/{id}/events")),
+            405,
+            Some("POST"),
+            false,
+        ),
+        (
+            v2(Method::PUT, "/webhooks"),
+            405,
+            Some("GET,HEAD,POST"),
+            true,
+        ),
+        (
+            v2(Method::TRACE, "/visitors/S1/details"),
+            405,
+            Some("POST"),
+            true,
+        ),
+        (v2(Method::GET, "/webhooks/a/b"), 404, None, true),
+    ];
+    for (request, status, allow, v2_shape) in cases {
+        let request = request.build().unwrap();
+        let what = format!("{} {}", request.method(), request.url());
+        let response = server.client.execute(request).await.unwrap();
+        assert_eq!(response.status().as_u16(), status, "{what}");
+        let content_type = response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        assert_eq!(content_type, "application/json", "{what}");
+        let allowed = response
+            .headers()
+            .get("allow")
+            .map(|v| sorted(v.to_str().unwrap()));
+        assert_eq!(allowed, allow.map(sorted), "{what}");
+        let body: Value = response.json().await.unwrap();
+        let message = if v2_shape {
+            body["error"].as_str()
+        } else {
+            body["error"]["message"].as_str()
+        };
+        assert!(message.is_some_and(|m| !m.is_empty()), "{what}: {body}");
+        assert!(!error_code(&body).is_empty(), "{what}: {body}");
+    }
+}
+
+/// An `Allow` list in a fixed order.
+fn sorted(list: &str) -> String {
+    let mut methods: Vec<&str> = list.split(',').map(str::trim).collect();
+    methods.sort_unstable();
+    methods.join(",")
+}

@@ -22,5 +22,6 @@ mod pg_proxy;
 mod pg_races;
 mod retries;
 mod shared_health;
+mod slow_clients;
 mod visitors;
 mod wire_format;
