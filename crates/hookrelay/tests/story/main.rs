@@ -9,6 +9,7 @@ mod receiver;
 mod api_rules;
 mod console;
 mod crash;
+mod credentials;
 mod edge;
 mod events;
 mod lifecycle;

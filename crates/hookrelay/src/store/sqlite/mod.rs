@@ -154,12 +154,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>> {
-        let login = login.to_string();
-        self.read(move |c| queries::license_where(c, "login", &login))
-            .await
-    }
-
     async fn license_count(&self) -> StoreResult<i64> {
         self.read(queries::license_count).await
     }
