@@ -459,6 +459,34 @@ mod tests {
     }
 
     #[test]
+    fn the_edge_timeouts_are_checked() {
+        let with = |name: &str, value: &str| {
+            RawConfig::from_env(|k| (k == name).then(|| value.to_string()))
+                .unwrap()
+                .validate()
+        };
+        let config = Config::defaults();
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+        assert!(config.keep_alive_timeout <= config.header_read_timeout);
+        assert_eq!(config.max_connections, None, "derived at start");
+        let err = with("HOOKRELAY_KEEP_ALIVE_TIMEOUT", "11s")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keep_alive_timeout"), "{err}");
+        let err = with("HOOKRELAY_BODY_READ_TIMEOUT", "0s")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("body_read_timeout"), "{err}");
+        assert!(with("HOOKRELAY_MAX_CONNECTIONS", "0").is_err());
+        assert_eq!(
+            with("HOOKRELAY_MAX_CONNECTIONS", "7")
+                .unwrap()
+                .max_connections,
+            Some(7)
+        );
+    }
+
+    #[test]
     fn debug_output_hides_secrets() {
         let mut config = Config::defaults();
         config.admin_token = Some("supersecret".into());
