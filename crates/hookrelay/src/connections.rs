@@ -81,7 +81,9 @@ pub fn raise_open_file_limit() -> u64 {
             }
         }
     }
-    limit.rlim_cur as u64
+    #[allow(clippy::unnecessary_cast)] // rlim_t is u64 on Linux, not on every unix
+    let current = limit.rlim_cur as u64;
+    current
 }
 
 #[cfg(not(unix))]
