@@ -1,7 +1,7 @@
 //! `/v1/licenses/{license_id}/deliveries`: what was sent, what came back, resending one, and
 //! recovering the failed ones of a time window in bulk.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::body::JsonBody;
 use super::paging;
+use super::path::PathParams;
 use super::webhooks::license_for;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
@@ -48,7 +49,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
@@ -98,7 +99,7 @@ fn parse_id(id: &str) -> ApiResult<DeliveryId> {
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let id = parse_id(&id)?;
@@ -114,7 +115,7 @@ async fn show(
 async fn resend(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let id = parse_id(&id)?;
@@ -150,7 +151,7 @@ struct RecoverInput {
 async fn recover(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
     JsonBody(input): JsonBody<RecoverInput>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;

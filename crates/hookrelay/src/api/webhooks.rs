@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::{parse_json, read_bytes, JsonBody};
+use super::path::PathParams;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::health::Health;
 use crate::domain::job::JobSigning;
@@ -141,7 +142,7 @@ pub async fn create_webhook(
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
     JsonBody(input): JsonBody<WebhookInput>,
 ) -> ApiResult<(StatusCode, NoStore, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
@@ -156,7 +157,7 @@ async fn create(
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhooks = state.store.webhooks(&license.license_id).await?;
@@ -168,7 +169,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhook = find(&state, &license, &id).await?;
@@ -186,7 +187,7 @@ async fn find(state: &AppState, license: &License, id: &str) -> ApiResult<Webhoo
 async fn change(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
     JsonBody(patch): JsonBody<WebhookPatch>,
 ) -> ApiResult<(NoStore, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
@@ -249,7 +250,7 @@ async fn change(
 async fn rotate_signing_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
     request: axum::extract::Request,
 ) -> ApiResult<(NoStore, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
@@ -295,7 +296,7 @@ async fn rotate_signing_secret(
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let license = license_for(&state, &caller, &license_id).await?;
     if state
@@ -315,7 +316,7 @@ async fn remove(
 async fn test(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhook = find(&state, &license, &id).await?;

@@ -39,6 +39,9 @@ impl Sender {
     pub fn new(policy: TargetPolicy, timeout: Duration) -> anyhow::Result<Sender> {
         let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
+            // HTTP_PROXY, HTTPS_PROXY and ALL_PROXY are ignored: through a proxy, the proxy
+            // resolves the target's name and the guarded resolver below never runs.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(GuardedResolver {
                 policy: policy.clone(),

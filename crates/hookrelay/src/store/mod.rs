@@ -205,7 +205,6 @@ pub trait Store: Send + Sync + 'static {
     async fn create_license(&self, license: License) -> StoreResult<()>;
     async fn license(&self, license_id: &str) -> StoreResult<Option<License>>;
     async fn license_by_key_hash(&self, hash: [u8; 32]) -> StoreResult<Option<License>>;
-    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>>;
     async fn license_count(&self) -> StoreResult<i64>;
     /// Up to `limit` licenses ordered by `license_id`, starting after `after` (keyset paging, so
     /// an admin's console stays fast however many tenants there are).

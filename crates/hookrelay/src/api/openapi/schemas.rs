@@ -24,7 +24,7 @@ fn error_responses() -> Value {
     for (status, meaning) in [
         (
             400,
-            "The request is malformed (not JSON, wrong method for the path, ...).",
+            "The request is malformed (not one JSON object, a bad path parameter, ...).",
         ),
         (401, "No or wrong credentials."),
         (
@@ -33,7 +33,11 @@ fn error_responses() -> Value {
         ),
         (404, "No such resource."),
         (409, "The request conflicts with the current state."),
-        (413, "The body is too large."),
+        (408, "The body did not arrive within `body_read_timeout`."),
+        (
+            413,
+            "The body is, or is declared (`Content-Length`) to be, larger than `max_body_bytes`.",
+        ),
         (422, "A field broke a rule; `error.field` names it."),
         (
             503,

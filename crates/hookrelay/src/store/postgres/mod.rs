@@ -101,11 +101,6 @@ impl Store for PostgresStore {
         Ok(row.map_err(error::db)?.as_ref().map(rows::license))
     }
 
-    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>> {
-        let row = accounts::license_by_login(&self.client().await?, login).await;
-        Ok(row.map_err(error::db)?.as_ref().map(rows::license))
-    }
-
     async fn license_count(&self) -> StoreResult<i64> {
         accounts::license_count(&self.client().await?)
             .await

@@ -32,7 +32,8 @@ use crate::store::{
     StoreResult, WebhookChanges, RECOVER_BATCH,
 };
 use connection::{
-    connect, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB, WRITER_CACHE_KIB,
+    connect, create_private, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB,
+    WRITER_CACHE_KIB,
 };
 use writer::Writer;
 
@@ -55,6 +56,7 @@ impl SqliteStore {
                 std::fs::create_dir_all(dir)?;
             }
             let lock = lock_file(&p)?;
+            create_private(&p)?;
             let conn = connect(&p, WRITER_CACHE_KIB)?;
             migrate(&conn)?;
             queries::backfill_target_keys(&conn)?;
@@ -150,12 +152,6 @@ impl Store for SqliteStore {
 
     async fn license_by_key_hash(&self, hash: [u8; 32]) -> StoreResult<Option<License>> {
         self.read(move |c| queries::license_where(c, "api_key_hash", &hash.to_vec()))
-            .await
-    }
-
-    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>> {
-        let login = login.to_string();
-        self.read(move |c| queries::license_where(c, "login", &login))
             .await
     }
 

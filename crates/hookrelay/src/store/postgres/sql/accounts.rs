@@ -63,11 +63,6 @@ pub async fn license_by_key_hash<C: GenericClient>(
     query_opt(c, &sql, &[&hash]).await
 }
 
-pub async fn license_by_login<C: GenericClient>(c: &C, login: &str) -> Result<Option<Row>, Error> {
-    let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE login = $1");
-    query_opt(c, &sql, &[&login]).await
-}
-
 pub async fn license_count<C: GenericClient>(c: &C) -> Result<i64, Error> {
     let rows = query(c, "SELECT count(*) FROM licenses", &[]).await?;
     Ok(rows[0].get(0))
