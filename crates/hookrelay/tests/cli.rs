@@ -1,6 +1,11 @@
 //! `hookrelay listen` and `hookrelay trigger` as a developer runs them: real processes of the
 //! `hookrelay` binary talking to each other over 127.0.0.1, `listen` on port 0, and Ctrl-C
-//! delivered as a real SIGINT.
+//! delivered as a real SIGINT; `hookrelay backup` of a running server (in `cli/backup.rs`).
+
+#[path = "cli/backup.rs"]
+mod backup;
+#[path = "cli/server.rs"]
+mod server;
 
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
