@@ -1,9 +1,12 @@
 //! `hookrelay listen` and `hookrelay trigger` as a developer runs them: real processes of the
 //! `hookrelay` binary talking to each other over 127.0.0.1, `listen` on port 0, and Ctrl-C
-//! delivered as a real SIGINT; `hookrelay backup` of a running server (in `cli/backup.rs`).
+//! delivered as a real SIGINT; `hookrelay backup` of a running server (in `cli/backup.rs`);
+//! schemathesis against a running server's OpenAPI document (in `cli/schemathesis.rs`).
 
 #[path = "cli/backup.rs"]
 mod backup;
+#[path = "cli/schemathesis.rs"]
+mod schemathesis;
 #[path = "cli/server.rs"]
 mod server;
 

@@ -44,10 +44,18 @@ pub struct WebhookPayload {
 pub struct Chat {
     #[serde(deserialize_with = "string_or_number")]
     pub id: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "optional_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub started_timestamp: Option<i64>,
     /// Absent while the chat is still going on.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "optional_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub ended_timestamp: Option<i64>,
     #[serde(default)]
     pub messages: Vec<ChatMessage>,
@@ -68,7 +76,11 @@ pub struct ChatMessage {
     pub agent_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "optional_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub timestamp: Option<i64>,
     #[serde(flatten)]
     pub extra: Extra,
@@ -192,6 +204,7 @@ pub struct TicketAuthor {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketGroup {
+    #[serde(deserialize_with = "integer")]
     pub id: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -224,17 +237,55 @@ pub struct TicketSource {
 /// Data type `canned_response` (event `canned_response_changed`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CannedResponse {
+    #[serde(deserialize_with = "integer")]
     pub id: i64,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "optional_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub group: Option<i64>,
     /// Unix seconds.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        deserialize_with = "optional_integer",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub modification_date: Option<i64>,
     #[serde(default)]
     pub tags: Vec<String>,
     pub text: String,
     #[serde(flatten)]
     pub extra: Extra,
+}
+
+/// An integer field: JSON does not tell `7` from `7.0` (JSON Schema calls both integers, and
+/// some producers' encoders write the second), so a number without a fraction is read as the
+/// integer it is; a fraction, or a value outside `i64`, is refused.
+fn integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    whole(serde_json::Number::deserialize(deserializer)?)
+}
+
+fn optional_integer<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
+    Option::<serde_json::Number>::deserialize(deserializer)?
+        .map(whole)
+        .transpose()
+}
+
+fn whole<E: serde::de::Error>(number: serde_json::Number) -> Result<i64, E> {
+    // 2^63 as f64: the first value past i64::MAX.
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    number
+        .as_i64()
+        .or_else(|| {
+            number
+                .as_f64()
+                // Open at both ends: an integer literal just past i64::MIN is read as the float
+                // -2^63, which must not pass for i64::MIN.
+                .filter(|f| f.fract() == 0.0 && -LIMIT < *f && *f < LIMIT)
+                .map(|f| f as i64)
+        })
+        .ok_or_else(|| E::custom(format!("{number} is not an integer of 64 bits")))
 }
 
 fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
@@ -296,6 +347,23 @@ mod tests {
         assert_eq!(chat.messages[0].extra["json"], "{}");
         assert_eq!(chat.ended_timestamp, None);
         assert_eq!(parsed.visitor.unwrap().custom_variables[0].value, 5);
+    }
+
+    #[test]
+    fn integers_written_with_a_zero_fraction_are_integers_and_fractions_are_refused() {
+        let canned = |id: Value| {
+            serde_json::from_value::<CannedResponse>(
+                serde_json::json!({"id": id, "text": "t", "group": 7.0}),
+            )
+        };
+        let read = canned(serde_json::json!(7271602.0)).unwrap();
+        assert_eq!((read.id, read.group), (7271602, Some(7)));
+        assert!(canned(serde_json::json!(1.5)).is_err());
+        assert!(canned(serde_json::json!(u64::MAX)).is_err());
+        assert!(canned(serde_json::json!(1e19)).is_err());
+        let past_min: Value = serde_json::from_str("-9223372036854775809").unwrap();
+        assert!(canned(past_min).is_err());
+        assert!(canned(serde_json::json!("7")).is_err());
     }
 
     #[test]

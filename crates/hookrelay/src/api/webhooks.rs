@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use livechat_webhooks::{DataType, DataTypes};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -197,11 +198,10 @@ async fn change(
         .map(|u| checked_target(&state, &u))
         .transpose()?
         .map(|t| (t.as_stored().to_string(), t.key()));
-    let data_types = patch
-        .data_types
-        .map(|d| parse_data_types(current.event_type, &d))
-        .transpose()?
-        .map(|d| d.bits());
+    let data_types = match patch.data_types {
+        Some(names) => Some(patched_data_types(&current, &names)?.bits()),
+        None => None,
+    };
     let description = match patch.description {
         Some(d) => Some(parse_description(d)?),
         None => None,
@@ -242,6 +242,19 @@ async fn change(
         answer["signing_secret"] = json!(secret.to_whsec());
     }
     Ok((NO_STORE, Json(answer)))
+}
+
+/// The data types a PATCH asks for. A known data type the webhook's event type does not carry
+/// conflicts with the webhook as it is (its event type cannot change): 409, where creation, whose
+/// body names the event type, answers 422. An unknown name is a 422 either way.
+fn patched_data_types(current: &Webhook, names: &[String]) -> ApiResult<DataTypes> {
+    parse_data_types(current.event_type, names).map_err(|e| {
+        if names.iter().all(|n| n.trim().parse::<DataType>().is_ok()) {
+            ApiError::Conflict(format!("{}: {}", e.field, e.message))
+        } else {
+            e.into()
+        }
+    })
 }
 
 /// Rotates a signing webhook's secret: the answer shows the new one once; the previous ones stay

@@ -45,7 +45,7 @@ pub fn parse_license_id(text: &str) -> Result<String, Invalid> {
 /// Checks a login: 1 to 254 printable characters without `:` (it is the Basic auth user name).
 pub fn parse_login(text: &str) -> Result<String, Invalid> {
     let text = text.trim();
-    if text.is_empty() || text.len() > 254 {
+    if text.is_empty() || text.chars().count() > 254 {
         return Err(Invalid::new("login", "must be 1 to 254 characters"));
     }
     if text.chars().any(|c| c == ':' || c.is_control()) {
@@ -98,5 +98,8 @@ mod tests {
         assert!(parse_login("john@example.com").is_ok());
         assert_eq!(parse_login("a:b").unwrap_err().field, "login");
         assert!(parse_login("  ").is_err());
+        // Characters, as the message says, not bytes.
+        assert!(parse_login(&"é".repeat(254)).is_ok());
+        assert!(parse_login(&"é".repeat(255)).is_err());
     }
 }

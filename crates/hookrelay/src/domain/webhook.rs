@@ -46,7 +46,7 @@ pub fn parse_data_types<S: AsRef<str>>(
 
 pub fn parse_description(text: Option<String>) -> Result<Option<String>, Invalid> {
     match text.map(|t| t.trim().to_string()) {
-        Some(t) if t.len() > MAX_DESCRIPTION => Err(Invalid::new(
+        Some(t) if t.chars().count() > MAX_DESCRIPTION => Err(Invalid::new(
             "description",
             format!("must be at most {MAX_DESCRIPTION} characters"),
         )),
@@ -84,5 +84,9 @@ mod tests {
     fn descriptions_are_trimmed_and_bounded() {
         assert_eq!(parse_description(Some("  ".into())).unwrap(), None);
         assert!(parse_description(Some("x".repeat(501))).is_err());
+        assert!(
+            parse_description(Some("é".repeat(500))).is_ok(),
+            "characters, not bytes"
+        );
     }
 }

@@ -3,6 +3,8 @@
 
 use serde_json::{json, Value};
 
+use super::rules;
+
 /// One method on one path.
 pub struct Op {
     pub method: &'static str,
@@ -10,14 +12,25 @@ pub struct Op {
     pub value: Value,
 }
 
-/// What a path parameter means, by name.
-fn path_parameter(name: &str) -> &'static str {
+/// What a path parameter means and the values the server reads, by name (`id` by the path it is
+/// in: a delivery's or a webhook's).
+fn path_parameter(name: &str, path: &str) -> (&'static str, Value) {
     match name {
-        "license_id" => "The license: a string of digits, e.g. `1025707`.",
-        "id" => "The webhook's id (32 hex) or the delivery's id (`dlv_123`), as the path says.",
-        "visitor_id" => "The visitor's id as LiveChat sends it in `visitor.id`.",
-        "asset" => "A file of the console, e.g. `app.js`.",
-        _ => "A path parameter.",
+        "license_id" => (
+            "The license: a string of digits, e.g. `1025707`.",
+            rules::license_id(),
+        ),
+        "id" if path.contains("/deliveries/") => (
+            "The delivery's id as the API shows it: `dlv_` and a number, e.g. `dlv_123`.",
+            rules::delivery_id(),
+        ),
+        "id" => ("The webhook's id: 32 lowercase hex.", rules::webhook_id()),
+        "visitor_id" => (
+            "The visitor's id as LiveChat sends it in `visitor.id`: 1 to 200 characters, no control characters.",
+            rules::visitor_id(),
+        ),
+        "asset" => ("A file of the console, e.g. `app.js`.", json!({"type": "string"})),
+        _ => ("A path parameter.", json!({"type": "string"})),
     }
 }
 
@@ -28,9 +41,10 @@ impl Op {
             .split('/')
             .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| {
+                let (description, schema) = path_parameter(name, path);
                 json!({
                     "name": name, "in": "path", "required": true,
-                    "description": path_parameter(name), "schema": {"type": "string"},
+                    "description": description, "schema": schema,
                 })
             })
             .collect();
@@ -86,8 +100,7 @@ impl Op {
         self
     }
 
-    /// A required JSON body of component `schema`.
-    /// A required JSON body; every route reading one may answer 408 (it came too slowly) and 413
+    /// A required JSON body of component `schema`; every route reading one may answer 408 (it came too slowly) and 413
     /// (it is, or is declared, larger than `max_body_bytes`).
     pub fn json_body(self, schema: &str) -> Op {
         self.body(json!({"application/json": {"schema": reference(schema)}}))
@@ -122,6 +135,23 @@ impl Op {
         }
         self.value["responses"][status.to_string()] = response;
         self
+    }
+
+    /// An OpenAPI link from the answer `status` to the operation `operation_id`, its parameters
+    /// taken from this answer (`$response.body#/...`) or this request (`$request.path.…`): how a
+    /// client, and schemathesis's stateful phase, gets from a created resource to its operations.
+    pub fn link(mut self, status: u16, operation_id: &str, parameters: Value) -> Op {
+        let name = operation_id.to_string();
+        self.value["responses"][status.to_string()]["links"][name] =
+            json!({"operationId": operation_id, "parameters": parameters});
+        self
+    }
+
+    /// [`Op::link`] to each of `operation_ids` with the same parameters.
+    pub fn links(self, status: u16, operation_ids: &[&str], parameters: Value) -> Op {
+        operation_ids
+            .iter()
+            .fold(self, |op, id| op.link(status, id, parameters.clone()))
     }
 
     /// Error answers, each the shared `{"error": ...}` response of that status.

@@ -9,7 +9,9 @@
 
 mod builder;
 mod operations;
+mod rules;
 mod schemas;
+mod sections;
 
 use std::sync::OnceLock;
 

@@ -1,8 +1,9 @@
 //! Every route of the HTTP surface as an OpenAPI operation, grouped as the routers are.
 
-use serde_json::json;
+use serde_json::{json, Value};
 
 use super::builder::{reference, Op};
+use super::rules;
 
 /// All operations, in the order they appear in the document.
 pub fn all() -> Vec<Op> {
@@ -17,10 +18,10 @@ pub fn all() -> Vec<Op> {
     ops
 }
 
-fn cursor_query(op: Op, what: &str, max: u32) -> Op {
+fn cursor_query(op: Op, what: &str, cursor: Value, max: u32) -> Op {
     op.query(
         "cursor",
-        json!({"type": "string"}),
+        cursor,
         &format!("The `next_cursor` of the previous page; omit for the newest {what}."),
     )
     .query(
@@ -28,6 +29,11 @@ fn cursor_query(op: Op, what: &str, max: u32) -> Op {
         json!({"type": "integer", "minimum": 1, "maximum": max}),
         "Page size.",
     )
+}
+
+/// A webhook's operations, from an answer that is the webhook.
+fn webhook_link() -> Value {
+    json!({"license_id": "$response.body#/license_id", "id": "$response.body#/id"})
 }
 
 fn licenses() -> Vec<Op> {
@@ -43,7 +49,21 @@ fn licenses() -> Vec<Op> {
         .bearer()
         .json_body("NewLicense")
         .json(201, "The new license and its secrets.", "CreatedLicense")
-        .errors(&[400, 409, 422]),
+        .errors(&[400, 409, 422])
+        .links(
+            201,
+            &[
+                "getLicense",
+                "createWebhook",
+                "listWebhooks",
+                "ingestEvent",
+                "ingestEvents",
+                "listDeliveries",
+                "recoverDeliveries",
+                "getVisitorDetails",
+            ],
+            json!({"license_id": "$response.body#/license_id"}),
+        ),
         cursor_query(
             Op::new(
                 "get",
@@ -55,6 +75,7 @@ fn licenses() -> Vec<Op> {
             .describe("Licenses in `license_id` order, a page at a time.")
             .bearer(),
             "licenses",
+            rules::license_id(),
             1000,
         )
         .json(200, "A page of licenses.", "LicenseList")
@@ -81,7 +102,10 @@ fn webhooks() -> Vec<Op> {
             .bearer()
             .json_body("WebhookInput")
             .json(201, "The webhook (its URL's password redacted).", "Webhook")
-            .errors(&[400, 404, 422]),
+            .errors(&[400, 404, 422])
+            .links(201, &["getWebhook", "changeWebhook", "deleteWebhook", "testWebhook", "rotateSigningSecret"], webhook_link())
+            .links(201, &["listDeliveries"], json!({"license_id": "$response.body#/license_id", "webhook_id": "$response.body#/id"}))
+            .links(201, &["ingestEvent", "recoverDeliveries"], json!({"license_id": "$response.body#/license_id"})),
         Op::new("get", base, "listWebhooks", "webhooks", "List webhooks")
             .bearer()
             .json(200, "Every webhook of the license.", "WebhookList")
@@ -95,7 +119,8 @@ fn webhooks() -> Vec<Op> {
             .bearer()
             .json_body("WebhookPatch")
             .json(200, "The webhook as it is now.", "Webhook")
-            .errors(&[400, 404, 422]),
+            .errors(&[400, 404, 409, 422])
+            .links(200, &["getWebhook", "testWebhook", "rotateSigningSecret", "deleteWebhook"], webhook_link()),
         Op::new("delete", "/v1/licenses/{license_id}/webhooks/{id}", "deleteWebhook", "webhooks", "Delete a webhook")
             .describe("Its pending deliveries become failed.")
             .bearer()
@@ -129,11 +154,16 @@ fn events() -> Vec<Op> {
         .header(
             "Idempotency-Key",
             false,
-            json!({"type": "string", "maxLength": 255}),
+            rules::idempotency_key(),
             "Deduplicates producer retries: the same key answers the first result with 200.",
         )
         .json_body("EventInput")
         .json(202, "Stored; deliveries are under way.", "Ingested")
+        .links(
+            202,
+            &["listDeliveries"],
+            json!({"license_id": "$request.path.license_id"}),
+        )
         .json(
             200,
             "A duplicate of an earlier event with the same Idempotency-Key.",
@@ -181,8 +211,11 @@ fn deliveries() -> Vec<Op> {
         "Only deliveries of this event type.",
     );
     vec![
-        cursor_query(list, "deliveries", 500)
+        cursor_query(list, "deliveries", rules::delivery_id(), 500)
             .json(200, "A page of deliveries.", "DeliveryList")
+            .links(200, &["getDelivery", "resendDelivery"], json!({
+                "license_id": "$request.path.license_id", "id": "$response.body#/deliveries/0/id",
+            }))
             .errors(&[404, 422]),
         Op::new("get", "/v1/licenses/{license_id}/deliveries/{id}", "getDelivery", "deliveries", "Read a delivery")
             .describe("With the exact body sent and every attempt. A delivery whose target did not answer for the whole retry window ends with an attempt that was not sent: no status code, 0 ms, and an error starting `not sent:`.")

@@ -5,6 +5,7 @@ use livechat_webhooks::{DataType, EventType};
 use serde_json::{json, Map, Value};
 
 use super::builder::reference;
+use super::{rules, sections};
 
 pub fn components() -> Value {
     json!({
@@ -76,6 +77,11 @@ fn time() -> Value {
     json!({"type": "string", "format": "date-time"})
 }
 
+/// `schema` or `null`, which the server reads as absent.
+fn or_null(schema: Value) -> Value {
+    json!({"oneOf": [{"type": "null"}, schema]})
+}
+
 fn object(required: &[&str], properties: Value) -> Value {
     json!({"type": "object", "required": required, "properties": properties})
 }
@@ -86,6 +92,13 @@ fn schemas() -> Value {
         if let Value::Object(map) = group {
             all.extend(map);
         }
+    }
+    all.extend(sections::schemas());
+    for event_type in EventType::ALL {
+        all.insert(
+            format!("WebhookInput_{}", event_type.as_str()),
+            webhook_input(event_type),
+        );
     }
     Value::Object(all)
 }
@@ -115,11 +128,11 @@ fn common() -> Value {
         }))})),
         "Status": object(&["status"], json!({"status": {"type": "string"}, "reason": {"type": "string"}})),
         "NewLicense": {"type": "object", "additionalProperties": false, "properties": {
-            "license_id": {"type": "string", "pattern": "^[0-9]{1,20}$"},
-            "login": {"type": "string", "maxLength": 254},
-        }},
+            "license_id": or_null(rules::new_license_id()),
+            "login": or_null(rules::login()),
+        }, "description": "Absent (or null) fields are made: a random 8-digit `license_id`, the login `license-<license_id>`."},
         "License": object(&["license_id", "login", "created_at"], json!({
-            "license_id": {"type": "string"}, "login": {"type": "string"}, "created_at": time(),
+            "license_id": rules::license_id(), "login": {"type": "string"}, "created_at": time(),
         })),
         "CreatedLicense": {"allOf": [reference("License"), object(&["api_key", "token"], json!({
             "api_key": {"type": "string", "description": "Shown only in this answer."},
@@ -127,30 +140,44 @@ fn common() -> Value {
         }))]},
         "LicenseList": object(&["licenses", "next_cursor"], json!({
             "licenses": {"type": "array", "items": reference("License")},
-            "next_cursor": nullable("string"),
+            "next_cursor": or_null(rules::license_id()),
         })),
     })
 }
 
+/// A new webhook of `event_type`: its `data_types` are those the event type carries.
+fn webhook_input(event_type: EventType) -> Value {
+    let carried: Vec<&str> = event_type
+        .supported_data_types()
+        .iter()
+        .map(|d| d.as_str())
+        .collect();
+    json!({"type": "object", "additionalProperties": false, "required": ["url", "event_type"], "properties": {
+        "url": rules::target_url(),
+        "event_type": {"const": event_type.as_str()},
+        "data_types": {"type": "array", "items": {"type": "string", "enum": carried}},
+        "description": rules::description(),
+        "enabled": {"type": ["boolean", "null"], "default": true},
+        "signing": {"type": "boolean", "default": false, "description": "Sign every request as the Standard Webhooks specification says (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The answer carries the secret once."},
+    }})
+}
+
 fn webhooks() -> Value {
+    let inputs: Vec<Value> = EventType::ALL
+        .iter()
+        .map(|e| reference(&format!("WebhookInput_{}", e.as_str())))
+        .collect();
     json!({
-        "WebhookInput": {"type": "object", "additionalProperties": false, "required": ["url", "event_type"], "properties": {
-            "url": {"type": "string", "format": "uri", "description": "`user:password@` is sent as HTTP Basic auth."},
-            "event_type": reference("EventType"),
-            "data_types": {"type": "array", "items": reference("DataType")},
-            "description": {"type": "string", "maxLength": 500},
-            "enabled": {"type": "boolean", "default": true},
-            "signing": {"type": "boolean", "default": false, "description": "Sign every request as the Standard Webhooks specification says (`webhook-id`, `webhook-timestamp`, `webhook-signature`). The answer carries the secret once."},
-        }},
+        "WebhookInput": {"oneOf": inputs, "description": "A new webhook; which `data_types` it may ask for depends on `event_type`."},
         "WebhookPatch": {"type": "object", "additionalProperties": false, "properties": {
-            "url": {"type": "string", "format": "uri"},
-            "data_types": {"type": "array", "items": reference("DataType")},
-            "description": {"type": ["string", "null"], "maxLength": 500},
-            "enabled": {"type": "boolean"},
-            "signing": {"type": "boolean", "description": "`true` starts signing with a new secret (shown in this answer only); `false` stops signing and drops the secrets."},
-        }},
+            "url": or_null(rules::target_url()),
+            "data_types": {"type": ["array", "null"], "items": reference("DataType"), "description": "Only those the webhook's event type carries; others are refused with 409 (they conflict with the webhook's `event_type`, which cannot change)."},
+            "description": rules::description(),
+            "enabled": {"type": ["boolean", "null"]},
+            "signing": {"type": ["boolean", "null"], "description": "`true` starts signing with a new secret (shown in this answer only); `false` stops signing and drops the secrets."},
+        }, "description": "Absent or null fields are kept, but a null `description` removes it."},
         "SigningRotation": {"type": "object", "additionalProperties": false, "properties": {
-            "grace": {"type": "string", "default": "24h", "examples": ["24h", "30m", "7d"], "description": "How long the previous secrets stay valid (humantime), at most `7d`."},
+            "grace": {"default": "24h", "description": "How long the previous secrets stay valid, at most `7d`.", "allOf": [rules::grace()]},
         }},
         "TargetHealth": object(&["state", "silent_since", "next_probe_at", "last_error"], json!({
             "state": {"type": "string", "enum": ["answering", "silent"], "description": "`silent` after 3 attempts in a row got no answer (refused, timed out, broken off): the target is then only probed, one attempt at a time, and its other deliveries are parked until it answers. Shared by every webhook whose URL has the same scheme, host and port, and by every node."},
@@ -159,8 +186,8 @@ fn webhooks() -> Value {
             "last_error": {"type": ["string", "null"], "description": "Why its last attempt got no answer; null once it answers."},
         })),
         "Webhook": object(&["id", "license_id", "url", "event_type", "data_types", "enabled", "signing", "created_at", "updated_at", "target_health"], json!({
-            "id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-            "license_id": {"type": "string"},
+            "id": rules::webhook_id(),
+            "license_id": rules::license_id(),
             "url": {"type": "string", "description": "The password, if any, is shown as `***`."},
             "event_type": reference("EventType"),
             "data_types": {"type": "array", "items": reference("DataType")},
@@ -185,14 +212,7 @@ fn webhooks() -> Value {
 }
 
 fn events() -> Value {
-    let section = json!({"type": "object", "additionalProperties": true});
     json!({
-        "EventInput": {"type": "object", "additionalProperties": false, "required": ["event_type"], "properties": {
-            "event_type": reference("EventType"),
-            "event_unique_id": {"type": "string", "pattern": "^[0-9a-f]{32}$"},
-            "chat": section, "visitor": section, "ticket": section, "canned_response": section,
-            "pre_chat_survey": {"type": "array", "items": {"type": "object"}},
-        }},
         "EventBatch": object(&["events"], json!({"events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": reference("EventInput")}})),
         "Ingested": object(&["event_id", "deliveries", "duplicate"], json!({
             "event_id": {"type": "string"}, "deliveries": {"type": "integer"}, "duplicate": {"type": "boolean"},
@@ -206,9 +226,9 @@ fn events() -> Value {
 fn deliveries() -> Value {
     json!({
         "Delivery": object(&["id", "event_id", "webhook_id", "event_type", "status", "attempt_count", "created_at", "updated_at"], json!({
-            "id": {"type": "string", "pattern": "^dlv_[0-9]+$"},
+            "id": rules::delivery_id(),
             "event_id": {"type": "string"},
-            "webhook_id": {"type": "string"},
+            "webhook_id": rules::webhook_id(),
             "event_type": reference("EventType"),
             "status": {"type": "string", "enum": ["pending", "succeeded", "failed"]},
             "attempt_count": {"type": "integer"},
@@ -219,7 +239,7 @@ fn deliveries() -> Value {
         })),
         "DeliveryList": object(&["deliveries", "next_cursor"], json!({
             "deliveries": {"type": "array", "items": reference("Delivery")},
-            "next_cursor": nullable("string"),
+            "next_cursor": or_null(rules::delivery_id()),
         })),
         "Attempt": object(&["attempt", "started_at", "duration_ms"], json!({
             "attempt": {"type": "integer"}, "started_at": time(), "duration_ms": {"type": "integer"},
@@ -230,12 +250,12 @@ fn deliveries() -> Value {
             "request_body": {"type": "object", "description": "Exactly the JSON body sent."},
             "attempts": {"type": "array", "items": reference("Attempt")},
         }))]},
-        "Resending": object(&["id", "status"], json!({"id": {"type": "string"}, "status": {"const": "pending"}})),
+        "Resending": object(&["id", "status"], json!({"id": rules::delivery_id(), "status": {"const": "pending"}})),
         "RecoveryInput": {"type": "object", "required": ["since"], "additionalProperties": false, "properties": {
-            "webhook_id": {"type": "string", "description": "Only this webhook's deliveries (404 if it is not the license's); every webhook's when absent."},
+            "webhook_id": {"type": ["string", "null"], "description": "Only this webhook's deliveries (404 if it is not the license's); every webhook's when absent."},
             "since": {"type": "string", "format": "date-time", "examples": ["2026-12-03T10:00:00Z"], "description": "The earliest failure time recovered: RFC 3339 with `Z` or an offset such as `+02:00`."},
-            "until": {"type": "string", "format": "date-time", "description": "The latest failure time recovered (inclusive); now when absent. Not earlier than `since`."},
-            "dry_run": {"type": "boolean", "default": false, "description": "Only count the deliveries that would be resent; nothing changes."},
+            "until": {"type": ["string", "null"], "format": "date-time", "description": "The latest failure time recovered (inclusive); now when absent. Not earlier than `since`."},
+            "dry_run": {"type": ["boolean", "null"], "default": false, "description": "Only count the deliveries that would be resent; nothing changes."},
         }},
         "RecoveryCount": object(&["count"], json!({
             "count": {"type": "integer", "minimum": 0, "description": "How many failed deliveries were made pending (or, in a dry run, would be)."},
@@ -279,7 +299,9 @@ fn livechat_v2() -> Value {
             "icon": {"type": "string", "description": "A URL without the scheme."},
             "fields": {"type": "array", "items": reference("VisitorField")},
         })),
-        "VisitorDetailsForm": {"type": "object", "description": "PHP `http_build_query` encoding: `license_id`, `token`, `id`, `icon`, `fields[0][name]`, `fields[0][value]`, `fields[0][url]`, ...", "additionalProperties": {"type": "string"}},
+        "VisitorDetailsForm": {"type": "object", "required": ["license_id", "token", "id"], "properties": {
+            "license_id": {"type": "string"}, "token": {"type": "string"}, "id": {"type": "string"}, "icon": {"type": "string"},
+        }, "description": "PHP `http_build_query` encoding: `license_id`, `token`, `id`, `icon`, `fields[0][name]`, `fields[0][value]`, `fields[0][url]`, ...", "additionalProperties": {"type": "string"}},
         "VisitorDetails": object(&["visitor_id", "details"], json!({
             "visitor_id": {"type": "string"},
             "details": {"type": "array", "description": "One set per `id`, oldest first.", "items": object(
