@@ -10,6 +10,7 @@
 mod builder;
 mod operations;
 mod rules;
+pub use rules::target_url_pattern;
 mod schemas;
 mod sections;
 
