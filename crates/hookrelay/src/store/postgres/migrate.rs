@@ -22,6 +22,12 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "retention",
         include_str!("migrations/0005_retention.sql"),
     ),
+    // Version 6 is another branch's step.
+    (
+        7,
+        "operational",
+        include_str!("migrations/0007_operational.sql"),
+    ),
 ];
 
 /// Brings the schema up to date; refuses a database written by a newer hookrelay.

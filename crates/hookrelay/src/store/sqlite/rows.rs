@@ -61,6 +61,8 @@ pub fn webhook(row: &Row) -> rusqlite::Result<Webhook> {
             .get::<_, Option<String>>(17)?
             .map(|text| SigningKeys::from_stored(&text).map_err(|e| bad_value(17, e)))
             .transpose()?,
+        disabled_reason: row.get(18)?,
+        disabled_at: row.get(19)?,
     })
 }
 

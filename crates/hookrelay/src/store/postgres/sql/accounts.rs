@@ -166,6 +166,15 @@ pub async fn update_webhook<C: GenericClient>(
             description = CASE WHEN $5 THEN $6 ELSE description END,
             enabled = coalesce($7, enabled),
             signing = CASE WHEN $10 THEN $11 ELSE signing END,
+            disabled_reason = CASE WHEN $12::text IS NOT NULL THEN $12 WHEN $7 THEN NULL
+                                   ELSE disabled_reason END,
+            disabled_at = CASE WHEN $12::text IS NOT NULL THEN $13 WHEN $7 THEN NULL
+                               ELSE disabled_at END,
+            disable_notice = CASE WHEN $12::text IS NOT NULL THEN $14 WHEN $7 THEN false
+                                  ELSE disable_notice END,
+            failing_since = CASE WHEN $7 THEN NULL ELSE failing_since END,
+            last_failure_at = CASE WHEN $7 THEN NULL ELSE last_failure_at END,
+            last_failure = CASE WHEN $7 THEN NULL ELSE last_failure END,
             updated_at = $8
          WHERE license_id = $1 AND id = $2",
         &[
@@ -180,6 +189,9 @@ pub async fn update_webhook<C: GenericClient>(
             &key,
             &ch.signing.is_some(),
             &ch.signing.clone().flatten(),
+            &ch.auto_disabled.as_ref().map(|d| d.reason.as_str()),
+            &ch.auto_disabled.as_ref().map(|d| d.at),
+            &ch.auto_disabled.as_ref().is_some_and(|d| d.announce),
         ],
     )
     .await?;

@@ -78,6 +78,14 @@ pub fn update_webhook(
             description = CASE WHEN ?5 THEN ?6 ELSE description END,
             enabled = coalesce(?7, enabled),
             signing = CASE WHEN ?10 THEN ?11 ELSE signing END,
+            disabled_reason = CASE WHEN ?12 IS NOT NULL THEN ?12 WHEN ?7 THEN NULL
+                                   ELSE disabled_reason END,
+            disabled_at = CASE WHEN ?12 IS NOT NULL THEN ?13 WHEN ?7 THEN NULL ELSE disabled_at END,
+            disable_notice = CASE WHEN ?12 IS NOT NULL THEN ?14 WHEN ?7 THEN 0
+                                  ELSE disable_notice END,
+            failing_since = CASE WHEN ?7 THEN NULL ELSE failing_since END,
+            last_failure_at = CASE WHEN ?7 THEN NULL ELSE last_failure_at END,
+            last_failure = CASE WHEN ?7 THEN NULL ELSE last_failure END,
             updated_at = ?8
          WHERE license_id = ?1 AND id = ?2",
         params![
@@ -91,7 +99,10 @@ pub fn update_webhook(
             now,
             key,
             c.signing.is_some(),
-            c.signing.clone().flatten()
+            c.signing.clone().flatten(),
+            c.auto_disabled.as_ref().map(|d| d.reason.as_str()),
+            c.auto_disabled.as_ref().map(|d| d.at),
+            c.auto_disabled.as_ref().is_some_and(|d| d.announce)
         ],
     )?;
     let moved = key.is_some_and(|k| k != old_key);
