@@ -9,6 +9,7 @@
 //! `failing_since + disable_after`), so a webhook that failed once, long ago, and has had nothing
 //! to send since is left alone.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use livechat_webhooks::EventType;
@@ -47,40 +48,56 @@ pub enum Tracking {
 /// the order webhooks first appear, so a busy webhook costs one write per batch, not per attempt.
 pub fn track(records: &[AttemptRecord]) -> Vec<Tracking> {
     let mut out: Vec<Tracking> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
     for r in records {
         let at = r.ended_at();
-        let webhook_id = &*r.webhook_id;
-        let slot = out.iter().position(|t| t.webhook_id() == webhook_id);
-        let next = match (r.outcome, slot.map(|i| &out[i])) {
-            (Outcome::Succeeded, _) => Tracking::Answered {
-                webhook_id: webhook_id.to_string(),
-            },
+        let Some(&i) = index.get(r.webhook_id.as_str()) else {
+            index.insert(&r.webhook_id, out.len());
+            out.push(match r.outcome {
+                Outcome::Succeeded => Tracking::Answered {
+                    webhook_id: r.webhook_id.clone(),
+                },
+                // A stored streak goes on.
+                _ => failed(r, at, false),
+            });
+            continue;
+        };
+        let change = &mut out[i];
+        match (r.outcome, &mut *change) {
+            (Outcome::Succeeded, Tracking::Answered { .. }) => {}
+            (Outcome::Succeeded, Tracking::Failed { .. }) => {
+                *change = Tracking::Answered {
+                    webhook_id: r.webhook_id.clone(),
+                }
+            }
             (
                 _,
-                Some(Tracking::Failed {
-                    first_at, restart, ..
-                }),
-            ) => Tracking::Failed {
-                webhook_id: webhook_id.to_string(),
-                first_at: (*first_at).min(at),
-                last_at: at,
-                last: failure_phrase(r),
-                restart: *restart,
-            },
-            (_, answered) => Tracking::Failed {
-                webhook_id: webhook_id.to_string(),
-                first_at: at,
-                last_at: at,
-                last: failure_phrase(r),
-                restart: answered.is_some(),
-            },
-        };
-        match slot {
-            Some(i) => out[i] = next,
-            None => out.push(next),
+                Tracking::Failed {
+                    first_at,
+                    last_at,
+                    last,
+                    ..
+                },
+            ) => {
+                *first_at = (*first_at).min(at);
+                *last_at = at;
+                *last = failure_phrase(r);
+            }
+            // A success came earlier in this batch: the streak starts here.
+            (_, Tracking::Answered { .. }) => *change = failed(r, at, true),
         }
     }
     out
+}
+
+fn failed(r: &AttemptRecord, at: Millis, restart: bool) -> Tracking {
+    Tracking::Failed {
+        webhook_id: r.webhook_id.clone(),
+        first_at: at,
+        last_at: at,
+        last: failure_phrase(r),
+        restart,
+    }
 }
 
 impl Tracking {

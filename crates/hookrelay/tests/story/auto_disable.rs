@@ -12,37 +12,21 @@ use serde_json::{json, Value};
 use crate::harness::{TestLicense, TestServer};
 use crate::receiver::{Answer, Receiver};
 
-const LIMIT: Duration = Duration::from_secs(15);
+const LIMIT: Duration = Duration::from_secs(10);
 
 fn queued(visitor: &str) -> Value {
     json!({"event_type": "visitor_queued", "visitor": {"id": visitor}})
 }
 
 async fn webhook_view(server: &TestServer, license: &TestLicense, id: &str) -> Value {
-    let (status, body) = server
-        .get(
-            &format!("/v1/licenses/{}/webhooks/{id}", license.id),
-            &license.api_key,
-        )
-        .await;
-    assert_eq!(status, 200, "{body}");
-    body
+    server.wait_webhook(license, id, "", |_| true).await
 }
 
-/// Polls the webhook until hookrelay has disabled it, and returns it.
+/// Waits until hookrelay has disabled the webhook, and returns it.
 async fn wait_disabled(server: &TestServer, license: &TestLicense, id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    loop {
-        let webhook = webhook_view(server, license, id).await;
-        if webhook["enabled"] == false {
-            return webhook;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "webhook {id} was never disabled: {webhook:#}"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    server
+        .wait_webhook(license, id, "never disabled", |w| w["enabled"] == false)
+        .await
 }
 
 /// Lets the background tasks run a few more rounds (the notices are looked for every 250 ms),
