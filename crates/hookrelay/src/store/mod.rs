@@ -150,6 +150,9 @@ pub struct WebhookChanges {
 pub struct AutoDisabled {
     pub reason: String,
     pub at: Millis,
+    /// The start of the failure streak the decision was made on: if the webhook's streak is no
+    /// longer that one (a success ended it meanwhile), nothing is changed.
+    pub failing_since: Millis,
     /// Whether its `webhook_disabled` event is to be produced
     /// ([`crate::domain::auto_disable::announces`]).
     pub announce: bool,
@@ -182,7 +185,8 @@ pub trait Store: Send + Sync + 'static {
     async fn webhook(&self, license_id: &str, id: &str) -> StoreResult<Option<Webhook>>;
     /// Applies `changes`; returns the webhook as it is now, or `None` if it does not exist. A new
     /// URL or a change of `enabled` makes its parked deliveries due now (the new target may
-    /// answer; a re-enabled webhook starts afresh), with a wake-up for every node.
+    /// answer; a re-enabled webhook starts afresh), with a wake-up for every node. An
+    /// [`AutoDisabled`] change whose failure streak is over by now changes nothing.
     async fn update_webhook(
         &self,
         license_id: &str,

@@ -50,27 +50,27 @@ pub async fn check(
         if !should_disable(&failing, now, disable_after) {
             continue;
         }
-        let reason = reason(&failing);
-        tracing::warn!(
-            webhook_id = %webhook.id,
-            license_id = %webhook.license_id,
-            reason = %reason,
-            "disabling a webhook whose target kept failing"
-        );
         let changes = WebhookChanges {
             enabled: Some(false),
             auto_disabled: Some(AutoDisabled {
-                reason,
+                reason: reason(&failing),
                 at: now,
+                failing_since: failing.since,
                 announce: announces(webhook.event_type),
             }),
             ..WebhookChanges::default()
         };
-        if store
+        let stored = store
             .update_webhook(&webhook.license_id, &webhook.id, changes, now)
-            .await?
-            .is_some()
-        {
+            .await?;
+        // Still enabled: a success ended its streak after it was read, and it stays enabled.
+        if let Some(w) = stored.filter(|w| !w.enabled) {
+            tracing::warn!(
+                webhook_id = %w.id,
+                license_id = %w.license_id,
+                reason = w.disabled_reason.as_deref(),
+                "disabled a webhook whose target kept failing"
+            );
             // Jobs held in memory for it go back to the store, to wait there.
             engine.webhook_changed(&webhook.id);
             disabled += 1;

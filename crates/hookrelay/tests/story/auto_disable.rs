@@ -7,6 +7,14 @@
 use hookrelay_story::story;
 use std::time::Duration;
 
+use hookrelay::domain::delivery::{Attempt, DeliveryId};
+use hookrelay::domain::job::{AttemptRecord, Outcome};
+use hookrelay::domain::license::License;
+use hookrelay::domain::now_ms;
+use hookrelay::domain::target::TargetUrl;
+use hookrelay::domain::webhook::Webhook;
+use hookrelay::store::{AutoDisabled, WebhookChanges};
+use livechat_webhooks::{DataTypes, EventType};
 use serde_json::{json, Value};
 
 use crate::harness::{TestLicense, TestServer};
@@ -295,4 +303,122 @@ async fn producers_cannot_post_operational_events() {
         assert_eq!(answer["error"]["field"], "events[1].event_type");
     }
     assert!(server.deliveries(&license, "").await.is_empty());
+}
+
+/// The record of one attempt of a delivery of `webhook_id` (none stored: only the webhook's
+/// failure streak is of interest), ending at `at`.
+fn attempt(webhook_id: &str, at: i64, status: u16) -> AttemptRecord {
+    let outcome = match status {
+        200 => Outcome::Succeeded,
+        _ => Outcome::RetryAt(at + 60_000),
+    };
+    AttemptRecord {
+        delivery_id: DeliveryId(i64::MAX),
+        webhook_id: webhook_id.into(),
+        attempt: Attempt {
+            attempt_no: 1,
+            started_at: at,
+            duration_ms: 0,
+            status_code: Some(status),
+            error: (status != 200).then(|| format!("HTTP {status}")),
+            response_body: None,
+        },
+        outcome,
+        target_key: None,
+    }
+}
+
+#[story]
+async fn a_disable_decided_on_a_streak_a_success_has_ended_changes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = crate::backend::database_url(dir.path());
+    crate::backend::prepare(&url, dir.path()).await;
+    let store = hookrelay::store::open(&url).await.unwrap();
+    let license = License {
+        license_id: "1025707".into(),
+        login: "ops".into(),
+        token: "0123456789abcdef0123456789abcdef".into(),
+        api_key_hash: [7; 32],
+        created_at: 0,
+    };
+    store.create_license(license.clone()).await.unwrap();
+    store
+        .create_webhook(Webhook {
+            id: "w1".into(),
+            license_id: license.license_id.clone(),
+            url: TargetUrl::parse("http://127.0.0.1:9/hook").unwrap(),
+            event_type: EventType::VisitorQueued,
+            data_types: DataTypes::EMPTY,
+            description: None,
+            enabled: true,
+            created_at: 0,
+            updated_at: 0,
+            health: Default::default(),
+            signing: None,
+            disabled_reason: None,
+            disabled_at: None,
+        })
+        .await
+        .unwrap();
+    let record = |records: Vec<AttemptRecord>| {
+        let store = store.clone();
+        async move {
+            store
+                .record_attempts(records.into(), now_ms(), Duration::from_secs(60))
+                .await
+                .unwrap()
+        }
+    };
+    let disable = |since: i64| WebhookChanges {
+        enabled: Some(false),
+        auto_disabled: Some(AutoDisabled {
+            reason: "failing".into(),
+            at: 5_000,
+            failing_since: since,
+            announce: true,
+        }),
+        ..WebhookChanges::default()
+    };
+
+    // Failing since 1000, then failing on: one streak, as the store keeps it.
+    record(vec![attempt("w1", 1_000, 500), attempt("w1", 1_500, 503)]).await;
+    record(vec![attempt("w1", 2_000, 502)]).await;
+    let failing = store.failing_webhooks(now_ms()).await.unwrap();
+    assert_eq!(failing.len(), 1);
+    let (webhook, streak) = &failing[0];
+    assert_eq!(webhook.id, "w1");
+    assert_eq!((streak.since, streak.last_at), (1_000, 2_000));
+    assert_eq!(streak.last, "HTTP 502");
+    assert!(store.failing_webhooks(999).await.unwrap().is_empty());
+
+    // A success ends it: a disable decided on it changes nothing.
+    record(vec![attempt("w1", 2_500, 200)]).await;
+    assert!(store.failing_webhooks(now_ms()).await.unwrap().is_empty());
+    let kept = store
+        .update_webhook(&license.license_id, "w1", disable(1_000), 5_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(kept.enabled);
+    assert_eq!(kept.disabled_reason, None);
+    assert!(store.notices(10).await.unwrap().disabled.is_empty());
+
+    // A new streak, and a disable decided on it, goes through with its notice.
+    record(vec![attempt("w1", 3_000, 500)]).await;
+    let disabled = store
+        .update_webhook(&license.license_id, "w1", disable(3_000), 5_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!disabled.enabled);
+    assert_eq!(disabled.disabled_reason.as_deref(), Some("failing"));
+    assert_eq!(disabled.disabled_at, Some(5_000));
+    let notices = store.notices(10).await.unwrap();
+    assert_eq!(notices.disabled.len(), 1);
+    store
+        .clear_notices(vec![("w1".into(), 5_000)], vec![])
+        .await
+        .unwrap();
+    assert!(store.notices(10).await.unwrap().disabled.is_empty());
+    store.close().await;
 }

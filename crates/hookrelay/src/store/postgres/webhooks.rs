@@ -36,7 +36,11 @@ pub async fn update(
     keys.sort_unstable();
     keys.dedup();
     targets::lock_targets(&tx, &keys).await?;
-    accounts::update_webhook(&tx, license_id, id, changes, now).await?;
+    if !accounts::update_webhook(&tx, license_id, id, changes, now).await? {
+        // An auto-disable whose streak a success ended meanwhile: nothing changed.
+        tx.commit().await?;
+        return Ok(true);
+    }
     let moved = new_key.is_some_and(|k| k != old_key);
     let enabled = changes.enabled.unwrap_or(was_enabled);
     if moved || enabled != was_enabled {

@@ -144,7 +144,8 @@ pub async fn lock_webhook<C: GenericClient>(
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
-/// Applies `changes`; returns whether the webhook exists.
+/// Applies `changes`; returns whether a row changed (an auto-disable whose streak is over
+/// changes none).
 pub async fn update_webhook<C: GenericClient>(
     c: &C,
     license_id: &str,
@@ -176,7 +177,8 @@ pub async fn update_webhook<C: GenericClient>(
             last_failure_at = CASE WHEN $7 THEN NULL ELSE last_failure_at END,
             last_failure = CASE WHEN $7 THEN NULL ELSE last_failure END,
             updated_at = $8
-         WHERE license_id = $1 AND id = $2",
+         WHERE license_id = $1 AND id = $2
+           AND ($15::bigint IS NULL OR failing_since = $15)",
         &[
             &license_id,
             &id,
@@ -192,6 +194,7 @@ pub async fn update_webhook<C: GenericClient>(
             &ch.auto_disabled.as_ref().map(|d| d.reason.as_str()),
             &ch.auto_disabled.as_ref().map(|d| d.at),
             &ch.auto_disabled.as_ref().is_some_and(|d| d.announce),
+            &ch.auto_disabled.as_ref().map(|d| d.failing_since),
         ],
     )
     .await?;

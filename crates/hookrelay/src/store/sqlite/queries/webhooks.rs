@@ -70,7 +70,7 @@ pub fn update_webhook(
     let Some((was_enabled, old_key)) = before else {
         return Ok(None);
     };
-    conn.execute(
+    let changed = conn.execute(
         "UPDATE webhooks SET
             url = coalesce(?3, url),
             target_key = coalesce(?9, target_key),
@@ -87,7 +87,7 @@ pub fn update_webhook(
             last_failure_at = CASE WHEN ?7 THEN NULL ELSE last_failure_at END,
             last_failure = CASE WHEN ?7 THEN NULL ELSE last_failure END,
             updated_at = ?8
-         WHERE license_id = ?1 AND id = ?2",
+         WHERE license_id = ?1 AND id = ?2 AND (?15 IS NULL OR failing_since = ?15)",
         params![
             license_id,
             id,
@@ -102,9 +102,14 @@ pub fn update_webhook(
             c.signing.clone().flatten(),
             c.auto_disabled.as_ref().map(|d| d.reason.as_str()),
             c.auto_disabled.as_ref().map(|d| d.at),
-            c.auto_disabled.as_ref().is_some_and(|d| d.announce)
+            c.auto_disabled.as_ref().is_some_and(|d| d.announce),
+            c.auto_disabled.as_ref().map(|d| d.failing_since)
         ],
     )?;
+    if changed == 0 {
+        // An auto-disable whose streak a success ended meanwhile.
+        return webhook(conn, license_id, id);
+    }
     let moved = key.is_some_and(|k| k != old_key);
     let enabled = c.enabled.unwrap_or(was_enabled);
     if moved || enabled != was_enabled {
