@@ -71,6 +71,7 @@ pub async fn check(
                 reason = w.disabled_reason.as_deref(),
                 "disabled a webhook whose target kept failing"
             );
+            crate::metrics::webhook_disabled();
             // Jobs held in memory for it go back to the store, to wait there.
             engine.webhook_changed(&webhook.id);
             disabled += 1;

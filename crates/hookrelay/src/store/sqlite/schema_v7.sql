@@ -10,6 +10,7 @@ ALTER TABLE webhooks ADD COLUMN last_failure TEXT;
 ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT;
 ALTER TABLE webhooks ADD COLUMN disabled_at INTEGER;
 ALTER TABLE webhooks ADD COLUMN disable_notice INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX webhooks_disable_notices ON webhooks (disabled_at) WHERE disable_notice = 1;
 
 -- A delivery that failed for good and whose `delivery_failed` event is still to be produced.
 ALTER TABLE deliveries ADD COLUMN failure_notice INTEGER NOT NULL DEFAULT 0;

@@ -9,6 +9,7 @@ ALTER TABLE webhooks ADD COLUMN last_failure TEXT;
 ALTER TABLE webhooks ADD COLUMN disabled_reason TEXT;
 ALTER TABLE webhooks ADD COLUMN disabled_at BIGINT;
 ALTER TABLE webhooks ADD COLUMN disable_notice BOOLEAN NOT NULL DEFAULT false;
+CREATE INDEX webhooks_disable_notices ON webhooks (disabled_at) WHERE disable_notice;
 
 -- A delivery that failed for good and whose `delivery_failed` event is still to be produced.
 ALTER TABLE deliveries ADD COLUMN failure_notice BOOLEAN NOT NULL DEFAULT false;
