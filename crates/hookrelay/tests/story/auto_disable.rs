@@ -74,15 +74,7 @@ async fn a_webhook_failing_for_disable_after_is_disabled_announced_and_delivers_
     assert!(reason.contains("no HTTP 200"), "{reason}");
     assert!(reason.contains("HTTP 500"), "{reason}");
     assert!(webhook["disabled_at"].is_string(), "{webhook:#}");
-    let metrics = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = server.metrics().await;
     let disabled: f64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("hookrelay_webhooks_disabled_total "))

@@ -259,6 +259,12 @@ impl TestServer {
         }
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
     /// Polls webhook `id` until `done` holds for it and returns it; panics after 10 s, saying
     /// `what` did not happen.
     pub async fn wait_webhook(
