@@ -5,7 +5,7 @@ use std::process::{Child, Command, Stdio};
 
 use serde_json::{json, Value};
 
-pub const ADMIN: &str = "bench-admin-token";
+pub const ADMIN: &str = "bench-admin-token-0123456789abcdef";
 
 pub struct Server {
     child: Child,

@@ -13,6 +13,11 @@ use serde::Deserialize;
 /// The commented default configuration.
 pub const DEFAULT_TOML: &str = include_str!("config.default.toml");
 
+/// The shortest admin token accepted. The admin token opens every license, is stored as a fast
+/// hash (SHA-256) and nothing limits failed attempts, so only a long random secret is safe:
+/// 24 characters is 96 bits even as hex, out of reach of online guessing.
+pub const MIN_ADMIN_TOKEN_CHARS: usize = 24;
+
 /// The validated configuration the server runs with.
 #[derive(Clone)]
 pub struct Config {
@@ -32,6 +37,16 @@ pub struct Config {
     pub per_target_concurrency: usize,
     pub max_in_flight: usize,
     pub max_body_bytes: usize,
+    /// How long a client may take to send a request's headers (hyper counts the wait for the
+    /// next request on a kept-alive connection too): slow clients cannot hold connections.
+    pub header_read_timeout: Duration,
+    /// How long a client may take to send a whole request body.
+    pub body_read_timeout: Duration,
+    /// How long a kept-alive connection may stay idle between requests.
+    pub keep_alive_timeout: Duration,
+    /// Most connections served at once; `None`: derived from the open-file limit at start
+    /// ([`crate::connections::default_max_connections`]).
+    pub max_connections: Option<usize>,
     pub log_format: LogFormat,
     /// How long finished deliveries (with their attempts and events) and chats' remembered tags
     /// are kept; pending deliveries are kept whatever their age.
@@ -81,6 +96,10 @@ pub struct RawConfig {
     pub per_target_concurrency: Option<usize>,
     pub max_in_flight: Option<usize>,
     pub max_body_bytes: Option<usize>,
+    pub header_read_timeout: Option<String>,
+    pub body_read_timeout: Option<String>,
+    pub keep_alive_timeout: Option<String>,
+    pub max_connections: Option<usize>,
     pub log_format: Option<String>,
     pub retention: Option<String>,
     pub disable_after: Option<String>,
@@ -170,6 +189,10 @@ impl RawConfig {
             per_target_concurrency: parse_num("HOOKRELAY_PER_TARGET_CONCURRENCY")?,
             max_in_flight: parse_num("HOOKRELAY_MAX_IN_FLIGHT")?,
             max_body_bytes: parse_num("HOOKRELAY_MAX_BODY_BYTES")?,
+            header_read_timeout: get("HOOKRELAY_HEADER_READ_TIMEOUT"),
+            body_read_timeout: get("HOOKRELAY_BODY_READ_TIMEOUT"),
+            keep_alive_timeout: get("HOOKRELAY_KEEP_ALIVE_TIMEOUT"),
+            max_connections: parse_num("HOOKRELAY_MAX_CONNECTIONS")?,
             log_format: get("HOOKRELAY_LOG_FORMAT"),
             retention: get("HOOKRELAY_RETENTION"),
             disable_after: get("HOOKRELAY_DISABLE_AFTER"),
@@ -194,6 +217,10 @@ impl RawConfig {
             per_target_concurrency: over.per_target_concurrency.or(self.per_target_concurrency),
             max_in_flight: over.max_in_flight.or(self.max_in_flight),
             max_body_bytes: over.max_body_bytes.or(self.max_body_bytes),
+            header_read_timeout: over.header_read_timeout.or(self.header_read_timeout),
+            body_read_timeout: over.body_read_timeout.or(self.body_read_timeout),
+            keep_alive_timeout: over.keep_alive_timeout.or(self.keep_alive_timeout),
+            max_connections: over.max_connections.or(self.max_connections),
             log_format: over.log_format.or(self.log_format),
             retention: over.retention.or(self.retention),
             disable_after: over.disable_after.or(self.disable_after),
@@ -265,15 +292,47 @@ impl RawConfig {
             Some(0) | None => Err(bad(name, "must be at least 1")),
             Some(n) => Ok(n),
         };
+        let non_zero = |v: Option<String>, name| match duration(v, name)? {
+            d if d.is_zero() => Err(bad(name, "must be more than 0")),
+            d => Ok(d),
+        };
+        let header_read_timeout = non_zero(raw.header_read_timeout, "header_read_timeout")?;
+        let keep_alive_timeout = non_zero(raw.keep_alive_timeout, "keep_alive_timeout")?;
+        if keep_alive_timeout > header_read_timeout {
+            return Err(bad(
+                "keep_alive_timeout",
+                "must not be longer than header_read_timeout (the wait for the next request on a \
+                 kept-alive connection counts as reading its headers)",
+            ));
+        }
+        let max_connections = match raw.max_connections {
+            Some(0) => return Err(bad("max_connections", "must be at least 1")),
+            other => other,
+        };
         let log_format = match raw.log_format.as_deref().unwrap_or("text") {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
             other => return Err(bad("log_format", format!("`{other}` is not text or json"))),
         };
+        let admin_token = raw.admin_token.filter(|t| !t.is_empty());
+        if let Some(token) = &admin_token {
+            let length = token.chars().count();
+            if length < MIN_ADMIN_TOKEN_CHARS {
+                return Err(bad(
+                    "admin_token",
+                    format!(
+                        "is {length} characters long; it must be at least {MIN_ADMIN_TOKEN_CHARS}. \
+                         It opens every license and failed attempts are not limited, so it must \
+                         be a long random secret (e.g. `openssl rand -hex 24`); or leave it unset \
+                         and hookrelay generates one on first start"
+                    ),
+                ));
+            }
+        }
         Ok(Config {
             database_url,
             listen,
-            admin_token: raw.admin_token.filter(|t| !t.is_empty()),
+            admin_token,
             allowed_target_networks,
             retry_schedule,
             retry_jitter,
@@ -284,6 +343,10 @@ impl RawConfig {
             per_target_concurrency: positive(raw.per_target_concurrency, "per_target_concurrency")?,
             max_in_flight: positive(raw.max_in_flight, "max_in_flight")?,
             max_body_bytes: positive(raw.max_body_bytes, "max_body_bytes")?,
+            header_read_timeout,
+            body_read_timeout: non_zero(raw.body_read_timeout, "body_read_timeout")?,
+            keep_alive_timeout,
+            max_connections,
             log_format,
             retention,
             disable_after,
@@ -400,6 +463,51 @@ mod tests {
             "{err}"
         );
         assert!(with("20s", "10s").is_ok());
+    }
+
+    #[test]
+    fn a_short_admin_token_is_refused_saying_why() {
+        let with = |token: &str| {
+            RawConfig::from_env(|k| (k == "HOOKRELAY_ADMIN_TOKEN").then(|| token.to_string()))
+                .unwrap()
+                .validate()
+        };
+        let err = with("x").unwrap_err().to_string();
+        assert!(err.contains("admin_token") && err.contains("24"), "{err}");
+        assert!(with(&"x".repeat(23)).is_err());
+        assert!(with(&"x".repeat(24)).is_ok());
+        assert!(
+            with("").unwrap().admin_token.is_none(),
+            "empty means generate one"
+        );
+    }
+
+    #[test]
+    fn the_edge_timeouts_are_checked() {
+        let with = |name: &str, value: &str| {
+            RawConfig::from_env(|k| (k == name).then(|| value.to_string()))
+                .unwrap()
+                .validate()
+        };
+        let config = Config::defaults();
+        assert_eq!(config.header_read_timeout, Duration::from_secs(10));
+        assert!(config.keep_alive_timeout <= config.header_read_timeout);
+        assert_eq!(config.max_connections, None, "derived at start");
+        let err = with("HOOKRELAY_KEEP_ALIVE_TIMEOUT", "11s")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("keep_alive_timeout"), "{err}");
+        let err = with("HOOKRELAY_BODY_READ_TIMEOUT", "0s")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("body_read_timeout"), "{err}");
+        assert!(with("HOOKRELAY_MAX_CONNECTIONS", "0").is_err());
+        assert_eq!(
+            with("HOOKRELAY_MAX_CONNECTIONS", "7")
+                .unwrap()
+                .max_connections,
+            Some(7)
+        );
     }
 
     #[test]

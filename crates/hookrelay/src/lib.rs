@@ -11,12 +11,14 @@
 //! - [`dispatch`]: the delivery engine and its pure policies.
 //! - [`upkeep`]: background upkeep (retention, auto-disable, operational events).
 //! - [`api`]: the HTTP API.
+//! - [`connections`]: serving it: connection cap, header and idle timeouts, graceful stop.
 //! - [`config`]: defaults, file, environment, flags.
 
 pub mod api;
 pub mod bootstrap;
 pub mod cli;
 pub mod config;
+pub mod connections;
 pub mod dispatch;
 pub mod domain;
 pub mod metrics;
@@ -102,10 +104,14 @@ pub async fn run_and_report(
         admin_hash,
         key_cache: Arc::new(RwLock::new(HashMap::new())),
     };
+    let limits = connections::ConnectionLimits::from_config(&state.config);
     let app = api::router(state);
-    tracing::info!(address = %listener.local_addr()?, "hookrelay is listening");
-    let serve = axum::serve(listener, app).with_graceful_shutdown(shutdown);
-    let result = serve.await;
+    tracing::info!(
+        address = %listener.local_addr()?,
+        max_connections = limits.max_connections,
+        "hookrelay is listening"
+    );
+    let result = connections::serve(listener, app, limits, shutdown).await;
     tracing::info!("shutting down: finishing attempts under way");
     let _ = stop_tx.send(true);
     tasks.join().await;

@@ -1,6 +1,11 @@
 //! `hookrelay listen` and `hookrelay trigger` as a developer runs them: real processes of the
 //! `hookrelay` binary talking to each other over 127.0.0.1, `listen` on port 0, and Ctrl-C
-//! delivered as a real SIGINT.
+//! delivered as a real SIGINT; `hookrelay backup` of a running server (in `cli/backup.rs`).
+
+#[path = "cli/backup.rs"]
+mod backup;
+#[path = "cli/server.rs"]
+mod server;
 
 use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
@@ -251,4 +256,31 @@ async fn trigger_to_a_port_nobody_listens_on_reports_no_answer_and_fails() {
 
     assert!(!ok, "{out}");
     assert!(out.contains("<-- no answer for chat_started"), "{out}");
+}
+
+#[tokio::test]
+async fn serve_refuses_to_start_with_a_short_admin_token_and_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = Command::new(HOOKRELAY)
+        .arg("serve")
+        .current_dir(dir.path())
+        .env("HOOKRELAY_DATABASE_URL", "sqlite://short.db")
+        .env("HOOKRELAY_LISTEN", "127.0.0.1:0")
+        .env("HOOKRELAY_ADMIN_TOKEN", "x")
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(WAIT, run)
+        .await
+        .expect("the server started with a 1-character admin token")
+        .unwrap();
+    assert!(!output.status.success());
+    let said = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        said.contains("admin_token") && said.contains("at least 24") && said.contains("random"),
+        "{said}"
+    );
+    assert!(
+        !dir.path().join("short.db").exists(),
+        "nothing may be created before the configuration is valid"
+    );
 }

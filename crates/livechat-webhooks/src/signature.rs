@@ -36,7 +36,7 @@ pub const DEFAULT_TOLERANCE_SECS: u64 = 300;
 
 /// Keys shorter than this are refused when parsed: the specification asks for 24 to 64 bytes and
 /// a short HMAC key is guessable.
-const MIN_KEY_BYTES: usize = 16;
+const MIN_KEY_BYTES: usize = 24;
 const MAX_KEY_BYTES: usize = 64;
 
 /// A signing key. `Debug` never shows it.

@@ -1,17 +1,21 @@
-//! `/v1/licenses/{license_id}/deliveries`: what was sent, what came back, and resending.
+//! `/v1/licenses/{license_id}/deliveries`: what was sent, what came back, resending one, and
+//! recovering the failed ones of a time window in bulk.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::body::JsonBody;
 use super::paging;
+use super::path::PathParams;
 use super::webhooks::license_for;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
+use crate::domain::recovery::{Recovery, Window};
 use crate::domain::webhook::parse_event_type;
-use crate::domain::{rfc3339, Invalid};
+use crate::domain::{now_ms, rfc3339, Invalid};
 use crate::store::Resend;
 
 /// Page size when none is asked for, and the most allowed.
@@ -21,6 +25,10 @@ const MAX_LIMIT: usize = 500;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/licenses/{license_id}/deliveries", get(list))
+        .route(
+            "/v1/licenses/{license_id}/deliveries/recover",
+            post(recover),
+        )
         .route("/v1/licenses/{license_id}/deliveries/{id}", get(show))
         .route(
             "/v1/licenses/{license_id}/deliveries/{id}/resend",
@@ -41,7 +49,7 @@ struct ListQuery {
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
     query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
@@ -91,7 +99,7 @@ fn parse_id(id: &str) -> ApiResult<DeliveryId> {
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let id = parse_id(&id)?;
@@ -107,7 +115,7 @@ async fn show(
 async fn resend(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let id = parse_id(&id)?;
@@ -127,6 +135,53 @@ async fn resend(
             ))
         }
     }
+}
+
+/// `POST …/deliveries/recover`: RFC 3339 times; `until` defaults to now.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecoverInput {
+    webhook_id: Option<String>,
+    since: Option<String>,
+    until: Option<String>,
+    dry_run: Option<bool>,
+}
+
+/// Makes the failed deliveries of a window due again (202), or counts them (`dry_run`, 200).
+async fn recover(
+    State(state): State<AppState>,
+    caller: Caller,
+    PathParams(license_id): PathParams<String>,
+    JsonBody(input): JsonBody<RecoverInput>,
+) -> ApiResult<(axum::http::StatusCode, Json<Value>)> {
+    let license = license_for(&state, &caller, &license_id).await?;
+    let window = Window::parse(input.since.as_deref(), input.until.as_deref(), now_ms())?;
+    let which = Recovery {
+        license_id: license.license_id,
+        webhook_id: input.webhook_id,
+        window,
+    };
+    let dry_run = input.dry_run.unwrap_or(false);
+    let count = state
+        .engine
+        .recover(&which, dry_run)
+        .await?
+        .ok_or(ApiError::NotFound("webhook"))?;
+    if dry_run {
+        return Ok((axum::http::StatusCode::OK, Json(json!({ "count": count }))));
+    }
+    tracing::info!(
+        license_id = %which.license_id,
+        webhook_id = which.webhook_id.as_deref().unwrap_or("any"),
+        since = %rfc3339(window.since),
+        until = %rfc3339(window.until),
+        count,
+        "failed deliveries recovered"
+    );
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        Json(json!({ "count": count })),
+    ))
 }
 
 pub fn view(d: &Delivery) -> Value {

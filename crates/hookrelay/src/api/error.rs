@@ -32,6 +32,12 @@ pub enum ApiError {
     Conflict(String),
     #[error("the request body is larger than {0} bytes")]
     TooLarge(usize),
+    /// 408: the body did not arrive in time.
+    #[error("the request body did not arrive within {}", humantime::format_duration(*.0))]
+    BodyTimeout(std::time::Duration),
+    /// 405: the path exists, the method is not one of its own (the `Allow` header lists them).
+    #[error("the method {0} is not allowed on this path; the Allow header lists those that are")]
+    MethodNotAllowed(String),
     #[error("the database is unavailable; nothing was stored, try again")]
     Unavailable,
     #[error("internal error")]
@@ -49,6 +55,8 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::Purged(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -63,6 +71,8 @@ impl ApiError {
             ApiError::NotFound(_) | ApiError::Purged(_) => "not_found",
             ApiError::Conflict(_) => "conflict",
             ApiError::TooLarge(_) => "payload_too_large",
+            ApiError::BodyTimeout(_) => "request_timeout",
+            ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }

@@ -1,13 +1,14 @@
 //! `/v1/licenses/{license_id}/events`: the producer's door. An event is answered 202 only once
 //! it and its deliveries are durably stored.
 
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
 use super::body::{parse_json_value, read_bytes};
+use super::path::PathParams;
 use super::webhooks::license_for;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::event::{parse_batch, parse_idempotency_key, NewEvent};
@@ -25,7 +26,7 @@ pub fn routes() -> Router<AppState> {
 async fn ingest_one(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
     headers: HeaderMap,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
@@ -54,7 +55,7 @@ async fn ingest_one(
 async fn ingest_batch(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
     request: Request,
 ) -> ApiResult<(StatusCode, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;

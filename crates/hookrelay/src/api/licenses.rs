@@ -1,6 +1,6 @@
 //! `/v1/licenses`: creating and listing tenants (admin only) and reading them.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -9,8 +9,12 @@ use serde_json::{json, Value};
 
 use super::body::JsonBody;
 use super::paging;
+use super::path::PathParams;
 use super::{ApiError, ApiResult, AppState, Caller};
-use crate::domain::license::{new_license_id, parse_license_id, parse_login, License};
+use crate::domain::license::{
+    new_license_id, parse_license_id, parse_login, parse_new_license_id, License,
+};
+use crate::domain::Invalid;
 use crate::domain::{now_ms, rfc3339, secret};
 
 /// Page size of the license list when none is asked for, and the most allowed.
@@ -39,7 +43,7 @@ pub struct Created {
 /// Creates a license; used by the API and by the first start of the server.
 pub async fn create_license(state: &AppState, input: NewLicenseInput) -> ApiResult<Created> {
     let license_id = match input.license_id {
-        Some(id) => parse_license_id(id.trim())?,
+        Some(id) => parse_new_license_id(id.trim())?,
         None => new_license_id(),
     };
     let login = match input.login {
@@ -97,7 +101,13 @@ async fn list(
     caller.require_admin()?;
     let q = paging::query(query)?;
     let limit = paging::limit(q.limit, DEFAULT_LIMIT, MAX_LIMIT)?;
-    let cursor = q.cursor.map(|c| parse_license_id(&c)).transpose()?;
+    let cursor = q
+        .cursor
+        .map(|c| {
+            parse_license_id(&c)
+                .map_err(|_| Invalid::new("cursor", "is not a cursor from a previous page"))
+        })
+        .transpose()?;
     let page = state.store.licenses(cursor.as_deref(), limit).await?;
     let next_cursor = (page.len() == limit)
         .then(|| page.last().map(|l| l.license_id.clone()))
@@ -111,7 +121,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
 ) -> ApiResult<Json<Value>> {
     caller.may_access(&license_id)?;
     let license = state

@@ -6,11 +6,13 @@ mod console;
 mod deliveries;
 mod error;
 mod events;
+mod fallback;
 mod health;
 mod licenses;
 mod livechat_v2;
 pub mod openapi;
 mod paging;
+mod path;
 mod visitors;
 mod webhooks;
 
@@ -55,16 +57,8 @@ pub fn router(state: AppState) -> Router {
         .merge(livechat_v2::routes())
         .merge(console::routes())
         .merge(openapi::routes())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
         .layer(DefaultBodyLimit::max(max_body))
         .with_state(state)
-}
-
-async fn not_found() -> ApiError {
-    ApiError::NotFound("route")
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::Malformed("this method is not allowed on this path".into())
 }

@@ -1,11 +1,12 @@
 //! `/v1/licenses/{license_id}/visitors/{visitor_id}/details`: reading back the detail sets
 //! integrations pushed through the Visitors API.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use super::path::PathParams;
 use super::webhooks::license_for;
 use super::{ApiResult, AppState, Caller};
 use crate::domain::rfc3339;
@@ -23,7 +24,7 @@ pub fn routes() -> Router<AppState> {
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, visitor_id)): Path<(String, String)>,
+    PathParams((license_id, visitor_id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let visitor_id = parse_visitor_id(&visitor_id)?;

@@ -1,16 +1,20 @@
 //! `/v1/licenses/{license_id}/webhooks`: creating, listing, changing, removing and testing
 //! webhooks.
 
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::{header, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::body::{parse_json, read_bytes, JsonBody};
+use super::path::PathParams;
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::health::Health;
+use crate::domain::job::JobSigning;
 use crate::domain::license::License;
 use crate::domain::signing::{new_secret, parse_grace, SigningKeys};
 use crate::domain::target::TargetUrl;
@@ -67,6 +71,10 @@ struct RotationInput {
 fn some<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
 }
+
+/// Answers that may carry a signing secret are not to be kept by any cache on the way.
+type NoStore = [(header::HeaderName, &'static str); 1];
+const NO_STORE: NoStore = [(header::CACHE_CONTROL, "no-store")];
 
 /// Loads the license the path names, after checking the caller may see it.
 pub async fn license_for(
@@ -136,22 +144,22 @@ pub async fn create_webhook(
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
     JsonBody(input): JsonBody<WebhookInput>,
-) -> ApiResult<(StatusCode, Json<Value>)> {
+) -> ApiResult<(StatusCode, NoStore, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhook = create_webhook(&state, &license, input).await?;
     let mut answer = view(&webhook);
-    if let Some(keys) = &webhook.signing {
-        answer["signing_secret"] = json!(keys.current().to_whsec());
+    if let Some(secret) = webhook.signing.as_ref().and_then(|k| k.current()) {
+        answer["signing_secret"] = json!(secret.to_whsec());
     }
-    Ok((StatusCode::CREATED, Json(answer)))
+    Ok((StatusCode::CREATED, NO_STORE, Json(answer)))
 }
 
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
-    Path(license_id): Path<String>,
+    PathParams(license_id): PathParams<String>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhooks = state.store.webhooks(&license.license_id).await?;
@@ -163,7 +171,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhook = find(&state, &license, &id).await?;
@@ -181,9 +189,9 @@ async fn find(state: &AppState, license: &License, id: &str) -> ApiResult<Webhoo
 async fn change(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
     JsonBody(patch): JsonBody<WebhookPatch>,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<(NoStore, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let current = find(&state, &license, &id).await?;
     let url = patch
@@ -205,10 +213,10 @@ async fn change(
         (Some(true), None) => Some(SigningKeys::new(&new_secret())),
         _ => None,
     };
-    let signing = match (patch.signing, &current.signing) {
-        (Some(true), None) => new_keys.as_ref().map(|k| Some(k.to_stored())),
-        (Some(false), Some(_)) => Some(None),
-        _ => None,
+    let (signing, signing_was) = match (patch.signing, &current.signing) {
+        (Some(true), None) => (Some(new_keys.clone()), Some(None)),
+        (Some(false), Some(_)) => (Some(None), None),
+        _ => (None, None),
     };
     // A new URL may answer where the old one did not, and re-enabling lets held deliveries go;
     // disabling must stop what is held in memory from being sent, and jobs held with old signing
@@ -220,6 +228,7 @@ async fn change(
         description,
         enabled: patch.enabled,
         signing,
+        signing_was,
         auto_disabled: None,
     };
     let webhook = state
@@ -232,10 +241,10 @@ async fn change(
         state.engine.webhook_changed(&webhook.id);
     }
     let mut answer = view(&webhook);
-    if let Some(keys) = new_keys {
-        answer["signing_secret"] = json!(keys.current().to_whsec());
+    if let Some(secret) = new_keys.as_ref().and_then(|k| k.current()) {
+        answer["signing_secret"] = json!(secret.to_whsec());
     }
-    Ok(Json(answer))
+    Ok((NO_STORE, Json(answer)))
 }
 
 /// Rotates a signing webhook's secret: the answer shows the new one once; the previous ones stay
@@ -244,9 +253,9 @@ async fn change(
 async fn rotate_signing_secret(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
     request: axum::extract::Request,
-) -> ApiResult<Json<Value>> {
+) -> ApiResult<(NoStore, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
     let bytes = read_bytes(request, &state).await?;
     let input: RotationInput = if bytes.iter().all(u8::is_ascii_whitespace) {
@@ -266,7 +275,9 @@ async fn rotate_signing_secret(
     let secret = new_secret();
     let rotated = keys.rotate(&secret, now, grace);
     let changes = WebhookChanges {
-        signing: Some(Some(rotated.to_stored())),
+        signing: Some(Some(rotated.clone())),
+        // Unreadable stored keys cannot be compared: a rotation simply replaces them.
+        signing_was: keys.can_sign().then(|| Some(keys.clone())),
         ..WebhookChanges::default()
     };
     let webhook = state
@@ -282,13 +293,13 @@ async fn rotate_signing_secret(
         .into_iter()
         .map(rfc3339)
         .collect::<Vec<_>>());
-    Ok(Json(answer))
+    Ok((NO_STORE, Json(answer)))
 }
 
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<StatusCode> {
     let license = license_for(&state, &caller, &license_id).await?;
     if state
@@ -308,7 +319,7 @@ async fn remove(
 async fn test(
     State(state): State<AppState>,
     caller: Caller,
-    Path((license_id, id)): Path<(String, String)>,
+    PathParams((license_id, id)): PathParams<(String, String)>,
 ) -> ApiResult<Json<Value>> {
     let license = license_for(&state, &caller, &license_id).await?;
     let webhook = find(&state, &license, &id).await?;
@@ -321,10 +332,13 @@ async fn test(
         &livechat_webhooks::sample::sections(webhook.event_type),
         webhook.data_types,
     );
-    let signing = webhook.signing.as_ref().map(|k| (k, message_id.as_str()));
+    let signing = webhook.signing.clone().map(|keys| JobSigning {
+        keys: Arc::new(keys),
+        message_id: message_id.clone(),
+    });
     let (sent, succeeded) = state
         .engine
-        .send_test(&webhook.url, body.clone().into(), signing)
+        .send_test(&webhook.url, body.clone().into(), signing.as_ref())
         .await;
     let a = &sent.attempt;
     Ok(Json(json!({

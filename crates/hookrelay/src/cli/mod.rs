@@ -1,5 +1,6 @@
 //! The `hookrelay` command line: one module per subcommand.
 
+mod backup;
 mod config_cmd;
 mod devtools;
 mod serve;
@@ -22,6 +23,8 @@ pub enum Command {
     Listen(hookrelay_devtools::ListenArgs),
     /// Send one realistic sample webhook straight to a URL (no server needed).
     Trigger(hookrelay_devtools::TriggerArgs),
+    /// Copy a SQLite database to FILE while a server keeps running on it.
+    Backup(backup::BackupArgs),
     /// Show configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
@@ -34,6 +37,7 @@ pub fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Listen(args) => devtools::listen(args),
         Command::Trigger(args) => devtools::trigger(args),
+        Command::Backup(args) => backup::run(args),
         Command::Config(cmd) => config_cmd::run(cmd),
     };
     match result {

@@ -7,7 +7,6 @@ use super::retry::{is_success, unsuccessful_status, RetryPolicy};
 use super::sender::Sender;
 use crate::domain::delivery::Attempt;
 use crate::domain::job::{AttemptRecord, DeliveryJob, Outcome};
-use crate::domain::signing::SigningKeys;
 use crate::domain::target::TargetUrl;
 use crate::domain::Millis;
 use crate::metrics;
@@ -30,26 +29,21 @@ impl Attempter {
         target_key: Arc<str>,
         over: impl FnOnce(i64),
     ) -> AttemptRecord {
-        let keys = match job
-            .signing
-            .as_ref()
-            .map(|s| SigningKeys::from_stored(&s.keys))
-        {
-            Some(Err(e)) => {
-                over(0);
-                let error = format!("stored signing secrets are invalid: {e}");
-                return not_sent(&job, crate::domain::now_ms(), error);
-            }
-            Some(Ok(keys)) => Some(keys),
-            None => None,
-        };
-        let signing = keys
-            .as_ref()
-            .zip(job.signing.as_ref())
-            .map(|(keys, s)| (keys, s.message_id.as_str()));
+        if job.signing.as_ref().is_some_and(|s| !s.keys.can_sign()) {
+            over(0);
+            let error = "not sent: the webhook's stored signing secrets cannot be read; rotate \
+                         the secret or turn signing off and on again, then resend"
+                .to_string();
+            return not_sent(&job, crate::domain::now_ms(), error);
+        }
         let mut sent = self
             .sender
-            .send(target, job.body.clone(), job.attempt_no, signing)
+            .send(
+                target,
+                job.body.clone(),
+                job.attempt_no,
+                job.signing.as_ref(),
+            )
             .await;
         over(sent.attempt.duration_ms);
         let a = &mut sent.attempt;
@@ -77,8 +71,8 @@ impl Attempter {
     }
 }
 
-/// The record of a delivery failed without sending anything, and why (a stored URL that no
-/// longer parses: only possible if the database was edited by hand).
+/// The record of a delivery failed without sending anything, and why (a stored URL or signing
+/// secrets that no longer parse: only possible if the database was edited by hand).
 pub(super) fn not_sent(job: &DeliveryJob, now: Millis, error: String) -> AttemptRecord {
     AttemptRecord {
         delivery_id: job.id,

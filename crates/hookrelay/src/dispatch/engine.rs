@@ -6,7 +6,6 @@
 //! polling delay on the happy path); everything else (retries, probes, a backlog, work another
 //! node or a crash left) comes through the claimer.
 
-use crate::domain::signing::SigningKeys;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,8 +22,9 @@ use crate::domain::delivery::DeliveryId;
 use crate::domain::event::NewEvent;
 use crate::domain::health::Timings;
 use crate::domain::ingest_plan::Placement;
-use crate::domain::job::DeliveryJob;
+use crate::domain::job::{DeliveryJob, JobSigning};
 use crate::domain::license::License;
+use crate::domain::recovery::Recovery;
 use crate::domain::target::TargetUrl;
 use crate::domain::{now_ms, Millis};
 use crate::store::{Ingested, News, Resend, Store, StoreResult};
@@ -198,6 +198,28 @@ impl Engine {
         Ok(answer)
     }
 
+    /// Bulk recovery: makes the failed deliveries `which` selects due now, to be sent paced by
+    /// the per-target limits like any due delivery (see [`Store::recover_failed`]), or only
+    /// counts them when `dry_run`. `None` when the webhook asked for is not the license's. The
+    /// claimer is woken here; on PostgreSQL the store's `NOTIFY` wakes every node's.
+    pub async fn recover(&self, which: &Recovery, dry_run: bool) -> StoreResult<Option<u64>> {
+        let store = &self.shared.store;
+        if let Some(webhook_id) = &which.webhook_id {
+            if store
+                .webhook(&which.license_id, webhook_id)
+                .await?
+                .is_none()
+            {
+                return Ok(None);
+            }
+        }
+        let count = store.recover_failed(which, dry_run, now_ms()).await?;
+        if count > 0 && !dry_run {
+            self.shared.claimer_wake.notify_one();
+        }
+        Ok(Some(count))
+    }
+
     /// A webhook's URL or state changed (the store has already made its parked deliveries due):
     /// the jobs held for it in memory, with the old URL, go back to the store to be claimed as it
     /// is now.
@@ -215,7 +237,7 @@ impl Engine {
         &self,
         target: &TargetUrl,
         body: Bytes,
-        signing: Option<(&SigningKeys, &str)>,
+        signing: Option<&JobSigning>,
     ) -> (Sent, bool) {
         let sent = self.attempter.sender.send(target, body, 1, signing).await;
         let any_2xx = self.attempter.success_any_2xx;

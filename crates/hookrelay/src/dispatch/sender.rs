@@ -11,8 +11,9 @@ use reqwest::header::{
 use super::retry::{honours_retry_after, parse_retry_after};
 use super::target_policy::{GuardedResolver, TargetPolicy};
 use crate::domain::delivery::{Attempt, RESPONSE_SNIPPET_BYTES};
+use crate::domain::job::JobSigning;
 use crate::domain::now_ms;
-use crate::domain::signing::{SignatureHeaders, SigningKeys};
+use crate::domain::signing::SignatureHeaders;
 use crate::domain::target::TargetUrl;
 use livechat_webhooks::signature::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
@@ -38,6 +39,9 @@ impl Sender {
     pub fn new(policy: TargetPolicy, timeout: Duration) -> anyhow::Result<Sender> {
         let policy = Arc::new(policy);
         let client = reqwest::Client::builder()
+            // HTTP_PROXY, HTTPS_PROXY and ALL_PROXY are ignored: through a proxy, the proxy
+            // resolves the target's name and the guarded resolver below never runs.
+            .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
             .dns_resolver(Arc::new(GuardedResolver {
                 policy: policy.clone(),
@@ -65,12 +69,11 @@ impl Sender {
         target: &TargetUrl,
         body: Bytes,
         attempt_no: i64,
-        signing: Option<(&SigningKeys, &str)>,
+        signing: Option<&JobSigning>,
     ) -> Sent {
         let started_at = now_ms();
         let clock = Instant::now();
-        let signature =
-            signing.map(|(keys, message_id)| keys.header(message_id, started_at, &body));
+        let signature = signing.map(|s| s.keys.header(&s.message_id, started_at, &body));
         let result = self.exchange(target, body, signature).await;
         let duration_ms = clock.elapsed().as_millis() as i64;
         let (status_code, error, response_body, retry_after) = match result {

@@ -13,6 +13,7 @@
 //! Each backend only looks the inputs up, calls [`plan`], and writes what it returns.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -23,6 +24,7 @@ use super::event::NewEvent;
 use super::health::{parked_until, Health};
 use super::job::{DeliveryJob, JobSigning};
 use super::license::License;
+use super::signing::SigningKeys;
 use super::tags::tags_changed;
 use super::Millis;
 
@@ -34,8 +36,8 @@ pub struct Subscriber {
     pub url: String,
     pub data_types: u8,
     pub health: Health,
-    /// Its signing keys as stored (`None`: it does not sign).
-    pub signing: Option<String>,
+    /// Its signing keys (`None`: it does not sign).
+    pub signing: Option<Arc<SigningKeys>>,
 }
 
 /// An event stored earlier under an idempotency key.

@@ -8,6 +8,7 @@ use bytes::Bytes;
 use livechat_webhooks::EventType;
 
 use super::delivery::{Attempt, DeliveryId};
+use super::signing::SigningKeys;
 use super::Millis;
 
 /// One attempt to make: everything the sender needs, with the body already composed.
@@ -29,19 +30,13 @@ pub struct DeliveryJob {
     pub signing: Option<JobSigning>,
 }
 
-/// What a signing webhook's attempt is signed with: the webhook's keys as stored (read when the
-/// attempt is made, see [`super::signing::SigningKeys::from_stored`]) and the message id, the
-/// event's `event_unique_id`, the same on every attempt and resend.
-#[derive(Clone, PartialEq, Eq)]
+/// What a signing webhook's attempts are signed with: its keys, as read with the delivery, and
+/// the message id, the event's `event_unique_id` (the same on every attempt and resend). Each
+/// attempt signs with the keys valid at its own time.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobSigning {
-    pub keys: String,
+    pub keys: Arc<SigningKeys>,
     pub message_id: String,
-}
-
-impl std::fmt::Debug for JobSigning {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "JobSigning({}, ***)", self.message_id)
-    }
 }
 
 /// What happens to a delivery after an attempt.

@@ -15,7 +15,24 @@ pub struct License {
     pub created_at: Millis,
 }
 
-/// Checks a license id: 1 to 20 digits, like LiveChat's.
+/// Checks the id of a license being created: a plain number, as LiveChat's are. On top of
+/// [`parse_license_id`] it refuses leading zeros and `0` itself: v2 shows `licence` as a JSON
+/// number, so `"007"` would come back as `7`, which a v2 client cannot send back; and no LiveChat
+/// license is number 0 (PHP clients also treat `"0"` as "no license").
+pub fn parse_new_license_id(text: &str) -> Result<String, Invalid> {
+    let id = parse_license_id(text)?;
+    if id.starts_with('0') {
+        return Err(Invalid::new(
+            "license_id",
+            "must be a plain number from 1 up, without leading zeros (LiveChat license ids are \
+             numbers; `007` would be shown as 7 by the v2 API)",
+        ));
+    }
+    Ok(id)
+}
+
+/// Checks a license id to look up: 1 to 20 digits, like LiveChat's. Lenient on leading zeros, so
+/// a license created before [`parse_new_license_id`] refused them can still be reached.
 pub fn parse_license_id(text: &str) -> Result<String, Invalid> {
     let ok = (1..=20).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_digit());
     if ok {
@@ -59,6 +76,21 @@ mod tests {
         assert!(parse_license_id("12a").is_err());
         assert!(parse_license_id(&"1".repeat(21)).is_err());
         assert!(parse_license_id(&new_license_id()).is_ok());
+        assert!(parse_new_license_id(&new_license_id()).is_ok());
+    }
+
+    #[test]
+    fn new_license_ids_are_plain_numbers() {
+        assert_eq!(parse_new_license_id("1025707").unwrap(), "1025707");
+        assert_eq!(parse_new_license_id("10").unwrap(), "10");
+        for bad in ["007", "0", "00", "12a", ""] {
+            assert_eq!(
+                parse_new_license_id(bad).unwrap_err().field,
+                "license_id",
+                "{bad}"
+            );
+        }
+        assert!(parse_license_id("007").is_ok(), "old ids stay reachable");
     }
 
     #[test]

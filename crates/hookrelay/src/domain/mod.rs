@@ -11,6 +11,7 @@ pub mod ingest_plan;
 pub mod job;
 pub mod license;
 pub mod operational;
+pub mod recovery;
 pub mod secret;
 pub mod signing;
 pub mod tags;

@@ -27,9 +27,16 @@ pub fn hash(secret: &str) -> [u8; 32] {
     Sha256::digest(secret.as_bytes()).into()
 }
 
-/// Compares in time that does not depend on where the inputs differ.
+/// Compares in time that does not depend on where the inputs differ. Inputs of different lengths
+/// are told apart at once: use it on values of a fixed length (hashes), [`same`] otherwise.
 pub fn equal(a: &[u8], b: &[u8]) -> bool {
     a.ct_eq(b).into()
+}
+
+/// Whether a presented secret is the expected one, in time that depends neither on where they
+/// differ nor on their lengths: their SHA-256 digests (always 32 bytes) are compared.
+pub fn same(expected: &str, presented: &str) -> bool {
+    equal(&hash(expected), &hash(presented))
 }
 
 /// Whether `text` is 32 lowercase hex characters (a token or an `event_unique_id`).
@@ -55,5 +62,15 @@ mod tests {
         assert!(equal(&hash(&key), &hash(&key)));
         assert!(!equal(&hash(&key), &hash(&new_api_key())));
         assert!(!equal(b"short", b"longer"));
+    }
+
+    #[test]
+    fn secrets_of_any_length_compare_by_their_digests() {
+        let token = random_hex(16);
+        assert!(same(&token, &token.clone()));
+        assert!(!same(&token, &token[..31]));
+        assert!(!same(&token, ""));
+        assert!(!same("", &token));
+        assert!(same("", ""));
     }
 }

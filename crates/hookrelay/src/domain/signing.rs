@@ -22,7 +22,8 @@ pub const MAX_GRACE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// rotation beyond it ends the grace of the one that would expire first.
 pub const MAX_VALID: usize = 5;
 
-/// The secrets of a signing webhook, the current one first. `Debug` shows only how many.
+/// The secrets of a signing webhook, the current one first, parsed once when read from the
+/// store. `Debug` shows only how many.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SigningKeys {
     keys: Vec<Key>,
@@ -34,12 +35,18 @@ impl std::fmt::Debug for SigningKeys {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Eq)]
 struct Key {
-    /// `whsec_…`.
-    secret: String,
+    secret: SigningSecret,
     /// When a rotated-out secret stops being valid; `None` for the current one.
-    #[serde(skip_serializing_if = "Option::is_none")]
+    expires_at: Option<Millis>,
+}
+
+/// A key as stored: the secret as `whsec_…` text.
+#[derive(Serialize, Deserialize)]
+struct StoredKey {
+    secret: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     expires_at: Option<Millis>,
 }
 
@@ -72,15 +79,25 @@ impl SigningKeys {
     pub fn new(secret: &SigningSecret) -> SigningKeys {
         SigningKeys {
             keys: vec![Key {
-                secret: secret.to_whsec(),
+                secret: secret.clone(),
                 expires_at: None,
             }],
         }
     }
 
-    /// The current secret (the one a new signing webhook or a rotation answers with).
-    pub fn current(&self) -> SigningSecret {
-        SigningSecret::parse(&self.keys[0].secret).expect("stored keys are checked when read")
+    /// Keys that cannot sign: what a stored value that does not parse reads as, so the webhook
+    /// can still be shown, rotated or have signing turned off (see [`SigningKeys::read`]).
+    pub fn unreadable() -> SigningKeys {
+        SigningKeys { keys: Vec::new() }
+    }
+
+    /// The current secret (the one a new signing webhook or a rotation answers with); `None` for
+    /// [`SigningKeys::unreadable`] keys.
+    pub fn current(&self) -> Option<&SigningSecret> {
+        self.keys
+            .first()
+            .filter(|k| k.expires_at.is_none())
+            .map(|k| &k.secret)
     }
 
     /// `new` becomes the current secret; the current one stays valid until `now + grace`. Secrets
@@ -109,7 +126,7 @@ impl SigningKeys {
         self.keys
             .iter()
             .filter(|k| k.expires_at.is_none_or(|at| at > now))
-            .filter_map(|k| SigningSecret::parse(&k.secret).ok())
+            .map(|k| k.secret.clone())
             .collect()
     }
 
@@ -135,19 +152,50 @@ impl SigningKeys {
 
     /// The text stored in the webhook's `signing` column.
     pub fn to_stored(&self) -> String {
-        serde_json::to_string(&self.keys).expect("keys serialize")
+        let stored: Vec<StoredKey> = self
+            .keys
+            .iter()
+            .map(|k| StoredKey {
+                secret: k.secret.to_whsec(),
+                expires_at: k.expires_at,
+            })
+            .collect();
+        serde_json::to_string(&stored).expect("keys serialize")
     }
 
     /// Reads the stored text back.
     pub fn from_stored(text: &str) -> Result<SigningKeys, String> {
-        let keys: Vec<Key> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        if keys.is_empty() {
+        let stored: Vec<StoredKey> =
+            serde_json::from_str(text).map_err(|_| "not a list of signing keys".to_string())?;
+        if stored.is_empty() {
             return Err("no signing secret stored".into());
         }
-        for key in &keys {
-            SigningSecret::parse(&key.secret).map_err(|e| e.to_string())?;
-        }
+        let keys = stored
+            .into_iter()
+            .map(|k| {
+                let secret = SigningSecret::parse(&k.secret).map_err(|e| e.to_string())?;
+                Ok(Key {
+                    secret,
+                    expires_at: k.expires_at,
+                })
+            })
+            .collect::<Result<_, String>>()?;
         Ok(SigningKeys { keys })
+    }
+
+    /// Reads a webhook's stored keys as the store hands them out: a value that does not parse
+    /// (only possible if the database was edited by hand) reads as [`SigningKeys::unreadable`],
+    /// logged without its text, so one bad row does not fail every listing of its license.
+    pub fn read(text: &str) -> SigningKeys {
+        SigningKeys::from_stored(text).unwrap_or_else(|why| {
+            tracing::warn!(why = %why, "a webhook's stored signing keys cannot be read");
+            SigningKeys::unreadable()
+        })
+    }
+
+    /// Whether these keys can sign (false for [`SigningKeys::unreadable`] keys).
+    pub fn can_sign(&self) -> bool {
+        self.current().is_some()
     }
 }
 

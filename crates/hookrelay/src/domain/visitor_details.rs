@@ -16,6 +16,11 @@ const MAX_VALUE: usize = 2000;
 const MAX_URL: usize = 2048;
 /// Most fields in one set.
 pub const MAX_FIELDS: usize = 50;
+/// The largest request body the Visitors API reads. Its only authentication is a token any
+/// webhook receiver holds, so it must not let anyone make the server buffer `max_body_bytes`
+/// (4 MiB) per request; 256 KiB still holds the largest set these rules accept, written plainly
+/// (50 fields with the longest names, values and links: about 210 KB).
+pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// One stored set of details about one visitor.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -329,6 +334,20 @@ mod tests {
                 .field,
             "id"
         );
+    }
+
+    #[test]
+    fn the_largest_accepted_set_fits_in_the_visitors_api_body_limit() {
+        let icon = format!("example.com/{}", "p".repeat(MAX_URL - 12));
+        let link = format!("https://{icon}");
+        let link = &link[..MAX_URL];
+        let fields: Vec<Value> = (0..MAX_FIELDS)
+            .map(|_| json!({"name": "n".repeat(MAX_NAME), "value": "v".repeat(MAX_VALUE), "url": link}))
+            .collect();
+        let body = json!({"license_id": "12345678", "token": "0".repeat(32),
+                          "id": "i".repeat(MAX_NAME), "icon": icon, "fields": fields});
+        parse(body.clone()).unwrap();
+        assert!(body.to_string().len() < MAX_BODY_BYTES);
     }
 
     #[test]

@@ -17,6 +17,8 @@ use crate::domain::event::NewEvent;
 use crate::domain::ingest_plan::Placement;
 use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
+use crate::domain::recovery::Recovery;
+use crate::domain::signing::SigningKeys;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
@@ -129,6 +131,49 @@ pub enum Resend {
     Job(DeliveryJob),
 }
 
+/// The most failed deliveries one step of a bulk recovery looks at (and so changes), in one
+/// transaction: small enough that SQLite's writer is never held for more than a few
+/// milliseconds, so ingest goes on while millions are recovered.
+pub const RECOVER_BATCH: usize = 1000;
+
+/// What one step of a bulk recovery did (see [`Store::recover_failed`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecoveryStep {
+    /// The id to go on after; `None` once the step has looked at the last failed delivery.
+    pub next_after: Option<i64>,
+    /// How many deliveries it made due (in a dry run: would have).
+    pub recovered: u64,
+}
+
+impl RecoveryStep {
+    /// A step that looked at `looked` deliveries out of a batch of `limit`, the last being
+    /// `last`: a batch that was not full was the end.
+    pub fn new(last: Option<i64>, looked: usize, limit: usize, recovered: u64) -> RecoveryStep {
+        RecoveryStep {
+            next_after: last.filter(|_| looked >= limit),
+            recovered,
+        }
+    }
+}
+
+/// Runs a bulk recovery step after step, each starting after the id the previous one ended
+/// with, and adds up what they recovered.
+async fn in_recovery_steps<F, Fut>(mut step: F) -> StoreResult<u64>
+where
+    F: FnMut(i64) -> Fut,
+    Fut: std::future::Future<Output = StoreResult<RecoveryStep>>,
+{
+    let (mut after, mut total) = (0, 0);
+    loop {
+        let done = step(after).await?;
+        total += done.recovered;
+        match done.next_after {
+            Some(id) => after = id,
+            None => return Ok(total),
+        }
+    }
+}
+
 /// Changes to a webhook (`None`: keep).
 #[derive(Debug, Clone, Default)]
 pub struct WebhookChanges {
@@ -137,8 +182,12 @@ pub struct WebhookChanges {
     pub data_types: Option<u8>,
     pub description: Option<Option<String>>,
     pub enabled: Option<bool>,
-    /// The signing keys as stored (`Some(None)`: stop signing).
-    pub signing: Option<Option<String>>,
+    /// The new signing keys (`Some(None)`: stop signing).
+    pub signing: Option<Option<SigningKeys>>,
+    /// Change only if the stored signing keys are still these (`Some(None)`: none), so that two
+    /// changes racing cannot hand out a secret the other one then overwrites; a mismatch is a
+    /// [`StoreError::Conflict`].
+    pub signing_was: Option<Option<SigningKeys>>,
     /// Disabled by hookrelay (with `enabled: Some(false)`): why, when, and whether a
     /// `webhook_disabled` event is to be produced. Enabling (`enabled: Some(true)`) clears the
     /// reason and the failure streak.
@@ -158,6 +207,16 @@ pub struct AutoDisabled {
     pub announce: bool,
 }
 
+/// The text stored for a webhook's signing keys (`None`: it does not sign).
+pub fn stored_signing(keys: &Option<SigningKeys>) -> Option<String> {
+    keys.as_ref().map(SigningKeys::to_stored)
+}
+
+/// The answer to a signing change that lost a race.
+pub const SIGNING_RACE: &str =
+    "the webhook's signing secrets were changed by another request meanwhile; nothing was changed, \
+     try again";
+
 /// Everything hookrelay stores. Implemented by [`sqlite::SqliteStore`] and
 /// [`postgres::PostgresStore`]. The trait holds no rules: the rules it applies are the domain's
 /// pure functions, called with what the backend looked up.
@@ -174,7 +233,6 @@ pub trait Store: Send + Sync + 'static {
     async fn create_license(&self, license: License) -> StoreResult<()>;
     async fn license(&self, license_id: &str) -> StoreResult<Option<License>>;
     async fn license_by_key_hash(&self, hash: [u8; 32]) -> StoreResult<Option<License>>;
-    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>>;
     async fn license_count(&self) -> StoreResult<i64>;
     /// Up to `limit` licenses ordered by `license_id`, starting after `after` (keyset paging, so
     /// an admin's console stays fast however many tenants there are).
@@ -295,6 +353,21 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Resend>;
     /// Pending deliveries (for the queue-depth gauge).
     async fn pending_count(&self) -> StoreResult<i64>;
+    /// Bulk recovery: every failed delivery `which` selects (its failure time, `updated_at`
+    /// while failed, in the window; its webhook still there) becomes pending and due at `now`,
+    /// unparked and unleased, keeping its attempts; returns how many. With `dry_run`, counts
+    /// the same deliveries and changes nothing.
+    ///
+    /// Done in steps of at most [`RECOVER_BATCH`] deliveries, each its own short transaction
+    /// (SQLite: one write in the writer's group commit), walking the license's failed
+    /// deliveries in id order; a delivery that fails again meanwhile is behind the walk and is
+    /// not taken twice. PostgreSQL wakes every node's claimer (`NOTIFY`) after each step.
+    async fn recover_failed(
+        &self,
+        which: &Recovery,
+        dry_run: bool,
+        now: Millis,
+    ) -> StoreResult<u64>;
 
     /// One retention batch, in one short transaction: removes up to `limit` deliveries that
     /// finished (succeeded or failed) before `cutoff`, oldest first, with their attempts; up to

@@ -2,7 +2,8 @@
 //! webhook whose data types follow the support matrix, watching a delivery fail against a
 //! receiver answering 500, redelivering it once the receiver recovers; the admin's license
 //! picker, "Send test", disabling and deleting; stored text shown as text, never run; and
-//! signed webhooks: the "Sign requests" switch, the secret shown once, rotating it.
+//! signed webhooks: the "Sign requests" switch, the secret shown once, rotating it; and
+//! "Resend failed…", the bulk recovery that counts before it resends.
 
 use fantoccini::Locator;
 use livechat_webhooks::EventType;
@@ -11,6 +12,7 @@ use serde_json::json;
 use crate::browser::Browser;
 use crate::harness::{TestLicense, TestServer, ADMIN};
 use crate::receiver::{Answer, Hit, Receiver};
+use crate::recovery::{two_failing_webhooks, visitors_answered};
 use crate::signing::check;
 
 /// Signs in with a license's id and API key and waits for the webhooks page.
@@ -257,6 +259,7 @@ async fn the_console_scripts_never_write_html_strings() {
         "api.js",
         "dom.js",
         "webhooks.js",
+        "recovery.js",
         "deliveries.js",
         "visitors.js",
     ] {
@@ -627,7 +630,12 @@ async fn signing_is_turned_on_and_off_in_the_edit_form_and_copy_falls_back_to_se
     b.click("#wh-save").await;
     b.wait_text("#notice", "Webhook saved.").await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
-    while b.wait(&row).await.text().await.unwrap().contains("signed") {
+    loop {
+        // The list is rebuilt after the save: a row read just as it is replaced is read again.
+        match b.wait(&row).await.text().await {
+            Ok(text) if !text.contains("signed") => break,
+            _ => {}
+        }
         assert!(
             std::time::Instant::now() < deadline,
             "the signed badge stays"
@@ -652,5 +660,115 @@ async fn signing_is_turned_on_and_off_in_the_edit_form_and_copy_falls_back_to_se
         hit.headers.get("webhook-signature").is_none(),
         "{:?}",
         hit.headers
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_counts_then_resends_the_failed_deliveries_of_a_webhook_from_the_console() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let (receiver, bystander, webhook) = two_failing_webhooks(&server, &license).await;
+    for visitor in ["S1", "S2", "S3"] {
+        server
+            .event(
+                &license,
+                json!({"event_type": "visitor_queued", "visitor": {"id": visitor}}),
+            )
+            .await;
+    }
+    let secs = std::time::Duration::from_secs(10);
+    server
+        .wait_deliveries(&license, "status=failed", secs, "all failed", |l| {
+            l.len() == 6
+        })
+        .await;
+    server.wait_idle().await;
+    assert_eq!(receiver.hits().len(), 12);
+
+    let b = Browser::start().await;
+    sign_in_as_license(&b, &server, &license.id, &license.api_key).await;
+    let row = format!("#webhooks tr[data-webhook-id=\"{webhook}\"]");
+    b.click(&format!("{row} .recover-failed")).await;
+    b.wait("#recover-since").await;
+    let ago = b
+        .client
+        .execute(
+            "return Date.now() - new Date(document.getElementById('recover-since').value).getTime();",
+            vec![],
+        )
+        .await
+        .unwrap()
+        .as_f64()
+        .unwrap();
+    let day = 24.0 * 3600.0 * 1000.0;
+    assert!(
+        (day..day + 120_000.0).contains(&ago),
+        "24 hours ago by default: {ago} ms"
+    );
+
+    // A time in the future is refused by the server, and the form says why.
+    b.client
+        .execute(
+            "document.getElementById('recover-since').value = '2999-01-01T00:00';",
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.click("#recover-count").await;
+    b.wait_text("#recover-form .error", "must not be later than")
+        .await;
+    assert_eq!(count(&b, "#recover-confirm").await, 0);
+
+    // Reopened with its default: the count comes first, and nothing is sent yet.
+    b.click(&format!("{row} .recover-failed")).await;
+    assert_eq!(
+        count(&b, "#recover-form").await,
+        0,
+        "the same button closes it"
+    );
+    b.click(&format!("{row} .recover-failed")).await;
+    b.click("#recover-count").await;
+    b.wait_text("#recover-count-text", "3 failed deliveries will be resent")
+        .await;
+    b.wait_text("#recover-confirm", "Resend all 3").await;
+    let shot = b.screenshot("recover-failed").await;
+    assert!(std::fs::metadata(&shot).unwrap().len() > 10_000, "{shot:?}");
+    server.wait_idle().await;
+    assert_eq!(receiver.hits().len(), 12, "counting sends nothing");
+
+    // The target answers again; confirming resends the three, once each.
+    receiver.answer(Answer::Status(200));
+    b.click("#recover-confirm").await;
+    b.wait_text("#recover-result", "3 failed deliveries are being resent")
+        .await;
+    receiver.wait_for(15, secs).await;
+    server
+        .wait_deliveries(
+            &license,
+            &format!("webhook_id={webhook}&status=succeeded"),
+            secs,
+            "the recovered deliveries succeed",
+            |l| l.len() == 3,
+        )
+        .await;
+    server.wait_idle().await;
+    let mut resent = visitors_answered(&receiver, 200);
+    resent.sort();
+    assert_eq!(resent, ["S1", "S2", "S3"], "each resent once");
+    assert_eq!(
+        bystander.hits().len(),
+        12,
+        "the other webhook's are left alone"
+    );
+    let pending = b
+        .wait("#recover-result a")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        pending,
+        format!("#/deliveries?webhook_id={webhook}&status=pending")
     );
 }

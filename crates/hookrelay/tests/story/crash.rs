@@ -20,6 +20,14 @@ pub struct Process {
     pub base: String,
 }
 
+/// A test that fails half-way must not leave its server running.
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// Starts the real binary on `database_url`, listening on `port` (0: any), with `env` added.
 pub fn spawn(
     dir: &std::path::Path,

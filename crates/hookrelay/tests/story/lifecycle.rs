@@ -64,7 +64,7 @@ async fn a_second_server_on_the_same_sqlite_file_refuses_to_start() {
         .current_dir(dir.path())
         .env("HOOKRELAY_DATABASE_URL", &database_url)
         .env("HOOKRELAY_LISTEN", "127.0.0.1:0")
-        .env("HOOKRELAY_ADMIN_TOKEN", "second-admin")
+        .env("HOOKRELAY_ADMIN_TOKEN", "second-admin-token-for-this-story")
         .kill_on_drop(true)
         .output();
     let second = tokio::time::timeout(Duration::from_secs(20), second)

@@ -7,21 +7,15 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::backend::{postgres_url, prepare};
-use crate::harness::{test_config, TestServer};
-use crate::pg_proxy::{target_of, through, Proxy};
+use crate::pg_proxy::server_behind_a_proxy;
 use crate::receiver::{Answer, Receiver};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_postgres_outage_answers_503_keeps_outcomes_and_heals_without_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let direct = postgres_url(dir.path());
-    prepare(&direct, dir.path()).await;
-    let proxy = Proxy::start(target_of(&direct)).await;
-    let mut config = test_config(dir.path());
-    config.database_url = through(&direct, proxy.port);
-    config.retry_schedule = vec![Duration::from_millis(50); 5];
-    let server = TestServer::start_in(dir, config).await;
+    let (server, proxy) = server_behind_a_proxy(|config| {
+        config.retry_schedule = vec![Duration::from_millis(50); 5];
+    })
+    .await;
     let license = server.license().await;
     let receiver = Receiver::start().await;
     server

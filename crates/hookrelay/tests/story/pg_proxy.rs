@@ -76,3 +76,21 @@ pub fn target_of(url: &str) -> String {
         parsed.port().unwrap_or(5432)
     )
 }
+
+/// A server on a fresh PostgreSQL schema reached through a [`Proxy`] the test can cut, with the
+/// test configuration changed by `tweak`.
+pub async fn server_behind_a_proxy(
+    tweak: impl FnOnce(&mut hookrelay::config::Config),
+) -> (crate::harness::TestServer, Proxy) {
+    let dir = tempfile::tempdir().unwrap();
+    let direct = crate::backend::postgres_url(dir.path());
+    crate::backend::prepare(&direct, dir.path()).await;
+    let proxy = Proxy::start(target_of(&direct)).await;
+    let mut config = crate::harness::test_config(dir.path());
+    config.database_url = through(&direct, proxy.port);
+    tweak(&mut config);
+    (
+        crate::harness::TestServer::start_in(dir, config).await,
+        proxy,
+    )
+}

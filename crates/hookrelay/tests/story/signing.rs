@@ -325,3 +325,75 @@ async fn rotating_needs_signing_on_and_a_grace_of_at_most_a_week() {
         "another license's key cannot rotate"
     );
 }
+
+#[story]
+async fn signing_changes_racing_each_other_never_hand_out_a_secret_that_is_not_kept() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    let (id, first) = signing_webhook(&server, &license, &receiver.url).await;
+    let webhook = format!("/v1/licenses/{}/webhooks/{id}", license.id);
+    let rotate = format!("{webhook}/signing-secret");
+
+    // Three rotations at once: each either hands out a secret that signs from then on, or is
+    // refused with 409 (it lost the race and changed nothing).
+    let answers = futures::future::join_all(
+        (0..3).map(|_| server.post(&rotate, &license.api_key, json!({"grace": "1h"}))),
+    )
+    .await;
+    let mut handed_out = vec![first];
+    for (status, body) in &answers {
+        match *status {
+            StatusCode::OK => handed_out.push(body["signing_secret"].as_str().unwrap().into()),
+            StatusCode::CONFLICT => assert!(body.to_string().contains("try again"), "{body}"),
+            other => panic!("{other}: {body}"),
+        }
+    }
+    assert!(
+        handed_out.len() >= 2,
+        "at least one rotation wins: {answers:?}"
+    );
+    server.event(&license, chat_started("C1")).await;
+    let hit = receiver.wait_for(1, SECS).await.remove(0);
+    for secret in &handed_out {
+        assert_eq!(
+            check(&hit, &[secret], &hit.raw),
+            Ok(()),
+            "a secret handed out is not kept"
+        );
+    }
+
+    // Turning signing off while a rotation runs: once off has answered, signing stays off.
+    for _ in 0..3 {
+        let (off, rotated) = tokio::join!(
+            server.call(
+                Method::PATCH,
+                &webhook,
+                &license.api_key,
+                Some(json!({"signing": false}))
+            ),
+            server.post(&rotate, &license.api_key, json!({})),
+        );
+        assert_eq!(off.0, StatusCode::OK, "{}", off.1);
+        assert!(
+            matches!(rotated.0, StatusCode::OK | StatusCode::CONFLICT),
+            "{rotated:?}"
+        );
+        // A rotation that read the keys before off committed finds them gone when it writes.
+        let (_, now) = server.get(&webhook, &license.api_key).await;
+        assert_eq!(
+            now["signing"], false,
+            "off was undone by a racing rotation: {now}"
+        );
+        // Back on for the next round (a new secret).
+        let (status, on) = server
+            .call(
+                Method::PATCH,
+                &webhook,
+                &license.api_key,
+                Some(json!({"signing": true})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{on}");
+    }
+}

@@ -22,6 +22,7 @@ const ASSETS: &[(&str, &str)] = &[
     ("api.js", include_str!("assets/api.js")),
     ("dom.js", include_str!("assets/dom.js")),
     ("webhooks.js", include_str!("assets/webhooks.js")),
+    ("recovery.js", include_str!("assets/recovery.js")),
     ("deliveries.js", include_str!("assets/deliveries.js")),
     ("visitors.js", include_str!("assets/visitors.js")),
 ];

@@ -1,7 +1,11 @@
 //! HTTP Basic authentication of the v2 management API: `Authorization: Basic
-//! base64(login:api_key)`, as LiveChat v2 clients send it (`curl -u login:key`). The license is
-//! found by its login and the key's hash compared with the stored one in constant time. The
-//! header is read by the receiver SDK's [`parse_basic`], the one Basic parser of the workspace.
+//! base64(login:api_key)`, as LiveChat v2 clients send it (`curl -u login:key`). The header is
+//! read by the receiver SDK's [`parse_basic`], the one Basic parser of the workspace.
+//!
+//! The license is found by its API key, as with a Bearer key (by the key's hash, cached), and
+//! only then is the login compared, in constant time, with the found license's (or with nothing
+//! when no license has that key). The login is never looked up: how long that took would tell
+//! whether a login exists. Every wrong pair costs the same work and gets the same answer.
 
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
@@ -32,13 +36,11 @@ impl FromRequestParts<AppState> for BasicLicense {
             .get(AUTHORIZATION)
             .ok_or(ApiError::Unauthorized(ASK))?;
         let (login, key) = parse_basic(header.as_bytes()).ok_or(ApiError::Unauthorized(ASK))?;
-        let hash = secret::hash(&key);
-        let license = state.store.license_by_login(&login).await?;
-        // Compare against something even when the login is unknown, so both failures cost the
-        // same; the answer is the same too.
-        let stored = license.as_ref().map_or([0u8; 32], |l| l.api_key_hash);
+        let license = state.license_by_api_key(&key).await?;
+        let expected = license.as_ref().map_or("", |l| l.login.as_str());
+        let login_matches = secret::same(expected, &login);
         match license {
-            Some(license) if secret::equal(&stored, &hash) => Ok(BasicLicense(license)),
+            Some(license) if login_matches => Ok(BasicLicense(license)),
             _ => Err(ApiError::Unauthorized(WRONG).into()),
         }
     }

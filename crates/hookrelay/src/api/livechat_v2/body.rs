@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::V2Error;
 use super::php_form;
-use crate::api::body::{parse_json_value, read_bytes};
+use crate::api::body::{parse_json_value, read_at_most};
 use crate::api::{ApiError, AppState};
 
 /// The body as a JSON object, whichever encoding it came in.
@@ -17,6 +17,13 @@ impl FromRequest<AppState> for V2Body {
     type Rejection = V2Error;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        V2Body::read(req, state, state.config.max_body_bytes).await
+    }
+}
+
+impl V2Body {
+    /// Reads a body of at most `limit` bytes.
+    pub async fn read(req: Request, state: &AppState, limit: usize) -> Result<V2Body, V2Error> {
         let content_type = req
             .headers()
             .get(CONTENT_TYPE)
@@ -28,7 +35,7 @@ impl FromRequest<AppState> for V2Body {
                     .trim()
                     .to_ascii_lowercase()
             });
-        let bytes = read_bytes(req, state).await?;
+        let bytes = read_at_most(req, state, limit).await?;
         let value = match content_type.as_deref() {
             Some("application/json") => parse_json_value(&bytes)?,
             // curl -d and PHP's CURLOPT_POSTFIELDS with a string send forms; so may a client

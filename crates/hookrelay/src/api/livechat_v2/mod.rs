@@ -32,6 +32,14 @@ pub fn routes() -> Router<AppState> {
         .route_layer(middleware::from_fn(require_version_2))
 }
 
+/// Whether `path` is one of the v2 API's (so its errors are written v2's way).
+pub fn owns(path: &str) -> bool {
+    ["/webhooks", "/visitors"].iter().any(|root| {
+        path.strip_prefix(root)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
+
 /// Refuses requests without `X-API-Version: 2`, before anything else is looked at.
 async fn require_version_2(request: Request, next: Next) -> Result<Response, V2Error> {
     let version = request

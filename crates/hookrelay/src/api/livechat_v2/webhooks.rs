@@ -2,7 +2,7 @@
 //! LiveChat v2's shapes. Creation goes through the same [`create_webhook`] as `/v1`, so the
 //! rules (event and data types, target URL policy) are the same.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use super::auth::BasicLicense;
 use super::body::V2Body;
 use super::error::V2Result;
+use crate::api::path::PathParams;
 use crate::api::webhooks::{create_webhook, WebhookInput};
 use crate::api::{ApiError, AppState};
 use crate::domain::license::License;
@@ -44,8 +45,10 @@ async fn create(
 async fn remove(
     State(state): State<AppState>,
     BasicLicense(license): BasicLicense,
-    Path(id): Path<String>,
+    // A malformed path parameter is refused v2's way, not axum's (text/plain).
+    path: Result<PathParams<String>, ApiError>,
 ) -> V2Result<Json<Value>> {
+    let PathParams(id) = path?;
     if state
         .store
         .delete_webhook(&license.license_id, &id, now_ms())

@@ -87,8 +87,11 @@ impl Op {
     }
 
     /// A required JSON body of component `schema`.
+    /// A required JSON body; every route reading one may answer 408 (it came too slowly) and 413
+    /// (it is, or is declared, larger than `max_body_bytes`).
     pub fn json_body(self, schema: &str) -> Op {
         self.body(json!({"application/json": {"schema": reference(schema)}}))
+            .errors(&[408, 413])
     }
 
     /// An optional JSON body of component `schema` (no body: every field takes its default).

@@ -201,6 +201,13 @@ fn deliveries() -> Vec<Op> {
             .bearer()
             .json(202, "Resending.", "Resending")
             .errors(&[404, 409]),
+        Op::new("post", "/v1/licenses/{license_id}/deliveries/recover", "recoverDeliveries", "deliveries", "Resend failed deliveries in bulk")
+            .describe("Every failed delivery of the license (or of `webhook_id`) whose failure time is within `since`..`until` (inclusive) becomes pending and due now, keeping its attempts; they go out paced by the usual per-target limits, on every node. Deliveries of deleted webhooks are not recovered; those of a disabled webhook wait until it is enabled. `dry_run` answers the same count and changes nothing. Large recoveries are done in batches of 1,000, so ingest is not held up; the answer comes when all are pending.")
+            .bearer()
+            .json_body("RecoveryInput")
+            .json(202, "The failed deliveries are pending again.", "RecoveryCount")
+            .json(200, "Dry run: how many would be resent; nothing changed.", "RecoveryCount")
+            .errors(&[400, 404, 422]),
     ]
 }
 

@@ -24,8 +24,8 @@ fn error_responses() -> Value {
     for (status, meaning) in [
         (
             400,
-            "The request is malformed (not JSON, wrong method for the path, ...), or posts an \
-             event type produced by hookrelay only (`error.field` names it).",
+            "The request is malformed (not one JSON object, a bad path parameter, ...), or posts \
+             an event type produced by hookrelay only (`error.field` names it).",
         ),
         (401, "No or wrong credentials."),
         (
@@ -34,7 +34,11 @@ fn error_responses() -> Value {
         ),
         (404, "No such resource."),
         (409, "The request conflicts with the current state."),
-        (413, "The body is too large."),
+        (408, "The body did not arrive within `body_read_timeout`."),
+        (
+            413,
+            "The body is, or is declared (`Content-Length`) to be, larger than `max_body_bytes`.",
+        ),
         (422, "A field broke a rule; `error.field` names it."),
         (
             503,
@@ -266,6 +270,15 @@ fn deliveries() -> Value {
             "attempts": {"type": "array", "items": reference("Attempt")},
         }))]},
         "Resending": object(&["id", "status"], json!({"id": {"type": "string"}, "status": {"const": "pending"}})),
+        "RecoveryInput": {"type": "object", "required": ["since"], "additionalProperties": false, "properties": {
+            "webhook_id": {"type": "string", "description": "Only this webhook's deliveries (404 if it is not the license's); every webhook's when absent."},
+            "since": {"type": "string", "format": "date-time", "examples": ["2026-12-03T10:00:00Z"], "description": "The earliest failure time recovered: RFC 3339 with `Z` or an offset such as `+02:00`."},
+            "until": {"type": "string", "format": "date-time", "description": "The latest failure time recovered (inclusive); now when absent. Not earlier than `since`."},
+            "dry_run": {"type": "boolean", "default": false, "description": "Only count the deliveries that would be resent; nothing changes."},
+        }},
+        "RecoveryCount": object(&["count"], json!({
+            "count": {"type": "integer", "minimum": 0, "description": "How many failed deliveries were made pending (or, in a dry run, would be)."},
+        })),
     })
 }
 

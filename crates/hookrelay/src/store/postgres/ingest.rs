@@ -8,7 +8,9 @@
 //! in that order, so they cannot deadlock; the loser of a race waits and then sees the winner's
 //! commit. Requests of one license in one batch are planned in order, each seeing the previous.
 
+use crate::domain::signing::SigningKeys;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::Error;
@@ -123,7 +125,9 @@ async fn look_up<C: GenericClient>(
             url: w.get(3),
             data_types: w.get::<_, i32>(4) as u8,
             health: rows::health(w, 6),
-            signing: w.get(14),
+            signing: w
+                .get::<_, Option<String>>(14)
+                .map(|text| Arc::new(SigningKeys::read(&text))),
         };
         let license: String = w.get(0);
         let known = by_license.entry(license).or_default();

@@ -22,11 +22,10 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "retention",
         include_str!("migrations/0005_retention.sql"),
     ),
-    // Version 6 is another branch's step.
     (
-        7,
+        6,
         "operational",
-        include_str!("migrations/0007_operational.sql"),
+        include_str!("migrations/0006_operational.sql"),
     ),
 ];
 

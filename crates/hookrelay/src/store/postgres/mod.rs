@@ -19,6 +19,7 @@ mod listener;
 mod migrate;
 mod open;
 mod pool;
+mod recovery;
 mod rows;
 mod sql;
 mod webhooks;
@@ -38,12 +39,13 @@ use crate::domain::health::window_ms;
 use crate::domain::ingest_plan::Placement;
 use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
+use crate::domain::recovery::Recovery;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::{now_ms, Millis};
 use crate::store::{
     DeliveryDetail, HealthChanges, Ingested, News, NextDue, Notices, Purged, Resend, Store,
-    StoreError, StoreResult, WebhookChanges,
+    StoreError, StoreResult, WebhookChanges, RECOVER_BATCH,
 };
 use committer::Committer;
 use ingest::IngestRequest;
@@ -100,11 +102,6 @@ impl Store for PostgresStore {
         Ok(row.map_err(error::db)?.as_ref().map(rows::license))
     }
 
-    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>> {
-        let row = accounts::license_by_login(&self.client().await?, login).await;
-        Ok(row.map_err(error::db)?.as_ref().map(rows::license))
-    }
-
     async fn license_count(&self) -> StoreResult<i64> {
         accounts::license_count(&self.client().await?)
             .await
@@ -154,11 +151,17 @@ impl Store for PostgresStore {
         now: Millis,
     ) -> StoreResult<Option<Webhook>> {
         let mut c = self.client().await?;
-        webhooks::update(&mut c, license_id, id, &changes, now, &self.channel)
+        let updated = webhooks::update(&mut c, license_id, id, &changes, now, &self.channel)
             .await
             .map_err(error::db)?;
         drop(c);
-        self.webhook(license_id, id).await
+        match updated {
+            webhooks::Updated::Missing => Ok(None),
+            webhooks::Updated::Stale => {
+                Err(StoreError::Conflict(crate::store::SIGNING_RACE.into()))
+            }
+            webhooks::Updated::Done => self.webhook(license_id, id).await,
+        }
     }
 
     async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool> {
@@ -404,6 +407,29 @@ impl Store for PostgresStore {
         deliveries::pending_count(&self.client().await?)
             .await
             .map_err(error::db)
+    }
+
+    async fn recover_failed(
+        &self,
+        which: &Recovery,
+        dry_run: bool,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        crate::store::in_recovery_steps(|after| async move {
+            let mut c = self.client().await?;
+            recovery::step(
+                &mut c,
+                which,
+                after,
+                RECOVER_BATCH,
+                dry_run,
+                now,
+                &self.channel,
+            )
+            .await
+            .map_err(error::db)
+        })
+        .await
     }
 
     async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use livechat_webhooks::{compose_body, DataTypes, EventType, Sections};
+use std::sync::Arc;
 use tokio_postgres::Row;
 
 use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
@@ -71,8 +72,7 @@ pub fn webhook(row: &Row) -> RowResult<Webhook> {
         health: health(row, 9),
         signing: row
             .get::<_, Option<String>>(17)
-            .map(|text| SigningKeys::from_stored(&text).map_err(|e| bad("signing", e)))
-            .transpose()?,
+            .map(|text| SigningKeys::read(&text)),
         disabled_reason: row.get(18),
         disabled_at: row.get(19),
     })
@@ -144,8 +144,8 @@ pub fn job(row: &Row, offset: usize) -> RowResult<DeliveryJob> {
         lease_until: row.get::<_, Option<i64>>(offset + 16).unwrap_or(0),
         signing: row
             .get::<_, Option<String>>(offset + 17)
-            .map(|keys| JobSigning {
-                keys,
+            .map(|text| JobSigning {
+                keys: Arc::new(SigningKeys::read(&text)),
                 message_id: unique_id.clone(),
             }),
     })

@@ -10,8 +10,16 @@ use super::sql::{accounts, deliveries, targets};
 use crate::domain::Millis;
 use crate::store::WebhookChanges;
 
-/// Applies `changes`; returns whether the webhook exists. A new target or re-enabling makes its
-/// parked deliveries due now, for any node.
+/// What [`update`] did.
+pub enum Updated {
+    Missing,
+    /// The stored signing keys were not the ones the change expected: nothing was changed.
+    Stale,
+    Done,
+}
+
+/// Applies `changes`. A new target or re-enabling makes its parked deliveries due now, for any
+/// node.
 ///
 /// The target rows of the old and the new URL are locked first, as recording attempts does, so
 /// that a transition of either target (parking by target) and this move (unparking by webhook)
@@ -23,10 +31,10 @@ pub async fn update(
     changes: &WebhookChanges,
     now: Millis,
     channel: &str,
-) -> Result<bool, Error> {
+) -> Result<Updated, Error> {
     let tx = c.transaction().await?;
     let Some((was_enabled, old_key)) = accounts::lock_webhook(&tx, license_id, id).await? else {
-        return Ok(false);
+        return Ok(Updated::Missing);
     };
     let new_key = changes.url.as_ref().map(|(_, key)| key.as_str());
     let mut keys: Vec<&str> = [Some(old_key.as_str()), new_key]
@@ -37,9 +45,12 @@ pub async fn update(
     keys.dedup();
     targets::lock_targets(&tx, &keys).await?;
     if !accounts::update_webhook(&tx, license_id, id, changes, now).await? {
-        // An auto-disable whose streak a success ended meanwhile: nothing changed.
-        tx.commit().await?;
-        return Ok(true);
+        if changes.auto_disabled.is_some() {
+            // An auto-disable whose streak a success ended meanwhile: nothing changed.
+            tx.commit().await?;
+            return Ok(Updated::Done);
+        }
+        return Ok(Updated::Stale);
     }
     let moved = new_key.is_some_and(|k| k != old_key);
     let enabled = changes.enabled.unwrap_or(was_enabled);
@@ -55,7 +66,7 @@ pub async fn update(
         deliveries::notify(&tx, channel).await?;
     }
     tx.commit().await?;
-    Ok(true)
+    Ok(Updated::Done)
 }
 
 /// Removes a webhook and fails its pending deliveries; returns whether it existed.

@@ -8,16 +8,13 @@ use rusqlite::Connection;
 use crate::store::StoreError;
 
 /// The schema steps, in order: step N brings a database from version N-1 to N.
-pub(super) const MIGRATIONS: [&str; 7] = [
+pub(super) const MIGRATIONS: [&str; 6] = [
     include_str!("schema.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
-    // Version 6 is another branch's step, which takes this place when it lands (before any
-    // release); until then the step does nothing.
-    "SELECT 1;\n",
-    include_str!("schema_v7.sql"),
+    include_str!("schema_v6.sql"),
 ];
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open; more are opened on demand under load.
@@ -33,17 +30,45 @@ pub(super) const READER_CACHE_KIB: u32 = 2 * 1024;
 /// with retention on, the file and its WAL stop growing (SQLite reuses freed pages by itself).
 const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// Creates the database file readable and writable by its owner only (0600), unless it exists:
+/// it holds target passwords and license tokens. SQLite gives the `-wal` and `-shm` files it
+/// creates later the mode of the database file, so they are 0600 too. An existing file keeps its
+/// mode (the operator may have chosen it), with a warning when others can read it.
+pub(super) fn create_private(path: &str) -> anyhow::Result<()> {
+    if path == ":memory:" {
+        return Ok(());
+    }
+    private_file(path).map_err(|e| anyhow::anyhow!("cannot create {path}: {e}"))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path)?.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                "{path} can be read by other users (mode {mode:o}); it holds target passwords \
+                 and license tokens: `chmod 600` it and its -wal and -shm files"
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Opens `path` for writing, creating it with mode 0600 if it does not exist (whatever the umask).
+fn private_file(path: &str) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.create(true).truncate(false).write(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)
+}
+
 /// Takes the exclusive lock on `PATH.lock` (none for an in-memory database).
 pub(super) fn lock_file(path: &str) -> anyhow::Result<Option<File>> {
     if path == ":memory:" {
         return Ok(None);
     }
     let lock_path = format!("{path}.lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
+    let file = private_file(&lock_path)
         .map_err(|e| anyhow::anyhow!("cannot open the lock file {lock_path}: {e}"))?;
     match file.try_lock() {
         Ok(()) => Ok(Some(file)),

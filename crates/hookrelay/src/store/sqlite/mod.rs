@@ -24,15 +24,17 @@ use crate::domain::health::window_ms;
 use crate::domain::ingest_plan::Placement;
 use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
+use crate::domain::recovery::Recovery;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{
     DeliveryDetail, HealthChanges, Ingested, NextDue, Notices, Purged, Resend, Store, StoreError,
-    StoreResult, WebhookChanges,
+    StoreResult, WebhookChanges, RECOVER_BATCH,
 };
 use connection::{
-    connect, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB, WRITER_CACHE_KIB,
+    connect, create_private, lock_file, migrate, sql_error, READERS, READER_CACHE_KIB,
+    WRITER_CACHE_KIB,
 };
 use writer::Writer;
 
@@ -55,6 +57,7 @@ impl SqliteStore {
                 std::fs::create_dir_all(dir)?;
             }
             let lock = lock_file(&p)?;
+            create_private(&p)?;
             let conn = connect(&p, WRITER_CACHE_KIB)?;
             migrate(&conn)?;
             queries::backfill_target_keys(&conn)?;
@@ -150,12 +153,6 @@ impl Store for SqliteStore {
 
     async fn license_by_key_hash(&self, hash: [u8; 32]) -> StoreResult<Option<License>> {
         self.read(move |c| queries::license_where(c, "api_key_hash", &hash.to_vec()))
-            .await
-    }
-
-    async fn license_by_login(&self, login: &str) -> StoreResult<Option<License>> {
-        let login = login.to_string();
-        self.read(move |c| queries::license_where(c, "login", &login))
             .await
     }
 
@@ -356,6 +353,28 @@ impl Store for SqliteStore {
 
     async fn pending_count(&self) -> StoreResult<i64> {
         self.read(queries::pending_count).await
+    }
+
+    async fn recover_failed(
+        &self,
+        which: &Recovery,
+        dry_run: bool,
+        now: Millis,
+    ) -> StoreResult<u64> {
+        super::in_recovery_steps(|after| {
+            let which = which.clone();
+            let step = move |c: &Connection| {
+                queries::recover_failed_step(c, &which, after, RECOVER_BATCH, dry_run, now)
+            };
+            async move {
+                if dry_run {
+                    self.read(step).await
+                } else {
+                    self.write(step).await
+                }
+            }
+        })
+        .await
     }
 
     async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {

@@ -59,8 +59,7 @@ pub fn webhook(row: &Row) -> rusqlite::Result<Webhook> {
         health: health(row, 9)?,
         signing: row
             .get::<_, Option<String>>(17)?
-            .map(|text| SigningKeys::from_stored(&text).map_err(|e| bad_value(17, e)))
-            .transpose()?,
+            .map(|text| SigningKeys::read(&text)),
         disabled_reason: row.get(18)?,
         disabled_at: row.get(19)?,
     })

@@ -1,5 +1,6 @@
-// The webhooks section: list, add, edit, enable/disable, delete, "Send test", and signing
-// (the "Sign requests" switch, rotating the secret with a grace period).
+// The webhooks section: list, add, edit, enable/disable, delete, "Send test", signing
+// (the "Sign requests" switch, rotating the secret with a grace period), and "Resend failed…"
+// (the bulk recovery form of recovery.js).
 // The data-type checkboxes follow the server's support matrix: a data type the chosen event
 // does not carry is disabled and unchecked, so an unsupported combination cannot be chosen.
 // A signing secret is shown once, in a panel, and kept nowhere else: not in storage, not in a
@@ -7,6 +8,7 @@
 
 import { call, licensePath, supportMatrix } from './api.js';
 import { h, replace, codeBlock, badge, empty, errorBox, focusHeading, time } from './dom.js';
+import { recoveryForm } from './recovery.js';
 
 export async function webhooksPage(root, ctx) {
   const [matrix, list] = await Promise.all([supportMatrix(), call('GET', licensePath('/webhooks'))]);
@@ -77,36 +79,41 @@ export async function webhooksPage(root, ctx) {
         h('button', { type: 'button', class: 'edit', on: { click: () => openForm(w) } }, 'Edit'), toggle,
         w.signing ? h('button', { type: 'button', class: 'rotate-secret', 'aria-expanded': 'false',
           on: { click: (ev) => toggleRotation(w, ev.currentTarget) } }, 'Rotate secret') : null,
+        h('button', { type: 'button', class: 'recover-failed', 'aria-expanded': 'false',
+          on: { click: (ev) => toggleRecovery(w, ev.currentTarget) } }, 'Resend failed\u2026'),
         h('a', { href: `#/deliveries?webhook_id=${encodeURIComponent(w.id)}` }, 'Deliveries'), remove)));
   };
 
-  // One rotation form at a time, in a row of its own under the webhook's row.
-  let rotation = null;
-  const closeRotation = () => {
-    if (!rotation) return;
-    rotation.row.remove();
-    rotation.button.setAttribute('aria-expanded', 'false');
-    rotation.button.focus();
-    rotation = null;
+  // One inline form at a time (rotating the secret, resending failed deliveries), in a row of
+  // its own under the webhook's row.
+  let inline = null;
+  const closeInline = () => {
+    if (!inline) return;
+    inline.row.remove();
+    inline.button.setAttribute('aria-expanded', 'false');
+    inline.button.focus();
+    inline = null;
   };
-  const toggleRotation = (w, button) => {
-    const same = rotation && rotation.button === button;
-    closeRotation();
+  const toggleInline = (button, form) => {
+    const same = inline && inline.button === button;
+    closeInline();
     if (same) return;
-    const row = h('tr', { class: 'rotate-row' }, h('td', { colspan: '5' }, rotationForm(w, {
-      rotated: async (answer) => {
-        closeRotation();
-        showSecret(secretSlot, answer, answer.previous_secrets_valid_until || []);
-        ctx.notify('Signing secret rotated.');
-        await reload();
-      },
-      cancel: closeRotation,
-    })));
+    const row = h('tr', { class: 'inline-row' }, h('td', { colspan: '5' }, form()));
     button.closest('tr').after(row);
     button.setAttribute('aria-expanded', 'true');
-    rotation = { row, button };
-    row.querySelector('select').focus();
+    inline = { row, button };
+    row.querySelector('select, input').focus();
   };
+  const toggleRotation = (w, button) => toggleInline(button, () => rotationForm(w, {
+    rotated: async (answer) => {
+      closeInline();
+      showSecret(secretSlot, answer, answer.previous_secrets_valid_until || []);
+      ctx.notify('Signing secret rotated.');
+      await reload();
+    },
+    cancel: closeInline,
+  }));
+  const toggleRecovery = (w, button) => toggleInline(button, () => recoveryForm(w, { close: closeInline }));
 
   replace(listSlot, disabledBanners(list.webhooks), silentBanners(list.webhooks), table(list.webhooks));
   replace(root,
@@ -174,7 +181,7 @@ function rotationForm(w, { rotated, cancel }) {
     h('option', { value: '24h', selected: true }, '24 hours'),
     h('option', { value: '7d' }, '7 days'));
   const submit = h('button', { type: 'submit', class: 'primary', id: 'rotate-confirm' }, 'Rotate secret');
-  return h('form', { class: 'rotate-form', id: 'rotate-form', 'aria-label': `Rotate the signing secret of the ${w.event_type} webhook`,
+  return h('form', { class: 'inline-form', id: 'rotate-form', 'aria-label': `Rotate the signing secret of the ${w.event_type} webhook`,
     on: { submit: async (ev) => {
       ev.preventDefault();
       replace(error);

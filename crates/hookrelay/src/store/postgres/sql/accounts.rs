@@ -8,7 +8,7 @@ use crate::domain::license::License;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::postgres::rows::{LICENSE_COLUMNS, WEBHOOK_COLUMNS, WEBHOOK_FROM};
-use crate::store::WebhookChanges;
+use crate::store::{stored_signing, WebhookChanges};
 
 pub async fn setting<C: GenericClient>(c: &C, key: &str) -> Result<Option<String>, Error> {
     let row = query_opt(c, "SELECT value FROM settings WHERE key = $1", &[&key]).await?;
@@ -61,11 +61,6 @@ pub async fn license_by_key_hash<C: GenericClient>(
 ) -> Result<Option<Row>, Error> {
     let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE api_key_hash = $1");
     query_opt(c, &sql, &[&hash]).await
-}
-
-pub async fn license_by_login<C: GenericClient>(c: &C, login: &str) -> Result<Option<Row>, Error> {
-    let sql = format!("SELECT {LICENSE_COLUMNS} FROM licenses WHERE login = $1");
-    query_opt(c, &sql, &[&login]).await
 }
 
 pub async fn license_count<C: GenericClient>(c: &C) -> Result<i64, Error> {
@@ -178,7 +173,8 @@ pub async fn update_webhook<C: GenericClient>(
             last_failure = CASE WHEN $7 THEN NULL ELSE last_failure END,
             updated_at = $8
          WHERE license_id = $1 AND id = $2
-           AND ($15::bigint IS NULL OR failing_since = $15)",
+           AND ($15::bigint IS NULL OR failing_since = $15)
+           AND (NOT $16 OR signing IS NOT DISTINCT FROM $17)",
         &[
             &license_id,
             &id,
@@ -190,11 +186,13 @@ pub async fn update_webhook<C: GenericClient>(
             &now,
             &key,
             &ch.signing.is_some(),
-            &ch.signing.clone().flatten(),
+            &ch.signing.as_ref().and_then(stored_signing),
             &ch.auto_disabled.as_ref().map(|d| d.reason.as_str()),
             &ch.auto_disabled.as_ref().map(|d| d.at),
             &ch.auto_disabled.as_ref().is_some_and(|d| d.announce),
             &ch.auto_disabled.as_ref().map(|d| d.failing_since),
+            &ch.signing_was.is_some(),
+            &ch.signing_was.as_ref().and_then(stored_signing),
         ],
     )
     .await?;

@@ -1,5 +1,6 @@
 //! Deliveries after ingest: claiming them (`FOR UPDATE SKIP LOCKED` plus a lease, so several
-//! nodes never take the same one), recording attempts, handing them back, listing and resending.
+//! nodes never take the same one), recording attempts, handing them back, listing, resending and
+//! recovering failed ones in bulk.
 
 use deadpool_postgres::GenericClient;
 use tokio_postgres::{Error, Row};
@@ -7,6 +8,7 @@ use tokio_postgres::{Error, Row};
 use super::{execute, query, query_opt};
 use crate::domain::delivery::{DeliveryFilter, DeliveryId};
 use crate::domain::job::{AttemptRecord, Outcome};
+use crate::domain::recovery::Recovery;
 use crate::domain::Millis;
 use crate::store::postgres::rows::{ATTEMPT_COLUMNS, BODY_COLUMNS, DELIVERY_COLUMNS, JOB_COLUMNS};
 use crate::store::NextDue;
@@ -259,6 +261,58 @@ pub async fn lease_now<C: GenericClient>(
     );
     let statement = c.prepare_cached(&sql).await?;
     c.query_one(&statement, &[&id.0, &now, &lease_until]).await
+}
+
+/// The next `limit` failed deliveries of the license after id `after`, in id order (index
+/// `deliveries_by_license_status`), each with whether `which` selects it: failed inside the
+/// window, of the webhook asked for (if any), whose webhook still exists. Rows: `(id, selected)`.
+pub async fn failed_after<C: GenericClient>(
+    c: &C,
+    which: &Recovery,
+    after: i64,
+    limit: usize,
+) -> Result<Vec<Row>, Error> {
+    query(
+        c,
+        "SELECT d.id, (d.updated_at BETWEEN $3 AND $4 AND ($2::text IS NULL OR d.webhook_id = $2)
+                       AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id))
+         FROM deliveries d WHERE d.license_id = $1 AND d.status = 2 AND d.id > $5
+         ORDER BY d.id LIMIT $6",
+        &[
+            &which.license_id,
+            &which.webhook_id,
+            &which.window.since,
+            &which.window.until,
+            &after,
+            &(limit as i64),
+        ],
+    )
+    .await
+}
+
+/// Makes the failed deliveries `ids` pending and due at `now`, keeping their attempts; returns
+/// how many. Their webhooks are locked `FOR SHARE` first, so a webhook being deleted right now
+/// either goes first (its deliveries are then left failed) or waits and then fails them again:
+/// nothing is left pending for a webhook that is gone. A delivery resent meanwhile (no longer
+/// failed) is left alone.
+pub async fn make_failed_due<C: GenericClient>(
+    c: &C,
+    ids: &[i64],
+    now: Millis,
+) -> Result<u64, Error> {
+    execute(
+        c,
+        "WITH live AS (
+             SELECT w.id FROM webhooks w
+             WHERE w.id IN (SELECT webhook_id FROM deliveries WHERE id = ANY($1))
+             FOR SHARE
+         )
+         UPDATE deliveries d SET status = 0, parked = false, next_attempt_at = $2,
+                lease_until = NULL, updated_at = $2
+         FROM live WHERE d.id = ANY($1) AND d.status = 2 AND d.webhook_id = live.id",
+        &[&ids, &now],
+    )
+    .await
 }
 
 pub async fn pending_count<C: GenericClient>(c: &C) -> Result<i64, Error> {

@@ -1,14 +1,18 @@
-//! Deliveries: claiming due ones, recording attempts, leases, listing, resending.
+//! Deliveries: claiming due ones, recording attempts, leases, listing, resending, recovering
+//! failed ones in bulk.
 
+use crate::domain::signing::SigningKeys;
 use bytes::Bytes;
 use livechat_webhooks::{compose_body, DataTypes, EventType, Sections};
 use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::Arc;
 
 use super::super::rows;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::job::{AttemptRecord, DeliveryJob, JobSigning, Outcome};
+use crate::domain::recovery::Recovery;
 use crate::domain::Millis;
-use crate::store::{NextDue, Resend};
+use crate::store::{NextDue, RecoveryStep, Resend};
 
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
@@ -49,8 +53,8 @@ fn job(row: &rusqlite::Row) -> rusqlite::Result<DeliveryJob> {
         url: row.get(6)?,
         body: Bytes::from(body),
         lease_until: row.get::<_, Option<i64>>(16)?.unwrap_or(0),
-        signing: row.get::<_, Option<String>>(17)?.map(|keys| JobSigning {
-            keys,
+        signing: row.get::<_, Option<String>>(17)?.map(|text| JobSigning {
+            keys: Arc::new(SigningKeys::read(&text)),
             message_id: unique_id.clone(),
         }),
     })
@@ -294,6 +298,56 @@ pub fn lease_for_resend(
     )?;
     let sql = format!("SELECT {JOB_COLUMNS} {JOB_JOINS} WHERE d.id = ?1");
     conn.query_row(&sql, [id.0], job).map(Resend::Job)
+}
+
+/// One step of a bulk recovery (see [`crate::store::Store::recover_failed`]): looks at the next
+/// `limit` failed deliveries of the license after id `after`, in id order, and makes those that
+/// `which` selects pending and due at `now` (only counts them when `dry_run`). One step is one
+/// write in the writer's group commit, so a big recovery never holds the writer for long.
+pub fn recover_failed_step(
+    conn: &Connection,
+    which: &Recovery,
+    after: i64,
+    limit: usize,
+    dry_run: bool,
+    now: Millis,
+) -> rusqlite::Result<RecoveryStep> {
+    let looked: Vec<(i64, bool)> = conn
+        .prepare_cached(
+            "SELECT d.id, d.updated_at BETWEEN ?3 AND ?4 AND (?2 IS NULL OR d.webhook_id = ?2)
+                    AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id)
+             FROM deliveries d WHERE d.license_id = ?1 AND d.status = 2 AND d.id > ?5
+             ORDER BY d.id LIMIT ?6",
+        )?
+        .query_map(
+            params![
+                which.license_id,
+                which.webhook_id,
+                which.window.since,
+                which.window.until,
+                after,
+                limit as i64
+            ],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )?
+        .collect::<rusqlite::Result<_>>()?;
+    let selected = looked.iter().filter(|(_, selected)| *selected);
+    let recovered = if dry_run {
+        selected.count() as u64
+    } else {
+        let mut due = conn.prepare_cached(
+            "UPDATE deliveries SET status = 0, parked = 0, next_attempt_at = ?2,
+                    lease_until = NULL, updated_at = ?2
+             WHERE id = ?1 AND status = 2",
+        )?;
+        let mut n = 0;
+        for (id, _) in selected {
+            n += due.execute(params![id, now])? as u64;
+        }
+        n
+    };
+    let last = looked.last().map(|(id, _)| *id);
+    Ok(RecoveryStep::new(last, looked.len(), limit, recovered))
 }
 
 pub fn pending_count(conn: &Connection) -> rusqlite::Result<i64> {

@@ -1,8 +1,10 @@
 //! Storing a request's events and their deliveries: look up what the ingest plan needs, plan
 //! ([`crate::domain::ingest_plan::plan`]), write what it decided.
 
+use crate::domain::signing::SigningKeys;
 use livechat_webhooks::EventType;
 use rusqlite::{params, Connection, OptionalExtension};
+use std::sync::Arc;
 
 use super::super::rows;
 use crate::domain::delivery::DeliveryId;
@@ -153,7 +155,9 @@ fn subscribers(
                 webhook_id: r.get(0)?,
                 url: r.get(1)?,
                 data_types: r.get(2)?,
-                signing: r.get(3)?,
+                signing: r
+                    .get::<_, Option<String>>(3)?
+                    .map(|text| Arc::new(SigningKeys::read(&text))),
                 health: rows::health(r, 4)?,
             })
         })?

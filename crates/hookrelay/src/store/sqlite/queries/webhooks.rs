@@ -6,7 +6,7 @@ use super::super::rows::{self, WEBHOOK_COLUMNS, WEBHOOK_FROM};
 use super::targets::{forget_probe_of, unpark_webhook};
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
-use crate::store::WebhookChanges;
+use crate::store::{stored_signing, WebhookChanges, SIGNING_RACE};
 
 pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
     conn.execute(
@@ -87,7 +87,8 @@ pub fn update_webhook(
             last_failure_at = CASE WHEN ?7 THEN NULL ELSE last_failure_at END,
             last_failure = CASE WHEN ?7 THEN NULL ELSE last_failure END,
             updated_at = ?8
-         WHERE license_id = ?1 AND id = ?2 AND (?15 IS NULL OR failing_since = ?15)",
+         WHERE license_id = ?1 AND id = ?2 AND (?15 IS NULL OR failing_since = ?15)
+           AND (NOT ?16 OR signing IS ?17)",
         params![
             license_id,
             id,
@@ -99,16 +100,25 @@ pub fn update_webhook(
             now,
             key,
             c.signing.is_some(),
-            c.signing.clone().flatten(),
+            c.signing.as_ref().and_then(stored_signing),
             c.auto_disabled.as_ref().map(|d| d.reason.as_str()),
             c.auto_disabled.as_ref().map(|d| d.at),
             c.auto_disabled.as_ref().is_some_and(|d| d.announce),
-            c.auto_disabled.as_ref().map(|d| d.failing_since)
+            c.auto_disabled.as_ref().map(|d| d.failing_since),
+            c.signing_was.is_some(),
+            c.signing_was.as_ref().and_then(stored_signing)
         ],
     )?;
-    if changed == 0 {
-        // An auto-disable whose streak a success ended meanwhile.
+    if changed == 0 && c.auto_disabled.is_some() {
+        // An auto-disable whose streak a success ended meanwhile: nothing changed.
         return webhook(conn, license_id, id);
+    }
+    if changed == 0 {
+        // It exists (read above, in this transaction): the signing guard did not hold.
+        return Err(rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
+            Some(SIGNING_RACE.into()),
+        ));
     }
     let moved = key.is_some_and(|k| k != old_key);
     let enabled = c.enabled.unwrap_or(was_enabled);

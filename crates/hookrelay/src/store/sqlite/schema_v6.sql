@@ -1,4 +1,4 @@
--- hookrelay's SQLite schema, version 7 (applied on top of version 5; 6 is another step's):
+-- hookrelay's SQLite schema, version 6 (applied on top of version 5):
 -- auto-disable and operational events.
 --
 -- A webhook's failure streak (from its first unsuccessful attempt since its last success), kept
