@@ -51,6 +51,9 @@ pub struct Config {
     /// How long finished deliveries (with their attempts and events) and chats' remembered tags
     /// are kept; pending deliveries are kept whatever their age.
     pub retention: Duration,
+    /// How long a webhook's target may answer no HTTP 200, while its deliveries keep failing,
+    /// before hookrelay disables the webhook (and says why, with a `webhook_disabled` event).
+    pub disable_after: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -71,6 +74,7 @@ impl fmt::Debug for Config {
             .field("attempt_timeout", &self.attempt_timeout)
             .field("success_any_2xx", &self.success_any_2xx)
             .field("retention", &self.retention)
+            .field("disable_after", &self.disable_after)
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +102,7 @@ pub struct RawConfig {
     pub max_connections: Option<usize>,
     pub log_format: Option<String>,
     pub retention: Option<String>,
+    pub disable_after: Option<String>,
 }
 
 /// A list written either as a TOML array or as one comma-separated string (the env form).
@@ -190,6 +195,7 @@ impl RawConfig {
             max_connections: parse_num("HOOKRELAY_MAX_CONNECTIONS")?,
             log_format: get("HOOKRELAY_LOG_FORMAT"),
             retention: get("HOOKRELAY_RETENTION"),
+            disable_after: get("HOOKRELAY_DISABLE_AFTER"),
         })
     }
 
@@ -217,6 +223,7 @@ impl RawConfig {
             max_connections: over.max_connections.or(self.max_connections),
             log_format: over.log_format.or(self.log_format),
             retention: over.retention.or(self.retention),
+            disable_after: over.disable_after.or(self.disable_after),
         }
     }
 
@@ -276,6 +283,10 @@ impl RawConfig {
         let retention = duration(raw.retention, "retention")?;
         if retention < Duration::from_secs(1) {
             return Err(bad("retention", "must be at least 1s"));
+        }
+        let disable_after = duration(raw.disable_after, "disable_after")?;
+        if disable_after < Duration::from_millis(100) {
+            return Err(bad("disable_after", "must be at least 100ms"));
         }
         let positive = |v: Option<usize>, name| match v {
             Some(0) | None => Err(bad(name, "must be at least 1")),
@@ -338,6 +349,7 @@ impl RawConfig {
             max_connections,
             log_format,
             retention,
+            disable_after,
         })
     }
 }

@@ -9,7 +9,7 @@
 //! - [`domain`]: validated types (licenses, webhooks, target URLs, events, deliveries).
 //! - [`store`]: the storage trait and its backends.
 //! - [`dispatch`]: the delivery engine and its pure policies.
-//! - [`upkeep`]: background upkeep (the retention purge).
+//! - [`upkeep`]: background upkeep (retention, auto-disable, operational events).
 //! - [`api`]: the HTTP API.
 //! - [`connections`]: serving it: connection cap, header and idle timeouts, graceful stop.
 //! - [`config`]: defaults, file, environment, flags.
@@ -78,11 +78,24 @@ pub async fn run_and_report(
         stop_rx,
     );
     started(&engine);
-    let purge = tokio::spawn(upkeep::retention::run(
-        store.clone(),
-        config.retention,
-        stop_rx_for_upkeep,
-    ));
+    let upkeep = [
+        tokio::spawn(upkeep::retention::run(
+            store.clone(),
+            config.retention,
+            stop_rx_for_upkeep.clone(),
+        )),
+        tokio::spawn(upkeep::auto_disable::run(
+            store.clone(),
+            engine.clone(),
+            config.disable_after,
+            stop_rx_for_upkeep.clone(),
+        )),
+        tokio::spawn(upkeep::notices::run(
+            store.clone(),
+            engine.clone(),
+            stop_rx_for_upkeep,
+        )),
+    ];
     let state = api::AppState {
         store: store.clone(),
         engine,
@@ -102,7 +115,9 @@ pub async fn run_and_report(
     tracing::info!("shutting down: finishing attempts under way");
     let _ = stop_tx.send(true);
     tasks.join().await;
-    let _ = purge.await;
+    for task in upkeep {
+        let _ = task.await;
+    }
     store.close().await;
     tracing::info!("stopped");
     result.map_err(Into::into)

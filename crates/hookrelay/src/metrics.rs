@@ -86,6 +86,10 @@ fn describe() {
         "Deliveries held by this node's engine."
     );
     describe_counter!(
+        "hookrelay_webhooks_disabled_total",
+        "Webhooks hookrelay disabled because their target answered no HTTP 200 for disable_after."
+    );
+    describe_counter!(
         "hookrelay_purged_total",
         "Rows removed by retention, by kind (deliveries, attempts, events, chat_tags)."
     );
@@ -102,6 +106,7 @@ fn describe() {
     counter!("hookrelay_retries_scheduled_total").absolute(0);
     counter!("hookrelay_deliveries_created_total").absolute(0);
     counter!("hookrelay_deliveries_deferred_total").absolute(0);
+    counter!("hookrelay_webhooks_disabled_total").absolute(0);
 }
 
 /// The metrics in Prometheus text format.
@@ -122,6 +127,10 @@ pub fn events_accepted(event_type: &'static str, deliveries: usize) {
 /// Deliveries failed after waiting their whole retry window for a silent target.
 pub fn deliveries_given_up(n: u64) {
     counter!("hookrelay_deliveries_completed_total", "outcome" => "failed").increment(n);
+}
+
+pub fn webhook_disabled() {
+    counter!("hookrelay_webhooks_disabled_total").increment(1);
 }
 
 pub fn deliveries_deferred(n: usize) {

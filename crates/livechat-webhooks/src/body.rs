@@ -11,6 +11,8 @@ pub struct Sections {
     pub pre_chat_survey: Option<String>,
     pub ticket: Option<String>,
     pub canned_response: Option<String>,
+    pub webhook: Option<String>,
+    pub delivery: Option<String>,
 }
 
 impl Sections {
@@ -21,6 +23,8 @@ impl Sections {
             DataType::PreChatSurvey => self.pre_chat_survey.as_deref(),
             DataType::Ticket => self.ticket.as_deref(),
             DataType::CannedResponse => self.canned_response.as_deref(),
+            DataType::Webhook => self.webhook.as_deref(),
+            DataType::Delivery => self.delivery.as_deref(),
         }
     }
 
@@ -31,6 +35,8 @@ impl Sections {
             DataType::PreChatSurvey => &mut self.pre_chat_survey,
             DataType::Ticket => &mut self.ticket,
             DataType::CannedResponse => &mut self.canned_response,
+            DataType::Webhook => &mut self.webhook,
+            DataType::Delivery => &mut self.delivery,
         }
     }
 }

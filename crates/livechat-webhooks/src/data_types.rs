@@ -16,16 +16,22 @@ pub enum DataType {
     PreChatSurvey,
     Ticket,
     CannedResponse,
+    /// A webhook of hookrelay (operational event `webhook_disabled`).
+    Webhook,
+    /// A delivery of hookrelay (operational event `delivery_failed`).
+    Delivery,
 }
 
 impl DataType {
     /// Every data type, in the order sections appear in a webhook body.
-    pub const ALL: [DataType; 5] = [
+    pub const ALL: [DataType; 7] = [
         DataType::Chat,
         DataType::Visitor,
         DataType::PreChatSurvey,
         DataType::Ticket,
         DataType::CannedResponse,
+        DataType::Webhook,
+        DataType::Delivery,
     ];
 
     /// The name used on the wire and as the body's key (`"pre_chat_survey"`).
@@ -36,6 +42,8 @@ impl DataType {
             DataType::PreChatSurvey => "pre_chat_survey",
             DataType::Ticket => "ticket",
             DataType::CannedResponse => "canned_response",
+            DataType::Webhook => "webhook",
+            DataType::Delivery => "delivery",
         }
     }
 
@@ -64,7 +72,7 @@ impl FromStr for DataType {
 /// Why a list of data types was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DataTypeError {
-    #[error("unknown data type `{0}`; expected one of chat, visitor, pre_chat_survey, ticket, canned_response")]
+    #[error("unknown data type `{0}`; expected one of chat, visitor, pre_chat_survey, ticket, canned_response, webhook, delivery")]
     Unknown(String),
     #[error("{event_type} does not carry `{data_type}`; it carries: {}", list(.event_type.supported_data_types()))]
     NotSupported {
@@ -180,6 +188,8 @@ mod tests {
         assert_eq!(names(EventType::ChatChanged), "chat, visitor");
         assert_eq!(names(EventType::TicketCreated), "ticket");
         assert_eq!(names(EventType::CannedResponseChanged), "canned_response");
+        assert_eq!(names(EventType::WebhookDisabled), "webhook");
+        assert_eq!(names(EventType::DeliveryFailed), "delivery");
     }
 
     #[test]

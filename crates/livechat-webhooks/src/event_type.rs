@@ -1,4 +1,5 @@
-//! The six event types LiveChat can send, and which data types each may carry.
+//! The six event types LiveChat can send, the two operational ones hookrelay produces itself,
+//! and which data types each may carry.
 
 use std::fmt;
 use std::str::FromStr;
@@ -19,18 +20,35 @@ pub enum EventType {
     TicketCreated,
     /// Added to LiveChat in 2017; carries `canned_response`.
     CannedResponseChanged,
+    /// Operational (produced by hookrelay only): a webhook was disabled because its target kept
+    /// failing; carries `webhook`.
+    WebhookDisabled,
+    /// Operational (produced by hookrelay only): a delivery failed for good (its retries ran out,
+    /// or it was given up); carries `delivery`.
+    DeliveryFailed,
 }
 
 impl EventType {
     /// Every event type, in the order the documentation lists them.
-    pub const ALL: [EventType; 6] = [
+    pub const ALL: [EventType; 8] = [
         EventType::VisitorQueued,
         EventType::ChatStarted,
         EventType::ChatEnded,
         EventType::ChatChanged,
         EventType::TicketCreated,
         EventType::CannedResponseChanged,
+        EventType::WebhookDisabled,
+        EventType::DeliveryFailed,
     ];
+
+    /// The operational event types: hookrelay produces them about its own webhooks and
+    /// deliveries; a chat system may not post them.
+    pub const OPERATIONAL: [EventType; 2] = [EventType::WebhookDisabled, EventType::DeliveryFailed];
+
+    /// Whether hookrelay produces this event type itself (see [`EventType::OPERATIONAL`]).
+    pub fn is_operational(self) -> bool {
+        matches!(self, EventType::WebhookDisabled | EventType::DeliveryFailed)
+    }
 
     /// The name used on the wire (`"chat_started"`).
     pub fn as_str(self) -> &'static str {
@@ -41,6 +59,8 @@ impl EventType {
             EventType::ChatChanged => "chat_changed",
             EventType::TicketCreated => "ticket_created",
             EventType::CannedResponseChanged => "canned_response_changed",
+            EventType::WebhookDisabled => "webhook_disabled",
+            EventType::DeliveryFailed => "delivery_failed",
         }
     }
 
@@ -53,6 +73,8 @@ impl EventType {
             EventType::ChatChanged => &[Chat, Visitor],
             EventType::TicketCreated => &[Ticket],
             EventType::CannedResponseChanged => &[CannedResponse],
+            EventType::WebhookDisabled => &[Webhook],
+            EventType::DeliveryFailed => &[Delivery],
         }
     }
 
@@ -65,6 +87,8 @@ impl EventType {
             }
             EventType::TicketCreated => DataType::Ticket,
             EventType::CannedResponseChanged => DataType::CannedResponse,
+            EventType::WebhookDisabled => DataType::Webhook,
+            EventType::DeliveryFailed => DataType::Delivery,
         }
     }
 
@@ -82,7 +106,7 @@ impl fmt::Display for EventType {
 
 /// The error for a string that names no event type.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown event type `{0}`; expected one of visitor_queued, chat_started, chat_ended, chat_changed, ticket_created, canned_response_changed")]
+#[error("unknown event type `{0}`; expected one of visitor_queued, chat_started, chat_ended, chat_changed, ticket_created, canned_response_changed, webhook_disabled, delivery_failed")]
 pub struct UnknownEventType(pub String);
 
 impl FromStr for EventType {
@@ -116,6 +140,15 @@ mod tests {
         for e in EventType::ALL {
             assert!(e.supports(e.primary_data_type()), "{e}");
         }
+    }
+
+    #[test]
+    fn only_the_two_operational_types_are_operational() {
+        let operational: Vec<_> = EventType::ALL
+            .into_iter()
+            .filter(|e| e.is_operational())
+            .collect();
+        assert_eq!(operational, EventType::OPERATIONAL);
     }
 
     #[test]

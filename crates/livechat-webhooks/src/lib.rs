@@ -26,7 +26,7 @@ pub use body::{compose_body, Sections};
 pub use data_types::{DataType, DataTypeError, DataTypes};
 pub use event_type::{EventType, UnknownEventType};
 pub use payload::{
-    CannedResponse, Chat, ChatMessage, CustomVariable, PreChatSurveyAnswer, PreChatSurveyItem,
-    Ticket, TicketAuthor, TicketEvent, TicketGroup, TicketPerson, TicketRequester, TicketSource,
-    Visitor, WebhookPayload,
+    CannedResponse, Chat, ChatMessage, CustomVariable, Delivery, PreChatSurveyAnswer,
+    PreChatSurveyItem, Ticket, TicketAuthor, TicketEvent, TicketGroup, TicketPerson,
+    TicketRequester, TicketSource, Visitor, Webhook, WebhookPayload,
 };

@@ -35,6 +35,10 @@ pub struct WebhookPayload {
     pub ticket: Option<Ticket>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub canned_response: Option<CannedResponse>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<Webhook>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<Delivery>,
     #[serde(flatten)]
     pub extra: Extra,
 }
@@ -286,6 +290,46 @@ fn whole<E: serde::de::Error>(number: serde_json::Number) -> Result<i64, E> {
                 .map(|f| f as i64)
         })
         .ok_or_else(|| E::custom(format!("{number} is not an integer of 64 bits")))
+}
+
+/// Data type `webhook` (operational event `webhook_disabled`): a hookrelay webhook that was
+/// disabled because its target kept failing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Webhook {
+    pub id: String,
+    /// Its target URL, the password redacted.
+    pub url: String,
+    /// The event type it subscribes to.
+    pub event_type: EventType,
+    /// A sentence saying since when its target failed and how it last failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_reason: Option<String>,
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
+}
+
+/// Data type `delivery` (operational event `delivery_failed`): a delivery whose retries ran out
+/// or that was given up.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// `dlv_` and a number.
+    pub id: String,
+    pub webhook_id: String,
+    /// The event type of the event it carried.
+    pub event_type: EventType,
+    /// The `event_unique_id` of the event it carried.
+    pub event_unique_id: String,
+    pub attempts: i64,
+    /// The last HTTP status the target answered (`null`: it never answered).
+    #[serde(default)]
+    pub last_status_code: Option<u16>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(flatten)]
+    pub extra: Extra,
 }
 
 fn string_or_number<'de, D: Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {

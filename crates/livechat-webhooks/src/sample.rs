@@ -93,6 +93,31 @@ pub fn canned_response() -> Value {
     })
 }
 
+/// A `webhook` section, as hookrelay writes it in a `webhook_disabled` event.
+pub fn webhook() -> Value {
+    json!({
+        "id": "5f3a9c2e7b1d4e8fa06c3b9d2e7f1a4c",
+        "url": "https://integration:***@example.com/livechat/webhook",
+        "event_type": "chat_ended",
+        "disabled_reason": "its target answered no HTTP 200 since 2026-03-02T09:14:05.120Z \
+                            (5 days); the last attempt got HTTP 503",
+        "disabled_at": "2026-03-07T09:14:31.870Z"
+    })
+}
+
+/// A `delivery` section, as hookrelay writes it in a `delivery_failed` event.
+pub fn delivery() -> Value {
+    json!({
+        "id": "dlv_48213",
+        "webhook_id": "5f3a9c2e7b1d4e8fa06c3b9d2e7f1a4c",
+        "event_type": "chat_ended",
+        "event_unique_id": "0123456789abcdef0123456789abcdef",
+        "attempts": 9,
+        "last_status_code": 503,
+        "last_error": "HTTP 503 (only HTTP 200 counts as delivered)"
+    })
+}
+
 /// The sample section for one data type.
 pub fn section(event_type: EventType, data_type: DataType) -> Value {
     match data_type {
@@ -101,6 +126,8 @@ pub fn section(event_type: EventType, data_type: DataType) -> Value {
         DataType::PreChatSurvey => pre_chat_survey(),
         DataType::Ticket => ticket(),
         DataType::CannedResponse => canned_response(),
+        DataType::Webhook => webhook(),
+        DataType::Delivery => delivery(),
     }
 }
 

@@ -142,6 +142,8 @@ fn describe(payload: &WebhookPayload) -> String {
         ("pre_chat_survey", payload.pre_chat_survey.is_some()),
         ("ticket", payload.ticket.is_some()),
         ("canned_response", payload.canned_response.is_some()),
+        ("webhook", payload.webhook.is_some()),
+        ("delivery", payload.delivery.is_some()),
     ];
     let data_types: Vec<&str> = present
         .iter()

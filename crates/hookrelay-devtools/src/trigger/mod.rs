@@ -26,7 +26,8 @@ const SHOWN_RESPONSE_BYTES: usize = 4096;
 #[derive(Debug, Clone, clap::Args)]
 pub struct TriggerArgs {
     /// The event to send: visitor_queued, chat_started, chat_ended, chat_changed,
-    /// ticket_created or canned_response_changed. Optional with --file.
+    /// ticket_created, canned_response_changed, or one of hookrelay's operational events
+    /// (webhook_disabled, delivery_failed). Optional with --file.
     #[arg(value_name = "EVENT_TYPE", required_unless_present = "file")]
     pub event_type: Option<EventType>,
 

@@ -14,7 +14,7 @@ pub enum ApiError {
     /// 400: the body is not JSON (or not the expected encoding).
     #[error("{0}")]
     Malformed(String),
-    /// 422: a field broke a rule.
+    /// 422: a field broke a rule (400 for a value that may never be sent: [`Invalid::refused`]).
     #[error("{0}")]
     Invalid(#[from] Invalid),
     /// 401: no or wrong credentials.
@@ -48,6 +48,7 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Invalid(i) if i.refused => StatusCode::BAD_REQUEST,
             ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden => StatusCode::FORBIDDEN,

@@ -135,6 +135,8 @@ pub async fn create_webhook(
         updated_at: now,
         health: Health::default(),
         signing: input.signing.then(|| SigningKeys::new(&new_secret())),
+        disabled_reason: None,
+        disabled_at: None,
     };
     state.store.create_webhook(webhook.clone()).await?;
     Ok(webhook)
@@ -227,6 +229,7 @@ async fn change(
         enabled: patch.enabled,
         signing,
         signing_was,
+        auto_disabled: None,
     };
     let webhook = state
         .store
@@ -371,6 +374,8 @@ pub fn view(w: &Webhook) -> Value {
         "data_types": w.data_types,
         "description": w.description,
         "enabled": w.enabled,
+        "disabled_reason": w.disabled_reason,
+        "disabled_at": w.disabled_at.map(rfc3339),
         "signing": w.signing.is_some(),
         "created_at": rfc3339(w.created_at),
         "updated_at": rfc3339(w.updated_at),

@@ -5,7 +5,8 @@
 //! than the documentation shows and the relay must pass them through unchanged.
 
 use livechat_webhooks::{
-    CannedResponse, Chat, DataType, EventType, PreChatSurveyItem, Sections, Ticket, Visitor,
+    CannedResponse, Chat, DataType, Delivery, EventType, PreChatSurveyItem, Sections, Ticket,
+    Visitor, Webhook,
 };
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
@@ -69,6 +70,12 @@ impl NewEvent {
             Some(_) => return Err(Invalid::new(field("event_type"), "must be a string")),
             None => return Err(Invalid::new(field("event_type"), "is required")),
         };
+        if event_type.is_operational() {
+            return Err(Invalid::refused(
+                field("event_type"),
+                format!("{event_type} is produced by hookrelay only; it cannot be posted"),
+            ));
+        }
         let unique_id = match object.remove("event_unique_id") {
             Some(Value::String(s)) if secret::is_hex32(&s) => s,
             Some(_) => {
@@ -150,6 +157,8 @@ fn check_shape(data_type: DataType, section: &Value, name: &str) -> Result<(), I
         DataType::PreChatSurvey => typed::<Vec<PreChatSurveyItem>>(section, name).map(drop),
         DataType::Ticket => typed::<Ticket>(section, name).map(drop),
         DataType::CannedResponse => typed::<CannedResponse>(section, name).map(drop),
+        DataType::Webhook => typed::<Webhook>(section, name).map(drop),
+        DataType::Delivery => typed::<Delivery>(section, name).map(drop),
     }
 }
 
@@ -278,6 +287,29 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.field, "events[1].event_type");
         assert!(parse_batch(json!({"events": []}), 10).is_err());
+    }
+
+    #[test]
+    fn operational_event_types_are_refused_as_produced_by_hookrelay_only() {
+        for event_type in EventType::OPERATIONAL {
+            let err = parse(json!({"event_type": event_type.as_str(),
+                                   "webhook": {"id": "w", "url": "u", "event_type": "chat_ended"}}))
+            .unwrap_err();
+            assert_eq!(err.field, "event_type");
+            assert!(err.refused);
+            assert!(
+                err.message.contains("produced by hookrelay only"),
+                "{}",
+                err.message
+            );
+        }
+        let err = parse_batch(
+            json!({"events": [{"event_type": "visitor_queued", "visitor": {"id": "S"}},
+                              {"event_type": "delivery_failed"}]}),
+            10,
+        )
+        .unwrap_err();
+        assert_eq!(err.field, "events[1].event_type");
     }
 
     #[test]

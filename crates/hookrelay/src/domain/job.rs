@@ -51,6 +51,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub delivery_id: DeliveryId,
+    /// Its delivery's webhook, whose failure streak the attempt extends or ends.
+    pub webhook_id: String,
     pub attempt: Attempt,
     pub outcome: Outcome,
     /// The key of the target the attempt went to ([`super::target::TargetUrl::key`]), so that

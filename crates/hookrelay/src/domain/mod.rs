@@ -1,13 +1,16 @@
 //! Domain types, parsed and validated at the edge so that the rest of the server never checks them
 //! again: licenses, webhooks and their target URLs, incoming events, deliveries, secrets; and the
-//! pure rules over them: the ingest plan, the `chat_changed` tag rule, a target's health.
+//! pure rules over them: the ingest plan, the `chat_changed` tag rule, a target's health, when a
+//! failing webhook is disabled, and the operational events hookrelay produces.
 
+pub mod auto_disable;
 pub mod delivery;
 pub mod event;
 pub mod health;
 pub mod ingest_plan;
 pub mod job;
 pub mod license;
+pub mod operational;
 pub mod recovery;
 pub mod secret;
 pub mod signing;
@@ -22,6 +25,9 @@ pub mod webhook;
 pub struct Invalid {
     pub field: String,
     pub message: String,
+    /// Not a value that breaks a rule but one that may never be sent here at all (an
+    /// operational event type, produced by hookrelay only): a 400 rather than a 422.
+    pub refused: bool,
 }
 
 impl Invalid {
@@ -29,6 +35,15 @@ impl Invalid {
         Invalid {
             field: field.into(),
             message: message.into(),
+            refused: false,
+        }
+    }
+
+    /// An [`Invalid`] for a value that may never be sent here (see [`Invalid::refused`]).
+    pub fn refused(field: impl Into<String>, message: impl Into<String>) -> Invalid {
+        Invalid {
+            refused: true,
+            ..Invalid::new(field, message)
         }
     }
 }

@@ -24,6 +24,11 @@ pub struct Webhook {
     pub health: Health,
     /// Its signing keys, when it signs its requests (`None`: it does not).
     pub signing: Option<SigningKeys>,
+    /// Why hookrelay disabled it (its target kept failing for `disable_after`); `None` while it
+    /// is enabled or when it was disabled by hand.
+    pub disabled_reason: Option<String>,
+    /// When hookrelay disabled it.
+    pub disabled_at: Option<Millis>,
 }
 
 /// Longest accepted description.

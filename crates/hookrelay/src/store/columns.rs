@@ -5,7 +5,8 @@
 /// joined: [`WEBHOOK_FROM`]).
 pub const WEBHOOK_COLUMNS: &str = "w.id, w.license_id, w.url, w.event_type, w.data_types, \
      w.description, w.enabled, w.created_at, w.updated_at, t.misses, t.silent_since, t.probe_at, \
-     t.probing, t.probe_level, t.last_miss_at, t.last_error, t.probe_id, w.signing";
+     t.probing, t.probe_level, t.last_miss_at, t.last_error, t.probe_id, w.signing, \
+     w.disabled_reason, w.disabled_at";
 pub const WEBHOOK_FROM: &str = "webhooks w LEFT JOIN targets t ON t.key = w.target_key";
 
 /// A target's health columns, from targets `t`.

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+use crate::domain::auto_disable::Failing;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::ingest_plan::Placement;
@@ -100,6 +101,16 @@ impl Purged {
     }
 }
 
+/// What hookrelay still owes operational events for: webhooks it disabled and deliveries that
+/// failed for good, each until [`Store::clear_notices`] says its event was ingested.
+#[derive(Debug, Clone, Default)]
+pub struct Notices {
+    /// Webhooks disabled by hookrelay whose `webhook_disabled` event is still to be produced.
+    pub disabled: Vec<Webhook>,
+    /// Deliveries (with their license) whose `delivery_failed` event is still to be produced.
+    pub failed: Vec<(String, Delivery)>,
+}
+
 /// A delivery with everything needed to show it: the exact body and every attempt.
 #[derive(Debug, Clone)]
 pub struct DeliveryDetail {
@@ -177,6 +188,23 @@ pub struct WebhookChanges {
     /// changes racing cannot hand out a secret the other one then overwrites; a mismatch is a
     /// [`StoreError::Conflict`].
     pub signing_was: Option<Option<SigningKeys>>,
+    /// Disabled by hookrelay (with `enabled: Some(false)`): why, when, and whether a
+    /// `webhook_disabled` event is to be produced. Enabling (`enabled: Some(true)`) clears the
+    /// reason and the failure streak.
+    pub auto_disabled: Option<AutoDisabled>,
+}
+
+/// Why and when hookrelay disabled a webhook.
+#[derive(Debug, Clone)]
+pub struct AutoDisabled {
+    pub reason: String,
+    pub at: Millis,
+    /// The start of the failure streak the decision was made on: if the webhook's streak is no
+    /// longer that one (a success ended it meanwhile), nothing is changed.
+    pub failing_since: Millis,
+    /// Whether its `webhook_disabled` event is to be produced
+    /// ([`crate::domain::auto_disable::announces`]).
+    pub announce: bool,
 }
 
 /// The text stored for a webhook's signing keys (`None`: it does not sign).
@@ -215,7 +243,8 @@ pub trait Store: Send + Sync + 'static {
     async fn webhook(&self, license_id: &str, id: &str) -> StoreResult<Option<Webhook>>;
     /// Applies `changes`; returns the webhook as it is now, or `None` if it does not exist. A new
     /// URL or a change of `enabled` makes its parked deliveries due now (the new target may
-    /// answer; a re-enabled webhook starts afresh), with a wake-up for every node.
+    /// answer; a re-enabled webhook starts afresh), with a wake-up for every node. An
+    /// [`AutoDisabled`] change whose failure streak is over by now changes nothing.
     async fn update_webhook(
         &self,
         license_id: &str,
@@ -246,7 +275,9 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<DeliveryJob>>;
     /// When the claimer has work next.
     async fn next_due_at(&self) -> StoreResult<NextDue>;
-    /// Records finished attempts, moves their deliveries on and releases their leases; then, in
+    /// Records finished attempts, moves their deliveries on and releases their leases (a delivery
+    /// that failed for good gets a notice for its `delivery_failed` event); keeps each webhook's
+    /// failure streak as [`crate::domain::auto_disable::track`] says; then, in
     /// the same transaction, updates each target's stored health as
     /// [`crate::domain::health::Health::after_attempts`] says and applies its effect: parking the
     /// target's never-answered deliveries (to be given up `window` after its silence began) or
@@ -272,7 +303,8 @@ pub trait Store: Send + Sync + 'static {
     /// `now + watchdog`) and makes its least-tried parked delivery due now, to be that probe.
     /// Returns how many probes were armed.
     async fn arm_probes(&self, now: Millis, watchdog: Duration) -> StoreResult<usize>;
-    /// Fails (with a `not sent` attempt saying why, ending with the target's last error) up to
+    /// Fails (with a `not sent` attempt saying why, ending with the target's last error, and a
+    /// notice for its `delivery_failed` event) up to
     /// `limit` parked deliveries whose wait is over, of enabled webhooks whose target's silence
     /// was confirmed at or after `confirmed_since`. Returns how many.
     async fn give_up_parked(
@@ -282,6 +314,18 @@ pub trait Store: Send + Sync + 'static {
         message: &str,
         limit: usize,
     ) -> StoreResult<u64>;
+    /// Enabled webhooks failing since `since_before` or earlier, with their failure streak: the
+    /// candidates for [`crate::domain::auto_disable::should_disable`].
+    async fn failing_webhooks(&self, since_before: Millis) -> StoreResult<Vec<(Webhook, Failing)>>;
+    /// Up to `limit` of each kind of notice still owed (oldest first).
+    async fn notices(&self, limit: usize) -> StoreResult<Notices>;
+    /// Marks notices as done: webhooks `(id, disabled_at)` (a later disable keeps its own) and
+    /// deliveries.
+    async fn clear_notices(
+        &self,
+        webhooks: Vec<(String, Millis)>,
+        deliveries: Vec<DeliveryId>,
+    ) -> StoreResult<()>;
     /// Makes due the parked deliveries whose webhook's target is not silent: a safety net for
     /// races that park a delivery just as its target recovers or its webhook moves elsewhere.
     /// Returns how many.

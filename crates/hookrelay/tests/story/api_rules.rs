@@ -204,15 +204,7 @@ async fn health_readiness_and_metrics_answer() {
         )
         .await;
     receiver.wait_for(1, Duration::from_secs(5)).await;
-    let text = server
-        .client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = server.metrics().await;
     assert!(text.contains("hookrelay_events_accepted_total"), "{text}");
     assert!(text.contains("hookrelay_deliveries_pending"), "{text}");
 }

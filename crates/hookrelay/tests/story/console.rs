@@ -298,15 +298,11 @@ async fn a_webhook_whose_target_is_silent_shows_a_banner_saying_since_when_and_w
             )
             .await;
     }
-    let path = format!("/v1/licenses/{}/webhooks/{webhook}", license.id);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while server.get(&path, &license.api_key).await.1["target_health"]["state"] != "silent" {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the target never went silent"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    server
+        .wait_webhook(&license, &webhook, "the target never went silent", |w| {
+            w["target_health"]["state"] == "silent"
+        })
+        .await;
     let b = Browser::start().await;
     sign_in_as_license(&b, &server, &license.id, &license.api_key).await;
     let banner = format!(".banner-silent[data-webhook-id=\"{webhook}\"]");
@@ -330,6 +326,56 @@ async fn a_webhook_whose_target_is_silent_shows_a_banner_saying_since_when_and_w
     b.client.refresh().await.unwrap();
     b.wait_text("#webhooks", "chat_started").await;
     assert_eq!(count(&b, ".banner-silent").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_webhook_hookrelay_disabled_shows_a_banner_with_the_reason_until_it_is_enabled() {
+    let server = TestServer::start_with(|c| {
+        c.disable_after = std::time::Duration::from_millis(500);
+        c.retry_schedule = vec![std::time::Duration::from_millis(100); 30];
+    })
+    .await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    receiver.answer(Answer::Status(503));
+    let webhook = server
+        .webhook(&license, &receiver.url, "visitor_queued", &[])
+        .await;
+    server
+        .event(
+            &license,
+            json!({"event_type": "visitor_queued", "visitor": {"id": "S1"}}),
+        )
+        .await;
+    server
+        .wait_webhook(&license, &webhook, "the webhook was never disabled", |w| {
+            w["enabled"] == false
+        })
+        .await;
+    let b = Browser::start().await;
+    sign_in_as_license(&b, &server, &license.id, &license.api_key).await;
+    let banner = format!(".banner-disabled[data-webhook-id=\"{webhook}\"]");
+    let text = b
+        .wait_text(&banner, "hookrelay disabled the visitor_queued webhook")
+        .await;
+    assert!(
+        text.contains("HTTP 503"),
+        "the last status is shown: {text}"
+    );
+    assert!(text.contains("no HTTP 200 from"), "since when: {text}");
+    let row = format!("#webhooks tr[data-webhook-id=\"{webhook}\"]");
+    b.wait_text(&row, "auto-disabled").await;
+    b.screenshot("webhook-auto-disabled").await;
+    // Enabling it clears the reason, and the banner goes.
+    receiver.answer(Answer::Status(200));
+    b.click(&format!("{row} .toggle")).await;
+    b.wait_text(&row, "enabled").await;
+    assert_eq!(count(&b, ".banner-disabled").await, 0);
+    server
+        .wait_webhook(&license, &webhook, "the reason stayed", |w| {
+            w["disabled_reason"].is_null()
+        })
+        .await;
 }
 
 /// The signing secret the once-only panel shows right now.

@@ -259,6 +259,37 @@ impl TestServer {
         }
     }
 
+    /// The Prometheus text of `/metrics`.
+    pub async fn metrics(&self) -> String {
+        let response = self.client.get(self.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    }
+
+    /// Polls webhook `id` until `done` holds for it and returns it; panics after 10 s, saying
+    /// `what` did not happen.
+    pub async fn wait_webhook(
+        &self,
+        license: &TestLicense,
+        id: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let path = format!("/v1/licenses/{}/webhooks/{id}", license.id);
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let (status, webhook) = self.get(&path, &license.api_key).await;
+            assert_eq!(status, StatusCode::OK, "{webhook}");
+            if done(&webhook) {
+                return webhook;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{what}: {webhook:#}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// The only delivery of the license (after one event to one webhook).
     pub async fn only_delivery_id(&self, license: &TestLicense) -> String {
         let list = self.deliveries(license, "").await;

@@ -164,6 +164,37 @@ async fn a_json_body_creates_a_webhook_too() {
 }
 
 #[story]
+async fn operational_event_types_can_be_subscribed_to_with_their_data_types() {
+    let server = TestServer::start().await;
+    let license = v2_license(&server, LOGIN).await;
+    for (event, data_type) in [
+        ("webhook_disabled", "webhook"),
+        ("delivery_failed", "delivery"),
+    ] {
+        let url = format!("https://ops.example.com/{event}");
+        let (status, _, created) = answer(post_form(
+            &server,
+            &license,
+            format!("event_type={event}&data_types[]={data_type}&url={url}"),
+        ))
+        .await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        assert_v2_webhook(&created["events"][0], &license, event, &[data_type], &url);
+    }
+    let (status, _, refused) = answer(post_form(
+        &server,
+        &license,
+        "event_type=delivery_failed&data_types[]=chat&url=https://ops.example.com/x",
+    ))
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{refused}");
+    assert!(
+        refused["error"].as_str().unwrap().contains("delivery"),
+        "{refused}"
+    );
+}
+
+#[story]
 async fn listing_shows_every_webhook_of_the_license_and_no_other() {
     let server = TestServer::start().await;
     let license = v2_license(&server, LOGIN).await;

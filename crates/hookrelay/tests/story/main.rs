@@ -7,6 +7,7 @@ mod harness;
 mod receiver;
 
 mod api_rules;
+mod auto_disable;
 mod console;
 mod crash;
 mod credentials;

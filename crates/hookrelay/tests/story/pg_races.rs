@@ -34,6 +34,7 @@ fn due_now() -> Placement {
 fn unanswered(target_key: &str) -> AttemptRecord {
     AttemptRecord {
         delivery_id: DeliveryId(i64::MAX),
+        webhook_id: String::new(),
         attempt: Attempt {
             attempt_no: 1,
             started_at: now_ms(),
@@ -85,6 +86,8 @@ async fn two_nodes() -> Nodes {
             updated_at: now_ms(),
             health: Default::default(),
             signing: None,
+            disabled_reason: None,
+            disabled_at: None,
         })
         .await
         .unwrap();

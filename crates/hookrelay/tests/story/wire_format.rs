@@ -53,7 +53,9 @@ async fn every_event_and_data_type_combination_arrives_in_the_seed_format() {
                     &subset,
                 )
                 .await;
-            expected.push((path, event_type, subset));
+            if !event_type.is_operational() {
+                expected.push((path, event_type, subset));
+            }
         }
     }
     let mut unique_ids = std::collections::HashMap::new();
@@ -61,6 +63,19 @@ async fn every_event_and_data_type_combination_arrives_in_the_seed_format() {
     let mut order = EventType::ALL.to_vec();
     order.sort_by_key(|e| *e != EventType::ChatChanged);
     for event_type in order {
+        if event_type.is_operational() {
+            // Produced by hookrelay only: its webhooks above get nothing from producers.
+            let (status, answer) = server
+                .post(
+                    &format!("/v1/licenses/{}/events", license.id),
+                    &license.api_key,
+                    sample_event(event_type),
+                )
+                .await;
+            assert_eq!(status, 400, "{answer}");
+            assert_eq!(answer["error"]["field"], "event_type", "{answer}");
+            continue;
+        }
         let accepted = server.event(&license, sample_event(event_type)).await;
         assert_eq!(
             accepted["deliveries"],
@@ -74,7 +89,8 @@ async fn every_event_and_data_type_combination_arrives_in_the_seed_format() {
     let hits = receiver
         .wait_for(expected.len(), Duration::from_secs(10))
         .await;
-    assert_eq!(hits.len(), expected.len());
+    server.wait_idle().await;
+    assert_eq!(receiver.hits().len(), expected.len());
     for (path, event_type, subset) in expected {
         let hit = hits
             .iter()

@@ -149,7 +149,11 @@ fn events() -> Vec<Op> {
             "events",
             "Ingest one event",
         )
-        .describe("Answers 202 only after the event and its deliveries are durably stored.")
+        .describe(
+            "Answers 202 only after the event and its deliveries are durably stored. The \
+             operational event types (`webhook_disabled`, `delivery_failed`) are produced by \
+             hookrelay only: posting one is a 400 naming `event_type`.",
+        )
         .bearer()
         .header(
             "Idempotency-Key",
@@ -177,7 +181,10 @@ fn events() -> Vec<Op> {
             "events",
             "Ingest a batch of events",
         )
-        .describe("All events in one durable commit.")
+        .describe(
+            "All events in one durable commit. An operational event type anywhere refuses the \
+             batch (400 naming `events[i].event_type`).",
+        )
         .bearer()
         .json_body("EventBatch")
         .json(202, "Stored.", "IngestedBatch")

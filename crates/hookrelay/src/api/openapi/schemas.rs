@@ -25,7 +25,8 @@ fn error_responses() -> Value {
     for (status, meaning) in [
         (
             400,
-            "The request is malformed (not one JSON object, a bad path parameter, ...).",
+            "The request is malformed (not one JSON object, a bad path parameter, ...), or posts \
+             an event type produced by hookrelay only (`error.field` names it).",
         ),
         (401, "No or wrong credentials."),
         (
@@ -118,13 +119,14 @@ fn common() -> Value {
         })
         .collect();
     json!({
-        "EventType": {"type": "string", "enum": event_types},
+        "EventType": {"type": "string", "enum": event_types,
+            "description": "`webhook_disabled` and `delivery_failed` are operational: hookrelay produces them about the license's own webhooks and deliveries (a webhook may subscribe to them; a producer may not post them)."},
         "DataType": {"type": "string", "enum": data_types,
             "description": format!("Which event types carry which data types: {}", Value::Object(matrix))},
         "Error": object(&["error"], json!({"error": object(&["code", "message"], json!({
             "code": {"type": "string", "examples": ["invalid_field"]},
             "message": {"type": "string"},
-            "field": {"type": "string", "description": "The field that broke a rule (422 only)."},
+            "field": {"type": "string", "description": "The field that broke a rule (422), or the operational `event_type` a producer may not post (400)."},
         }))})),
         "Status": object(&["status"], json!({"status": {"type": "string"}, "reason": {"type": "string"}})),
         "NewLicense": {"type": "object", "additionalProperties": false, "properties": {
@@ -185,7 +187,7 @@ fn webhooks() -> Value {
             "next_probe_at": {"type": ["string", "null"], "format": "date-time", "description": "When the next probe goes; null while it answers or while a probe is under way."},
             "last_error": {"type": ["string", "null"], "description": "Why its last attempt got no answer; null once it answers."},
         })),
-        "Webhook": object(&["id", "license_id", "url", "event_type", "data_types", "enabled", "signing", "created_at", "updated_at", "target_health"], json!({
+        "Webhook": object(&["id", "license_id", "url", "event_type", "data_types", "enabled", "disabled_reason", "disabled_at", "signing", "created_at", "updated_at", "target_health"], json!({
             "id": rules::webhook_id(),
             "license_id": rules::license_id(),
             "url": {"type": "string", "description": "The password, if any, is shown as `***`."},
@@ -193,6 +195,8 @@ fn webhooks() -> Value {
             "data_types": {"type": "array", "items": reference("DataType")},
             "description": nullable("string"),
             "enabled": {"type": "boolean"},
+            "disabled_reason": {"type": ["string", "null"], "description": "Why hookrelay disabled it: its target answered no HTTP 200 for `disable_after` (default 5 days) while its deliveries kept failing; the sentence says since when and the last status or error. Null while enabled or when disabled by hand; enabling it (`PATCH {\"enabled\": true}`) clears it and sends the deliveries held meanwhile."},
+            "disabled_at": {"type": ["string", "null"], "format": "date-time", "description": "When hookrelay disabled it."},
             "signing": {"type": "boolean", "description": "Whether its requests are signed (Standard Webhooks). The secret itself is never shown here."},
             "signing_secret": {"type": "string", "pattern": "^whsec_[A-Za-z0-9+/]+=*$", "description": "Only in the answer that turns signing on or rotates the secret: copy it then, it is not shown again."},
             "previous_secrets_valid_until": {"type": "array", "items": time(), "description": "Only in a rotation's answer: when each previous secret stops being valid."},
@@ -212,7 +216,42 @@ fn webhooks() -> Value {
 }
 
 fn events() -> Value {
+    let mut operational_webhook = object(
+        &["id", "url", "event_type", "disabled_reason", "disabled_at"],
+        json!({
+            "id": {"type": "string"},
+            "url": {"type": "string", "description": "The password, if any, is shown as `***`."},
+            "event_type": reference("EventType"),
+            "disabled_reason": {"type": "string"},
+            "disabled_at": time(),
+        }),
+    );
+    operational_webhook["description"] =
+        json!("The `webhook` section of a `webhook_disabled` event, as targets receive it.");
+    let mut operational_delivery = object(
+        &[
+            "id",
+            "webhook_id",
+            "event_type",
+            "event_unique_id",
+            "attempts",
+            "last_status_code",
+            "last_error",
+        ],
+        json!({
+            "id": {"type": "string", "pattern": "^dlv_[0-9]+$"},
+            "webhook_id": {"type": "string"},
+            "event_type": reference("EventType"),
+            "event_unique_id": {"type": "string"},
+            "attempts": {"type": "integer"},
+            "last_status_code": nullable("integer"),
+            "last_error": nullable("string"),
+        }),
+    );
+    operational_delivery["description"] = json!("The `delivery` section of a `delivery_failed` event, as targets receive it: a delivery whose retries ran out or that was given up.");
     json!({
+        "OperationalWebhook": operational_webhook,
+        "OperationalDelivery": operational_delivery,
         "EventBatch": object(&["events"], json!({"events": {"type": "array", "minItems": 1, "maxItems": 1000, "items": reference("EventInput")}})),
         "Ingested": object(&["event_id", "deliveries", "duplicate"], json!({
             "event_id": {"type": "string"}, "deliveries": {"type": "integer"}, "duplicate": {"type": "boolean"},

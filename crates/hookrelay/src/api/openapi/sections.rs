@@ -9,10 +9,16 @@ use serde_json::{json, Map, Value};
 
 use super::builder::reference;
 
-/// `EventInput` (a `oneOf`), one `Event_<type>` per event type, and the section shapes.
+/// `EventInput` (a `oneOf`), one `Event_<type>` per event type a producer may post (not the
+/// operational ones hookrelay produces itself, which `POST …/events` refuses), and the shapes of
+/// the sections those carry (the operational sections are described in `schemas.rs`).
 pub fn schemas() -> Map<String, Value> {
     let mut all = Map::new();
-    let branches: Vec<Value> = EventType::ALL
+    let posted: Vec<EventType> = EventType::ALL
+        .into_iter()
+        .filter(|e| !e.is_operational())
+        .collect();
+    let branches: Vec<Value> = posted
         .iter()
         .map(|e| reference(&format!("Event_{}", e.as_str())))
         .collect();
@@ -20,11 +26,11 @@ pub fn schemas() -> Map<String, Value> {
         "EventInput".into(),
         json!({"oneOf": branches, "description": "One event; which sections it may carry depends on `event_type`."}),
     );
-    for event_type in EventType::ALL {
-        all.insert(format!("Event_{}", event_type.as_str()), event(event_type));
-    }
-    for data_type in DataType::ALL {
-        all.insert(section_name(data_type).into(), section(data_type));
+    for event_type in &posted {
+        all.insert(format!("Event_{}", event_type.as_str()), event(*event_type));
+        for data_type in event_type.supported_data_types() {
+            all.insert(section_name(*data_type).into(), section(*data_type));
+        }
     }
     all
 }
@@ -36,6 +42,8 @@ fn section_name(data_type: DataType) -> &'static str {
         DataType::PreChatSurvey => "PreChatSurveySection",
         DataType::Ticket => "TicketSection",
         DataType::CannedResponse => "CannedResponseSection",
+        DataType::Webhook => "OperationalWebhook",
+        DataType::Delivery => "OperationalDelivery",
     }
 }
 
@@ -112,6 +120,8 @@ fn section(data_type: DataType) -> Value {
             }))},
         }))}),
         DataType::Ticket => ticket(),
+        // Produced by hookrelay, never posted: described with the operational events.
+        DataType::Webhook | DataType::Delivery => reference(section_name(data_type)),
         DataType::CannedResponse => open(
             &["id", "text"],
             json!({

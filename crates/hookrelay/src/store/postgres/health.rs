@@ -7,7 +7,7 @@ use deadpool_postgres::Object;
 use tokio_postgres::Error;
 
 use super::rows;
-use super::sql::{deliveries, targets};
+use super::sql::{deliveries, operational, targets};
 use crate::domain::health::{attempts_by_target, given_up_error, window_ms, Health, MAX_PROBE_GAP};
 use crate::domain::job::AttemptRecord;
 use crate::domain::Millis;
@@ -61,6 +61,7 @@ pub async fn record_attempts(
         }
     }
     deliveries::apply_outcomes(&tx, records).await?;
+    operational::track_failures(&tx, &crate::domain::auto_disable::track(records)).await?;
     let mut changes = HealthChanges::default();
     for (key, attempts) in by_target {
         let Some(old) = stored.get(key) else { continue }; // answered, and healthy

@@ -22,6 +22,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "retention",
         include_str!("migrations/0005_retention.sql"),
     ),
+    (
+        6,
+        "operational",
+        include_str!("migrations/0006_operational.sql"),
+    ),
 ];
 
 /// Brings the schema up to date; refuses a database written by a newer hookrelay.

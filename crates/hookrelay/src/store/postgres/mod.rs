@@ -32,6 +32,7 @@ use deadpool_postgres::Pool;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
+use crate::domain::auto_disable::Failing;
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::health::window_ms;
@@ -43,12 +44,12 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::{now_ms, Millis};
 use crate::store::{
-    DeliveryDetail, HealthChanges, Ingested, News, NextDue, Purged, Resend, Store, StoreError,
-    StoreResult, WebhookChanges, RECOVER_BATCH,
+    DeliveryDetail, HealthChanges, Ingested, News, NextDue, Notices, Purged, Resend, Store,
+    StoreError, StoreResult, WebhookChanges, RECOVER_BATCH,
 };
 use committer::Committer;
 use ingest::IngestRequest;
-use sql::{accounts, deliveries, retention, targets, visitors};
+use sql::{accounts, deliveries, operational, retention, targets, visitors};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -263,6 +264,60 @@ impl Store for PostgresStore {
     ) -> StoreResult<u64> {
         let mut c = self.client().await?;
         health::give_up_parked(&mut c, now, confirmed_since, message, limit)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn failing_webhooks(&self, since_before: Millis) -> StoreResult<Vec<(Webhook, Failing)>> {
+        let c = self.client().await?;
+        let found = operational::failing_webhooks(&c, since_before)
+            .await
+            .map_err(error::db)?;
+        found
+            .iter()
+            .map(|row| {
+                let failing = Failing {
+                    since: row.get(20),
+                    last_at: row.get::<_, Option<Millis>>(21).unwrap_or(0),
+                    last: row.get::<_, Option<String>>(22).unwrap_or_default(),
+                };
+                Ok((rows::webhook(row).map_err(internal)?, failing))
+            })
+            .collect()
+    }
+
+    async fn notices(&self, limit: usize) -> StoreResult<Notices> {
+        let c = self.client().await?;
+        let disabled = operational::disable_notices(&c, limit)
+            .await
+            .map_err(error::db)?;
+        let failed = operational::failure_notices(&c, limit)
+            .await
+            .map_err(error::db)?;
+        Ok(Notices {
+            disabled: disabled
+                .iter()
+                .map(rows::webhook)
+                .collect::<Result<_, _>>()
+                .map_err(internal)?,
+            failed: failed
+                .iter()
+                .map(|row| Ok((row.get(11), rows::delivery(row)?)))
+                .collect::<Result<_, _>>()
+                .map_err(internal)?,
+        })
+    }
+
+    async fn clear_notices(
+        &self,
+        webhooks: Vec<(String, Millis)>,
+        deliveries: Vec<DeliveryId>,
+    ) -> StoreResult<()> {
+        let ids: Vec<&str> = webhooks.iter().map(|(id, _)| id.as_str()).collect();
+        let at: Vec<i64> = webhooks.iter().map(|(_, at)| *at).collect();
+        let deliveries: Vec<i64> = deliveries.iter().map(|d| d.0).collect();
+        let c = self.client().await?;
+        operational::clear_notices(&c, &ids, &at, &deliveries)
             .await
             .map_err(error::db)
     }

@@ -73,6 +73,8 @@ pub fn webhook(row: &Row) -> RowResult<Webhook> {
         signing: row
             .get::<_, Option<String>>(17)
             .map(|text| SigningKeys::read(&text)),
+        disabled_reason: row.get(18),
+        disabled_at: row.get(19),
     })
 }
 
@@ -112,7 +114,7 @@ pub fn attempt(row: &Row) -> Attempt {
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 pub const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response, d.lease_until, w.signing";
+     e.canned_response, e.webhook, e.delivery, d.lease_until, w.signing";
 
 /// A delivery ready to attempt, its body composed from the event's sections. `offset` is where
 /// [`JOB_COLUMNS`] start in the row.
@@ -139,9 +141,9 @@ pub fn job(row: &Row, offset: usize) -> RowResult<DeliveryJob> {
         event_type,
         url: row.get(offset + 6),
         body: Bytes::from(body),
-        lease_until: row.get::<_, Option<i64>>(offset + 14).unwrap_or(0),
+        lease_until: row.get::<_, Option<i64>>(offset + 16).unwrap_or(0),
         signing: row
-            .get::<_, Option<String>>(offset + 15)
+            .get::<_, Option<String>>(offset + 17)
             .map(|text| JobSigning {
                 keys: Arc::new(SigningKeys::read(&text)),
                 message_id: unique_id.clone(),
@@ -152,7 +154,8 @@ pub fn job(row: &Row, offset: usize) -> RowResult<DeliveryJob> {
 /// What [`delivery_body`] reads (after [`DELIVERY_COLUMNS`]), from deliveries `d`, events `e`,
 /// licenses `l`: the webhook itself may be gone, its body can still be shown.
 pub const BODY_COLUMNS: &str =
-    "d.data_types, l.token, e.chat, e.visitor, e.pre_chat_survey, e.ticket, e.canned_response";
+    "d.data_types, l.token, e.chat, e.visitor, e.pre_chat_survey, e.ticket, e.canned_response, \
+     e.webhook, e.delivery";
 
 /// The exact body of a delivery: [`BODY_COLUMNS`] starting at `offset`.
 pub fn delivery_body(row: &Row, offset: usize, delivery: &Delivery, license_id: &str) -> String {
@@ -188,7 +191,7 @@ pub fn event_type(row: &Row, idx: usize) -> RowResult<EventType> {
     text.parse().map_err(|e| bad("event_type", e))
 }
 
-/// The event's five data-type sections, in column order from `at`.
+/// The event's seven data-type sections, in column order from `at`.
 fn sections(row: &Row, at: usize) -> Sections {
     Sections {
         chat: row.get(at),
@@ -196,6 +199,8 @@ fn sections(row: &Row, at: usize) -> Sections {
         pre_chat_survey: row.get(at + 2),
         ticket: row.get(at + 3),
         canned_response: row.get(at + 4),
+        webhook: row.get(at + 5),
+        delivery: row.get(at + 6),
     }
 }
 

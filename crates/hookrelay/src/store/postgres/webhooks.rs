@@ -45,6 +45,11 @@ pub async fn update(
     keys.dedup();
     targets::lock_targets(&tx, &keys).await?;
     if !accounts::update_webhook(&tx, license_id, id, changes, now).await? {
+        if changes.auto_disabled.is_some() {
+            // An auto-disable whose streak a success ended meanwhile: nothing changed.
+            tx.commit().await?;
+            return Ok(Updated::Done);
+        }
         return Ok(Updated::Stale);
     }
     let moved = new_key.is_some_and(|k| k != old_key);

@@ -17,6 +17,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rusqlite::Connection;
 
+use crate::domain::auto_disable::{self, Failing};
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::health::window_ms;
@@ -28,7 +29,7 @@ use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{
-    DeliveryDetail, HealthChanges, Ingested, NextDue, Purged, Resend, Store, StoreError,
+    DeliveryDetail, HealthChanges, Ingested, NextDue, Notices, Purged, Resend, Store, StoreError,
     StoreResult, WebhookChanges, RECOVER_BATCH,
 };
 use connection::{
@@ -234,6 +235,7 @@ impl Store for SqliteStore {
             records
                 .iter()
                 .try_for_each(|r| queries::record_attempt(c, r))?;
+            queries::track_failures(c, &auto_disable::track(&records))?;
             queries::apply_health(c, &records, now, window_ms(window))
         })
         .await
@@ -269,6 +271,30 @@ impl Store for SqliteStore {
     ) -> StoreResult<u64> {
         let message = message.to_string();
         self.write(move |c| queries::give_up_parked(c, now, confirmed_since, &message, limit))
+            .await
+    }
+
+    async fn failing_webhooks(&self, since_before: Millis) -> StoreResult<Vec<(Webhook, Failing)>> {
+        self.read(move |c| queries::failing_webhooks(c, since_before))
+            .await
+    }
+
+    async fn notices(&self, limit: usize) -> StoreResult<Notices> {
+        self.read(move |c| {
+            Ok(Notices {
+                disabled: queries::disable_notices(c, limit)?,
+                failed: queries::failure_notices(c, limit)?,
+            })
+        })
+        .await
+    }
+
+    async fn clear_notices(
+        &self,
+        webhooks: Vec<(String, Millis)>,
+        deliveries: Vec<DeliveryId>,
+    ) -> StoreResult<()> {
+        self.write(move |c| queries::clear_notices(c, &webhooks, &deliveries))
             .await
     }
 

@@ -60,6 +60,8 @@ pub fn webhook(row: &Row) -> rusqlite::Result<Webhook> {
         signing: row
             .get::<_, Option<String>>(17)?
             .map(|text| SigningKeys::read(&text)),
+        disabled_reason: row.get(18)?,
+        disabled_at: row.get(19)?,
     })
 }
 

@@ -19,7 +19,7 @@ export async function webhooksPage(root, ctx) {
   const listSlot = h('div');
   const reload = async () => {
     const fresh = await call('GET', licensePath('/webhooks'));
-    replace(listSlot, silentBanners(fresh.webhooks), table(fresh.webhooks));
+    replace(listSlot, disabledBanners(fresh.webhooks), silentBanners(fresh.webhooks), table(fresh.webhooks));
   };
   const openForm = (webhook) => {
     replace(formSlot, webhookForm(matrix, webhook, {
@@ -72,7 +72,7 @@ export async function webhooksPage(root, ctx) {
       h('td', {}, h('code', {}, w.event_type)),
       h('td', {}, w.data_types.length ? w.data_types.join(', ') : h('span', { class: 'muted' }, 'none')),
       h('td', { class: 'url' }, h('span', { class: 'break' }, w.url), w.description ? h('div', { class: 'muted' }, w.description) : null),
-      h('td', {}, badge(w.enabled ? 'enabled' : 'disabled'),
+      h('td', {}, badge(w.enabled ? 'enabled' : (w.disabled_reason ? 'auto-disabled' : 'disabled')),
         w.signing ? h('span', {}, ' ', badge('signed')) : null,
         silent(w) ? h('span', {}, ' ', badge('silent')) : null),
       h('td', {}, h('div', { class: 'row-actions' }, test,
@@ -115,7 +115,7 @@ export async function webhooksPage(root, ctx) {
   }));
   const toggleRecovery = (w, button) => toggleInline(button, () => recoveryForm(w, { close: closeInline }));
 
-  replace(listSlot, silentBanners(list.webhooks), table(list.webhooks));
+  replace(listSlot, disabledBanners(list.webhooks), silentBanners(list.webhooks), table(list.webhooks));
   replace(root,
     h('div', { class: 'title-row' }, h('h1', {}, 'Webhooks'),
       h('button', { type: 'button', class: 'primary', id: 'add-webhook', on: { click: () => openForm(null) } }, 'Add webhook')),
@@ -201,6 +201,16 @@ function rotationForm(w, { rotated, cancel }) {
     submit,
     h('button', { type: 'button', on: { click: cancel } }, 'Cancel')),
   error);
+}
+
+/** One banner per webhook hookrelay disabled: when, and why (its target kept failing). */
+function disabledBanners(webhooks) {
+  return webhooks.filter((w) => !w.enabled && w.disabled_reason).map((w) =>
+    h('div', { class: 'banner banner-disabled', role: 'status', 'data-webhook-id': w.id },
+      h('strong', {}, `hookrelay disabled the ${w.event_type} webhook on ${new Date(w.disabled_at).toLocaleString()}.`), ' ',
+      h('span', { class: 'break' }, w.url), h('br'),
+      h('span', { class: 'disabled-reason' }, w.disabled_reason), h('br'),
+      'Its pending deliveries are held; enable it once its target answers HTTP 200 again and they go out.'));
 }
 
 function silent(w) {

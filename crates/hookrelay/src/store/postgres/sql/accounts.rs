@@ -139,7 +139,8 @@ pub async fn lock_webhook<C: GenericClient>(
     Ok(row.map(|r| (r.get(0), r.get(1))))
 }
 
-/// Applies `changes`; returns whether the webhook exists.
+/// Applies `changes`; returns whether a row changed (an auto-disable whose streak is over
+/// changes none).
 pub async fn update_webhook<C: GenericClient>(
     c: &C,
     license_id: &str,
@@ -161,8 +162,19 @@ pub async fn update_webhook<C: GenericClient>(
             description = CASE WHEN $5 THEN $6 ELSE description END,
             enabled = coalesce($7, enabled),
             signing = CASE WHEN $10 THEN $11 ELSE signing END,
+            disabled_reason = CASE WHEN $12::text IS NOT NULL THEN $12 WHEN $7 THEN NULL
+                                   ELSE disabled_reason END,
+            disabled_at = CASE WHEN $12::text IS NOT NULL THEN $13 WHEN $7 THEN NULL
+                               ELSE disabled_at END,
+            disable_notice = CASE WHEN $12::text IS NOT NULL THEN $14 WHEN $7 THEN false
+                                  ELSE disable_notice END,
+            failing_since = CASE WHEN $7 THEN NULL ELSE failing_since END,
+            last_failure_at = CASE WHEN $7 THEN NULL ELSE last_failure_at END,
+            last_failure = CASE WHEN $7 THEN NULL ELSE last_failure END,
             updated_at = $8
-         WHERE license_id = $1 AND id = $2 AND (NOT $12 OR signing IS NOT DISTINCT FROM $13)",
+         WHERE license_id = $1 AND id = $2
+           AND ($15::bigint IS NULL OR failing_since = $15)
+           AND (NOT $16 OR signing IS NOT DISTINCT FROM $17)",
         &[
             &license_id,
             &id,
@@ -175,6 +187,10 @@ pub async fn update_webhook<C: GenericClient>(
             &key,
             &ch.signing.is_some(),
             &ch.signing.as_ref().and_then(stored_signing),
+            &ch.auto_disabled.as_ref().map(|d| d.reason.as_str()),
+            &ch.auto_disabled.as_ref().map(|d| d.at),
+            &ch.auto_disabled.as_ref().is_some_and(|d| d.announce),
+            &ch.auto_disabled.as_ref().map(|d| d.failing_since),
             &ch.signing_was.is_some(),
             &ch.signing_was.as_ref().and_then(stored_signing),
         ],

@@ -127,7 +127,7 @@ pub async fn apply_outcomes<C: GenericClient>(
         c,
         "UPDATE deliveries d SET status = u.status, attempts = greatest(d.attempts, u.attempt_no),
                 next_attempt_at = u.next, lease_until = NULL, parked = false, last_status_code = u.code,
-                last_error = u.error, updated_at = u.ended
+                last_error = u.error, updated_at = u.ended, failure_notice = (u.status = 2)
          FROM unnest($1::bigint[], $2::int[], $3::bigint[], $4::int[], $5::int[], $6::text[],
                      $7::bigint[]) AS u(id, status, next, attempt_no, code, error, ended)
          WHERE d.id = u.id AND d.status = 0",
@@ -253,7 +253,7 @@ pub async fn lease_now<C: GenericClient>(
 ) -> Result<Row, Error> {
     let sql = format!(
         "UPDATE deliveries d SET status = 0, parked = false, next_attempt_at = $3, lease_until = $3,
-                updated_at = $2
+                updated_at = $2, failure_notice = false
          FROM events e, webhooks w, licenses l
          WHERE d.id = $1 AND e.id = d.event_id AND w.id = d.webhook_id
            AND l.license_id = d.license_id

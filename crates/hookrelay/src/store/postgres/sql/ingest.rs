@@ -51,15 +51,18 @@ pub async fn insert_events<C: GenericClient>(c: &C, events: &[EventRow<'_>]) -> 
     let survey = section(|e| &e.sections.pre_chat_survey);
     let ticket = section(|e| &e.sections.ticket);
     let canned = section(|e| &e.sections.canned_response);
+    let webhook = section(|e| &e.sections.webhook);
+    let delivery = section(|e| &e.sections.delivery);
     let deliveries: Vec<i32> = events.iter().map(|e| e.deliveries).collect();
     let received: Vec<i64> = events.iter().map(|e| e.received_at).collect();
     execute(
         c,
         "INSERT INTO events (id, unique_id, license_id, event_type, idempotency_key, chat, visitor,
-                             pre_chat_survey, ticket, canned_response, deliveries, received_at)
+                             pre_chat_survey, ticket, canned_response, deliveries, received_at,
+                             webhook, delivery)
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
                               $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                              $11::int[], $12::bigint[])",
+                              $11::int[], $12::bigint[], $13::text[], $14::text[])",
         &[
             &ids,
             &unique,
@@ -73,6 +76,8 @@ pub async fn insert_events<C: GenericClient>(c: &C, events: &[EventRow<'_>]) -> 
             &canned,
             &deliveries,
             &received,
+            &webhook,
+            &delivery,
         ],
     )
     .await

@@ -257,7 +257,8 @@ pub async fn fail_given_up<C: GenericClient>(
     execute(
         c,
         "UPDATE deliveries d SET status = 2, parked = false, next_attempt_at = NULL,
-                attempts = u.n, last_status_code = NULL, last_error = u.error, updated_at = $4
+                attempts = u.n, last_status_code = NULL, last_error = u.error, updated_at = $4,
+                failure_notice = true
          FROM unnest($1::bigint[], $2::int[], $3::text[]) AS u(id, n, error) WHERE d.id = u.id",
         &[&ids, &attempt_nos, &errors, &now],
     )

@@ -17,7 +17,7 @@ use crate::store::{NextDue, RecoveryStep, Resend};
 /// The columns [`job`] reads, from deliveries `d`, events `e`, webhooks `w`, licenses `l`.
 const JOB_COLUMNS: &str = "d.id, d.attempts, d.license_id, d.webhook_id, d.event_type, \
      d.data_types, w.url, l.token, e.unique_id, e.chat, e.visitor, e.pre_chat_survey, e.ticket, \
-     e.canned_response, d.lease_until, w.signing";
+     e.canned_response, e.webhook, e.delivery, d.lease_until, w.signing";
 const JOB_JOINS: &str = "FROM deliveries d JOIN events e ON e.id = d.event_id \
      JOIN webhooks w ON w.id = d.webhook_id JOIN licenses l ON l.license_id = d.license_id";
 
@@ -32,6 +32,8 @@ fn job(row: &rusqlite::Row) -> rusqlite::Result<DeliveryJob> {
         pre_chat_survey: row.get(11)?,
         ticket: row.get(12)?,
         canned_response: row.get(13)?,
+        webhook: row.get(14)?,
+        delivery: row.get(15)?,
     };
     let wanted = DataTypes::from_bits_for(event_type, row.get(5)?);
     let body = compose_body(
@@ -50,8 +52,8 @@ fn job(row: &rusqlite::Row) -> rusqlite::Result<DeliveryJob> {
         event_type,
         url: row.get(6)?,
         body: Bytes::from(body),
-        lease_until: row.get::<_, Option<i64>>(14)?.unwrap_or(0),
-        signing: row.get::<_, Option<String>>(15)?.map(|text| JobSigning {
+        lease_until: row.get::<_, Option<i64>>(16)?.unwrap_or(0),
+        signing: row.get::<_, Option<String>>(17)?.map(|text| JobSigning {
             keys: Arc::new(SigningKeys::read(&text)),
             message_id: unique_id.clone(),
         }),
@@ -123,7 +125,7 @@ pub fn record_attempt(conn: &Connection, r: &AttemptRecord) -> rusqlite::Result<
     conn.prepare_cached(
         "UPDATE deliveries SET status = ?2, attempts = max(attempts, ?3), next_attempt_at = ?4,
                 lease_until = NULL, parked = 0, last_status_code = ?5, last_error = ?6,
-                updated_at = ?7
+                updated_at = ?7, failure_notice = (?2 = 2)
          WHERE id = ?1 AND status = 0",
     )?
     .execute(params![
@@ -237,6 +239,8 @@ pub fn delivery(
                 pre_chat_survey: row.get(offset + 11)?,
                 ticket: row.get(offset + 12)?,
                 canned_response: row.get(offset + 13)?,
+                webhook: row.get(offset + 14)?,
+                delivery: row.get(offset + 15)?,
             };
             let wanted = DataTypes::from_bits_for(event_type, row.get(offset + 5)?);
             let token: String = row.get(offset + 7)?;
@@ -288,7 +292,7 @@ pub fn lease_for_resend(
     }
     conn.execute(
         "UPDATE deliveries SET status = 0, parked = 0, next_attempt_at = ?3, lease_until = ?3,
-                updated_at = ?2
+                updated_at = ?2, failure_notice = 0
          WHERE id = ?1",
         params![id.0, now, lease_until],
     )?;

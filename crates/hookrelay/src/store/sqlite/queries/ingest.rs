@@ -175,8 +175,9 @@ fn insert_event(
     let s = &event.sections;
     conn.prepare_cached(
         "INSERT INTO events (unique_id, license_id, event_type, idempotency_key, chat, visitor,
-                             pre_chat_survey, ticket, canned_response, deliveries, received_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                             pre_chat_survey, ticket, canned_response, deliveries, received_at,
+                             webhook, delivery)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         event.unique_id,
@@ -189,7 +190,9 @@ fn insert_event(
         s.ticket,
         s.canned_response,
         deliveries as i64,
-        now
+        now,
+        s.webhook,
+        s.delivery
     ])?;
     Ok(conn.last_insert_rowid())
 }

@@ -6,6 +6,7 @@
 mod deliveries;
 mod ingest;
 mod licenses;
+mod operational;
 mod retention;
 mod targets;
 mod visitors;
@@ -14,6 +15,7 @@ mod webhooks;
 pub use deliveries::*;
 pub use ingest::*;
 pub use licenses::*;
+pub use operational::*;
 pub use retention::*;
 pub use targets::*;
 pub use visitors::*;

@@ -256,7 +256,8 @@ pub fn give_up_parked(
         .execute(params![id, attempts + 1, now, error])?;
         conn.prepare_cached(
             "UPDATE deliveries SET status = 2, parked = 0, next_attempt_at = NULL,
-                    attempts = ?2, last_status_code = NULL, last_error = ?3, updated_at = ?4
+                    attempts = ?2, last_status_code = NULL, last_error = ?3, updated_at = ?4,
+                    failure_notice = 1
              WHERE id = ?1",
         )?
         .execute(params![id, attempts + 1, error, now])?;

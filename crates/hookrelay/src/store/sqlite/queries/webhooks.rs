@@ -70,7 +70,7 @@ pub fn update_webhook(
     let Some((was_enabled, old_key)) = before else {
         return Ok(None);
     };
-    let updated = conn.execute(
+    let changed = conn.execute(
         "UPDATE webhooks SET
             url = coalesce(?3, url),
             target_key = coalesce(?9, target_key),
@@ -78,8 +78,17 @@ pub fn update_webhook(
             description = CASE WHEN ?5 THEN ?6 ELSE description END,
             enabled = coalesce(?7, enabled),
             signing = CASE WHEN ?10 THEN ?11 ELSE signing END,
+            disabled_reason = CASE WHEN ?12 IS NOT NULL THEN ?12 WHEN ?7 THEN NULL
+                                   ELSE disabled_reason END,
+            disabled_at = CASE WHEN ?12 IS NOT NULL THEN ?13 WHEN ?7 THEN NULL ELSE disabled_at END,
+            disable_notice = CASE WHEN ?12 IS NOT NULL THEN ?14 WHEN ?7 THEN 0
+                                  ELSE disable_notice END,
+            failing_since = CASE WHEN ?7 THEN NULL ELSE failing_since END,
+            last_failure_at = CASE WHEN ?7 THEN NULL ELSE last_failure_at END,
+            last_failure = CASE WHEN ?7 THEN NULL ELSE last_failure END,
             updated_at = ?8
-         WHERE license_id = ?1 AND id = ?2 AND (NOT ?12 OR signing IS ?13)",
+         WHERE license_id = ?1 AND id = ?2 AND (?15 IS NULL OR failing_since = ?15)
+           AND (NOT ?16 OR signing IS ?17)",
         params![
             license_id,
             id,
@@ -92,11 +101,19 @@ pub fn update_webhook(
             key,
             c.signing.is_some(),
             c.signing.as_ref().and_then(stored_signing),
+            c.auto_disabled.as_ref().map(|d| d.reason.as_str()),
+            c.auto_disabled.as_ref().map(|d| d.at),
+            c.auto_disabled.as_ref().is_some_and(|d| d.announce),
+            c.auto_disabled.as_ref().map(|d| d.failing_since),
             c.signing_was.is_some(),
             c.signing_was.as_ref().and_then(stored_signing)
         ],
     )?;
-    if updated == 0 {
+    if changed == 0 && c.auto_disabled.is_some() {
+        // An auto-disable whose streak a success ended meanwhile: nothing changed.
+        return webhook(conn, license_id, id);
+    }
+    if changed == 0 {
         // It exists (read above, in this transaction): the signing guard did not hold.
         return Err(rusqlite::Error::SqliteFailure(
             rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_CONSTRAINT),
