@@ -290,6 +290,12 @@ impl TestServer {
         }
     }
 
+    /// `POST …/deliveries/{id}/resend`: its status and JSON answer.
+    pub async fn resend(&self, license: &TestLicense, id: &str) -> (StatusCode, Value) {
+        let path = format!("/v1/licenses/{}/deliveries/{id}/resend", license.id);
+        self.post(&path, &license.api_key, json!({})).await
+    }
+
     /// The only delivery of the license (after one event to one webhook).
     pub async fn only_delivery_id(&self, license: &TestLicense) -> String {
         let list = self.deliveries(license, "").await;

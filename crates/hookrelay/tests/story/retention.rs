@@ -95,13 +95,7 @@ async fn finished_deliveries_and_their_events_are_purged_after_the_retention_whi
         let message = removed["error"]["message"].as_str().unwrap();
         assert!(message.contains("removed by retention"), "{message}");
         // A resend of it says the same.
-        let (status, body) = server
-            .post(
-                &format!("/v1/licenses/{}/deliveries/{id}/resend", license.id),
-                &license.api_key,
-                json!({}),
-            )
-            .await;
+        let (status, body) = server.resend(&license, id).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
         assert!(body.to_string().contains("removed by retention"), "{body}");
     }

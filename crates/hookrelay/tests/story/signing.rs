@@ -36,6 +36,30 @@ pub async fn signing_webhook(
     (body["id"].as_str().unwrap().to_string(), secret)
 }
 
+/// A server, a license, a receiver answering 200 and a signing webhook to it: the webhook's id and
+/// the secret its creation answered with.
+pub struct Signed {
+    pub server: TestServer,
+    pub license: TestLicense,
+    pub receiver: Receiver,
+    pub id: String,
+    pub secret: String,
+}
+
+pub async fn signed() -> Signed {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    let (id, secret) = signing_webhook(&server, &license, &receiver.url).await;
+    Signed {
+        server,
+        license,
+        receiver,
+        id,
+        secret,
+    }
+}
+
 fn header<'a>(hit: &'a Hit, name: &str) -> &'a str {
     hit.headers
         .get(name)
@@ -102,11 +126,14 @@ async fn unsigned_webhooks_carry_no_signature_headers_and_their_bodies_are_uncha
 
 #[story]
 async fn a_signing_webhook_shows_its_secret_once_and_signs_every_attempt_retry_and_resend() {
-    let server = TestServer::start().await;
-    let license = server.license().await;
-    let receiver = Receiver::start().await;
+    let Signed {
+        server,
+        license,
+        receiver,
+        id,
+        secret,
+    } = signed().await;
     receiver.script([Answer::Status(500)]);
-    let (id, secret) = signing_webhook(&server, &license, &receiver.url).await;
     assert!(secret.starts_with("whsec_"), "{secret}");
     assert_eq!(SigningSecret::parse(&secret).unwrap().to_whsec(), secret);
 
@@ -148,13 +175,7 @@ async fn a_signing_webhook_shows_its_secret_once_and_signs_every_attempt_retry_a
 
     // A resend is signed with the same message id, at its own time.
     let delivery = server.only_delivery_id(&license).await;
-    let (status, body) = server
-        .post(
-            &format!("/v1/licenses/{}/deliveries/{delivery}/resend", license.id),
-            &license.api_key,
-            json!({}),
-        )
-        .await;
+    let (status, body) = server.resend(&license, &delivery).await;
     assert!(status.is_success(), "{status} {body}");
     let resent = receiver.wait_for(3, SECS).await.remove(2);
     assert_eq!(check(&resent, &[&secret], &resent.raw), Ok(()));
@@ -227,10 +248,13 @@ async fn turning_signing_on_shows_a_secret_once_and_turning_it_off_drops_it() {
 
 #[story]
 async fn a_rotation_signs_with_both_secrets_until_the_grace_ends_then_with_the_new_one() {
-    let server = TestServer::start().await;
-    let license = server.license().await;
-    let receiver = Receiver::start().await;
-    let (id, old) = signing_webhook(&server, &license, &receiver.url).await;
+    let Signed {
+        server,
+        license,
+        receiver,
+        id,
+        secret: old,
+    } = signed().await;
     let rotate = format!("/v1/licenses/{}/webhooks/{id}/signing-secret", license.id);
     let (status, rotated) = server
         .post(&rotate, &license.api_key, json!({"grace": "2s"}))
@@ -328,10 +352,13 @@ async fn rotating_needs_signing_on_and_a_grace_of_at_most_a_week() {
 
 #[story]
 async fn signing_changes_racing_each_other_never_hand_out_a_secret_that_is_not_kept() {
-    let server = TestServer::start().await;
-    let license = server.license().await;
-    let receiver = Receiver::start().await;
-    let (id, first) = signing_webhook(&server, &license, &receiver.url).await;
+    let Signed {
+        server,
+        license,
+        receiver,
+        id,
+        secret: first,
+    } = signed().await;
     let webhook = format!("/v1/licenses/{}/webhooks/{id}", license.id);
     let rotate = format!("{webhook}/signing-secret");
 

@@ -103,13 +103,7 @@ async fn the_official_standard_webhooks_libraries_accept_every_signed_request_an
     server.wait_idle().await;
     // A resend.
     let delivery = server.only_delivery_id(&license).await;
-    let (status, body) = server
-        .post(
-            &format!("/v1/licenses/{}/deliveries/{delivery}/resend", license.id),
-            &license.api_key,
-            json!({}),
-        )
-        .await;
+    let (status, body) = server.resend(&license, &delivery).await;
     assert!(status.is_success(), "{status} {body}");
     receiver.wait_for(3, SECS).await;
     // During a rotation: signed with both secrets.
