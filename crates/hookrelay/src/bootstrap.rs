@@ -74,7 +74,9 @@ fn announce(config: &Config, lines: &[String]) {
     }
 }
 
-fn credentials_path(database_url: &str) -> String {
+/// Where the first start's credentials are saved: beside a SQLite file, else in the working
+/// directory. The command-line client reads them from the same place.
+pub(crate) fn credentials_path(database_url: &str) -> String {
     match database_url.strip_prefix("sqlite://") {
         Some(db) => format!("{db}.credentials"),
         None => "hookrelay.credentials".into(),

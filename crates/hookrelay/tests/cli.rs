@@ -1,10 +1,19 @@
 //! `hookrelay listen` and `hookrelay trigger` as a developer runs them: real processes of the
 //! `hookrelay` binary talking to each other over 127.0.0.1, `listen` on port 0, and Ctrl-C
 //! delivered as a real SIGINT; `hookrelay backup` of a running server (in `cli/backup.rs`);
-//! schemathesis against a running server's OpenAPI document (in `cli/schemathesis.rs`).
+//! schemathesis against a running server's OpenAPI document (in `cli/schemathesis.rs`); the
+//! command-line client of a running server (`cli/client.rs` and `cli/client_*.rs`).
 
 #[path = "cli/backup.rs"]
 mod backup;
+#[path = "cli/client.rs"]
+mod client;
+#[path = "cli/client_deliveries.rs"]
+mod client_deliveries;
+#[path = "cli/client_setup.rs"]
+mod client_setup;
+#[path = "cli/client_webhooks.rs"]
+mod client_webhooks;
 #[path = "cli/schemathesis.rs"]
 mod schemathesis;
 #[path = "cli/server.rs"]

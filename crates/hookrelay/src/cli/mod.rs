@@ -1,6 +1,8 @@
 //! The `hookrelay` command line: one module per subcommand.
 
 mod backup;
+mod client;
+mod completions;
 mod config_cmd;
 mod devtools;
 mod serve;
@@ -28,6 +30,16 @@ pub enum Command {
     /// Show configuration.
     #[command(subcommand)]
     Config(config_cmd::ConfigCommand),
+    /// A running server's webhooks: list, add, update, rm, enable, disable, test, rotate-secret.
+    Webhooks(client::webhooks::WebhooksArgs),
+    /// Post an event to a running server: a JSON file or a realistic sample.
+    Events(client::events::EventsArgs),
+    /// A running server's deliveries: list, show, resend, recover.
+    Deliveries(client::deliveries::DeliveriesArgs),
+    /// A running server's licenses: list, create (admin token).
+    Licenses(client::licenses::LicensesArgs),
+    /// Print a shell completion script.
+    Completions(completions::CompletionsArgs),
 }
 
 /// Parses the command line and runs the chosen command.
@@ -39,6 +51,12 @@ pub fn main() -> std::process::ExitCode {
         Command::Trigger(args) => devtools::trigger(args),
         Command::Backup(args) => backup::run(args),
         Command::Config(cmd) => config_cmd::run(cmd),
+        Command::Completions(args) => completions::run(args),
+        // The client commands choose their exit code: 2 for usage, 1 for a refusal.
+        Command::Webhooks(args) => return client::webhooks::main(args),
+        Command::Events(args) => return client::events::main(args),
+        Command::Deliveries(args) => return client::deliveries::main(args),
+        Command::Licenses(args) => return client::licenses::main(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
