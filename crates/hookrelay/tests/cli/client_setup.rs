@@ -51,6 +51,18 @@ async fn with_no_flags_the_client_uses_the_credentials_file_beside_the_database(
     .await;
     assert!(listed.ok().contains("chat_ended"), "{}", listed.stdout);
 
+    // The file's own key, given as a key, still finds its license in the file.
+    let key = file
+        .lines()
+        .find_map(|l| l.strip_prefix("api key:"))
+        .unwrap()
+        .trim();
+    let env = [("HOOKRELAY_SERVER", base), ("HOOKRELAY_API_KEY", key)];
+    let by_key = hookrelay(&["webhooks", "list", "--json"], &env, here)
+        .await
+        .json();
+    assert_eq!(by_key["webhooks"][0]["license_id"], first_license.as_str());
+
     // The file has no admin token (the server's came from its configuration).
     let admin = hookrelay(&["licenses", "list"], &[("HOOKRELAY_SERVER", base)], here).await;
     admin.fails_saying(2, "holds no admin token");
@@ -83,6 +95,27 @@ async fn refusals_print_the_servers_message_and_usage_errors_exit_2() {
     unknown.fails_saying(1, "webhook not found");
     let prefix = setup.run(&["webhooks", "enable", "ffff"]).await;
     prefix.fails_saying(1, "starting with `ffff`");
+    let closed = setup
+        .run(&[
+            "webhooks",
+            "add",
+            "--url",
+            "http://127.0.0.1:9/",
+            "--event-type",
+            "chat_ended",
+            "--json",
+        ])
+        .await
+        .json();
+    let untested = setup
+        .run(&["webhooks", "test", closed["id"].as_str().unwrap()])
+        .await;
+    untested.fails_saying(1, "the target did not answer HTTP 200");
+    assert!(
+        untested.stdout.contains("NOT delivered"),
+        "{}",
+        untested.stdout
+    );
 
     // The admin token works on any license, so it must be told which.
     let base = setup.server.base.as_str();
@@ -101,7 +134,7 @@ async fn refusals_print_the_servers_message_and_usage_errors_exit_2() {
     let by_env = hookrelay(&["webhooks", "list", "--json"], &env, None)
         .await
         .json();
-    assert_eq!(by_env["webhooks"].as_array().unwrap().len(), 0);
+    assert_eq!(by_env["webhooks"][0]["id"], closed["id"], "{by_env}");
 
     let wrong_key = hookrelay(
         &[
