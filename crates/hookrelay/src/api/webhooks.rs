@@ -221,7 +221,9 @@ async fn change(
     // A new URL may answer where the old one did not, and re-enabling lets held deliveries go;
     // disabling must stop what is held in memory from being sent, and jobs held with old signing
     // keys go back to be read again.
-    let retarget = url.is_some() || patch.enabled.is_some() || signing.is_some();
+    // (An `enabled` that does not change is not a change: the console sends it with every save.)
+    let toggled = patch.enabled.is_some_and(|e| e != current.enabled);
+    let retarget = url.is_some() || toggled || signing.is_some();
     let changes = WebhookChanges {
         url,
         data_types,

@@ -430,3 +430,50 @@ async fn a_disable_decided_on_a_streak_a_success_has_ended_changes_nothing() {
     assert!(store.notices(10).await.unwrap().disabled.is_empty());
     store.close().await;
 }
+
+#[story]
+async fn saving_a_failing_webhook_with_enabled_true_does_not_restart_its_clock() {
+    // The console's edit form sends `enabled` with every save: a webhook already enabled must keep
+    // its failure streak, or a failing webhook edited now and then would never be disabled.
+    let server = TestServer::start_with(|c| {
+        c.disable_after = Duration::from_secs(2);
+        c.retry_schedule = vec![Duration::from_millis(200); 30];
+    })
+    .await;
+    let license = server.license().await;
+    let target = Receiver::start().await;
+    target.answer(Answer::Status(500));
+    let ops = Receiver::start().await;
+    let id = server
+        .webhook(&license, &target.url, "visitor_queued", &["visitor"])
+        .await;
+    server
+        .webhook(&license, &ops.url, "webhook_disabled", &["webhook"])
+        .await;
+    server.event(&license, queued("S1")).await;
+    let path = format!("/v1/licenses/{}/webhooks/{id}", license.id);
+    let started = std::time::Instant::now();
+    // Saves keep coming until the webhook_disabled announcement of this webhook arrives (a save
+    // just after the disable enables it again, as it should: the announcement is the proof).
+    while !ops
+        .hits()
+        .iter()
+        .any(|h| h.body["webhook"]["id"] == id.as_str())
+    {
+        let (status, webhook) = server
+            .call(
+                reqwest::Method::PATCH,
+                &path,
+                &license.api_key,
+                Some(json!({"enabled": true, "description": "edited"})),
+            )
+            .await;
+        assert!(status.is_success(), "{status} {webhook}");
+        assert!(
+            started.elapsed() < LIMIT,
+            "saves with enabled: true kept a failing webhook from being disabled: {webhook:#}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    assert!(started.elapsed() >= Duration::from_secs(1));
+}

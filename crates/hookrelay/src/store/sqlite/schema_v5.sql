@@ -5,7 +5,8 @@
 -- not seen for `retention`. These indexes let each purge batch find its rows without a scan.
 CREATE INDEX deliveries_finished ON deliveries (updated_at) WHERE status <> 0;
 CREATE INDEX deliveries_by_event ON deliveries (event_id);
-CREATE INDEX events_by_time ON events (received_at);
+-- Events that never had a delivery go by age; the others go with their last delivery.
+CREATE INDEX events_without_deliveries ON events (received_at) WHERE deliveries = 0;
 ALTER TABLE chat_tags ADD COLUMN seen_at INTEGER NOT NULL DEFAULT 0;
 UPDATE chat_tags SET seen_at = CAST(strftime('%s', 'now') AS INTEGER) * 1000;
 CREATE INDEX chat_tags_by_time ON chat_tags (seen_at);

@@ -3,7 +3,8 @@
 -- remain; a chat's remembered tags once the chat was not seen for `retention`.
 CREATE INDEX deliveries_finished ON deliveries (updated_at) WHERE status <> 0;
 CREATE INDEX deliveries_by_event ON deliveries (event_id);
-CREATE INDEX events_by_time ON events (received_at);
+-- Events that never had a delivery go by age; the others go with their last delivery.
+CREATE INDEX events_without_deliveries ON events (received_at) WHERE deliveries = 0;
 ALTER TABLE chat_tags ADD COLUMN seen_at BIGINT NOT NULL
     DEFAULT (extract(epoch FROM clock_timestamp()) * 1000)::bigint;
 CREATE INDEX chat_tags_by_time ON chat_tags (seen_at);

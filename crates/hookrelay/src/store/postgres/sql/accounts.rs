@@ -162,15 +162,15 @@ pub async fn update_webhook<C: GenericClient>(
             description = CASE WHEN $5 THEN $6 ELSE description END,
             enabled = coalesce($7, enabled),
             signing = CASE WHEN $10 THEN $11 ELSE signing END,
-            disabled_reason = CASE WHEN $12::text IS NOT NULL THEN $12 WHEN $7 THEN NULL
+            disabled_reason = CASE WHEN $12::text IS NOT NULL THEN $12 WHEN $7 AND NOT enabled THEN NULL
                                    ELSE disabled_reason END,
-            disabled_at = CASE WHEN $12::text IS NOT NULL THEN $13 WHEN $7 THEN NULL
+            disabled_at = CASE WHEN $12::text IS NOT NULL THEN $13 WHEN $7 AND NOT enabled THEN NULL
                                ELSE disabled_at END,
-            disable_notice = CASE WHEN $12::text IS NOT NULL THEN $14 WHEN $7 THEN false
+            disable_notice = CASE WHEN $12::text IS NOT NULL THEN $14 WHEN $7 AND NOT enabled THEN false
                                   ELSE disable_notice END,
-            failing_since = CASE WHEN $7 THEN NULL ELSE failing_since END,
-            last_failure_at = CASE WHEN $7 THEN NULL ELSE last_failure_at END,
-            last_failure = CASE WHEN $7 THEN NULL ELSE last_failure END,
+            failing_since = CASE WHEN $7 AND NOT enabled THEN NULL ELSE failing_since END,
+            last_failure_at = CASE WHEN $7 AND NOT enabled THEN NULL ELSE last_failure_at END,
+            last_failure = CASE WHEN $7 AND NOT enabled THEN NULL ELSE last_failure END,
             updated_at = $8
          WHERE license_id = $1 AND id = $2
            AND ($15::bigint IS NULL OR failing_since = $15)

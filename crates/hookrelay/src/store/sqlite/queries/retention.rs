@@ -10,13 +10,15 @@ use crate::store::Purged;
 
 /// One purge batch (see [`crate::store::Store::purge`]).
 pub fn purge(conn: &Connection, cutoff: Millis, limit: usize) -> rusqlite::Result<Purged> {
-    let finished: Vec<(i64, String)> = conn
+    // A delivery whose `delivery_failed` event is still owed stays until it is produced.
+    let finished: Vec<(i64, String, i64)> = conn
         .prepare_cached(
-            "SELECT id, license_id FROM deliveries WHERE status <> 0 AND updated_at < ?1
+            "SELECT id, license_id, event_id FROM deliveries
+             WHERE status <> 0 AND updated_at < ?1 AND failure_notice = 0
              ORDER BY updated_at LIMIT ?2",
         )?
         .query_map(params![cutoff, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
     let mut purged = Purged::default();
@@ -24,7 +26,7 @@ pub fn purge(conn: &Connection, cutoff: Millis, limit: usize) -> rusqlite::Resul
     {
         let mut attempts = conn.prepare_cached("DELETE FROM attempts WHERE delivery_id = ?1")?;
         let mut delivery = conn.prepare_cached("DELETE FROM deliveries WHERE id = ?1")?;
-        for (id, license_id) in &finished {
+        for (id, license_id, _) in &finished {
             purged.attempts += attempts.execute([id])? as u64;
             purged.deliveries += delivery.execute([id])? as u64;
             let mark = marks.entry(license_id).or_default();
@@ -39,13 +41,24 @@ pub fn purge(conn: &Connection, cutoff: Millis, limit: usize) -> rusqlite::Resul
     for (license_id, through) in marks {
         mark.execute(params![license_id, through])?;
     }
-    purged.events = conn
+    // The events of the deliveries just removed, once none of theirs remain (found from the
+    // deliveries, so old events still waiting on a pending delivery are never scanned again) ...
+    let mut event = conn.prepare_cached(
+        "DELETE FROM events WHERE id = ?1
+         AND NOT EXISTS (SELECT 1 FROM deliveries WHERE event_id = ?1)",
+    )?;
+    let mut events: Vec<i64> = finished.iter().map(|f| f.2).collect();
+    events.sort_unstable();
+    events.dedup();
+    for id in events {
+        purged.events += event.execute([id])? as u64;
+    }
+    // ... and events that never had a delivery (a chat_changed with unchanged tags, no webhook).
+    purged.events += conn
         .prepare_cached(
             "DELETE FROM events WHERE id IN (
-                 SELECT e.id FROM events e
-                 WHERE e.received_at < ?1
-                   AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
-                 ORDER BY e.received_at LIMIT ?2)",
+                 SELECT id FROM events WHERE deliveries = 0 AND received_at < ?1
+                 ORDER BY received_at LIMIT ?2)",
         )?
         .execute(params![cutoff, limit as i64])? as u64;
     purged.chat_tags = conn

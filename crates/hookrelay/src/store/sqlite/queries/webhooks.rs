@@ -78,14 +78,14 @@ pub fn update_webhook(
             description = CASE WHEN ?5 THEN ?6 ELSE description END,
             enabled = coalesce(?7, enabled),
             signing = CASE WHEN ?10 THEN ?11 ELSE signing END,
-            disabled_reason = CASE WHEN ?12 IS NOT NULL THEN ?12 WHEN ?7 THEN NULL
+            disabled_reason = CASE WHEN ?12 IS NOT NULL THEN ?12 WHEN ?7 AND enabled = 0 THEN NULL
                                    ELSE disabled_reason END,
-            disabled_at = CASE WHEN ?12 IS NOT NULL THEN ?13 WHEN ?7 THEN NULL ELSE disabled_at END,
-            disable_notice = CASE WHEN ?12 IS NOT NULL THEN ?14 WHEN ?7 THEN 0
+            disabled_at = CASE WHEN ?12 IS NOT NULL THEN ?13 WHEN ?7 AND enabled = 0 THEN NULL ELSE disabled_at END,
+            disable_notice = CASE WHEN ?12 IS NOT NULL THEN ?14 WHEN ?7 AND enabled = 0 THEN 0
                                   ELSE disable_notice END,
-            failing_since = CASE WHEN ?7 THEN NULL ELSE failing_since END,
-            last_failure_at = CASE WHEN ?7 THEN NULL ELSE last_failure_at END,
-            last_failure = CASE WHEN ?7 THEN NULL ELSE last_failure END,
+            failing_since = CASE WHEN ?7 AND enabled = 0 THEN NULL ELSE failing_since END,
+            last_failure_at = CASE WHEN ?7 AND enabled = 0 THEN NULL ELSE last_failure_at END,
+            last_failure = CASE WHEN ?7 AND enabled = 0 THEN NULL ELSE last_failure END,
             updated_at = ?8
          WHERE license_id = ?1 AND id = ?2 AND (?15 IS NULL OR failing_since = ?15)
            AND (NOT ?16 OR signing IS ?17)",
