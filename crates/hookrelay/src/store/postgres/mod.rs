@@ -435,12 +435,14 @@ impl Store for PostgresStore {
     async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
         let mut c = self.client().await?;
         let tx = c.transaction().await.map_err(error::db)?;
-        let (deliveries, attempts) = retention::purge_deliveries(&tx, cutoff, limit)
-            .await
-            .map_err(error::db)?;
-        let events = retention::purge_events(&tx, cutoff, limit)
-            .await
-            .map_err(error::db)?;
+        let (deliveries, attempts, with_deliveries) =
+            retention::purge_deliveries(&tx, cutoff, limit)
+                .await
+                .map_err(error::db)?;
+        let events = with_deliveries
+            + retention::purge_events(&tx, cutoff, limit)
+                .await
+                .map_err(error::db)?;
         let chat_tags = retention::purge_chat_tags(&tx, cutoff, limit)
             .await
             .map_err(error::db)?;

@@ -8,41 +8,51 @@ use super::{execute, query, query_opt};
 use crate::domain::Millis;
 
 /// Removes up to `limit` deliveries that finished before `cutoff`, oldest first, with their
-/// attempts, and raises each license's retention mark; returns (deliveries, attempts). Rows
-/// another node is purging right now are skipped.
+/// attempts and the events none of whose deliveries remain, and raises each license's retention
+/// mark; returns (deliveries, attempts, events). Rows another node is purging right now are
+/// skipped. A delivery whose `delivery_failed` event is still owed stays until it is produced.
+/// Events are found from the deliveries removed, so old events still waiting on a pending
+/// delivery are never scanned again; retention marks are upserted in license order, so nodes
+/// purging at once cannot deadlock on them.
 pub async fn purge_deliveries<C: GenericClient>(
     c: &C,
     cutoff: Millis,
     limit: usize,
-) -> Result<(u64, u64), Error> {
+) -> Result<(u64, u64, u64), Error> {
     let rows = query(
         c,
         "WITH gone AS (
              DELETE FROM deliveries WHERE id IN (
-                 SELECT id FROM deliveries WHERE status <> 0 AND updated_at < $1
+                 SELECT id FROM deliveries
+                 WHERE status <> 0 AND updated_at < $1 AND NOT failure_notice
                  ORDER BY updated_at LIMIT $2 FOR UPDATE SKIP LOCKED)
-             RETURNING id, license_id),
+             RETURNING id, license_id, event_id),
          attempts_gone AS (
              DELETE FROM attempts a USING gone WHERE a.delivery_id = gone.id RETURNING 1),
          marked AS (
              INSERT INTO retention_marks (license_id, purged_through)
-             SELECT license_id, max(id) FROM gone GROUP BY license_id
+             SELECT license_id, max(id) FROM gone GROUP BY license_id ORDER BY license_id
              ON CONFLICT (license_id) DO UPDATE
                 SET purged_through = greatest(retention_marks.purged_through,
                                               excluded.purged_through)
+             RETURNING 1),
+         events_gone AS (
+             DELETE FROM events e
+             WHERE e.id IN (SELECT event_id FROM gone)
+               AND NOT EXISTS (SELECT 1 FROM deliveries d
+                               WHERE d.event_id = e.id AND d.id NOT IN (SELECT id FROM gone))
              RETURNING 1)
          SELECT (SELECT count(*) FROM gone), (SELECT count(*) FROM attempts_gone),
-                (SELECT count(*) FROM marked)",
+                (SELECT count(*) FROM events_gone), (SELECT count(*) FROM marked)",
         &[&cutoff, &(limit as i64)],
     )
     .await?;
-    Ok((
-        rows[0].get::<_, i64>(0) as u64,
-        rows[0].get::<_, i64>(1) as u64,
-    ))
+    let count = |i| rows[0].get::<_, i64>(i) as u64;
+    Ok((count(0), count(1), count(2)))
 }
 
-/// Removes up to `limit` events received before `cutoff` none of whose deliveries remain.
+/// Removes up to `limit` events received before `cutoff` that never had a delivery (a
+/// `chat_changed` with unchanged tags, an event no webhook wanted).
 pub async fn purge_events<C: GenericClient>(
     c: &C,
     cutoff: Millis,
@@ -51,10 +61,8 @@ pub async fn purge_events<C: GenericClient>(
     execute(
         c,
         "DELETE FROM events WHERE id IN (
-             SELECT e.id FROM events e
-             WHERE e.received_at < $1
-               AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.event_id = e.id)
-             ORDER BY e.received_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
+             SELECT id FROM events WHERE deliveries = 0 AND received_at < $1
+             ORDER BY received_at LIMIT $2 FOR UPDATE SKIP LOCKED)",
         &[&cutoff, &(limit as i64)],
     )
     .await
