@@ -35,6 +35,8 @@ const CAP_WARNING_EVERY: Duration = Duration::from_secs(60);
 pub struct ConnectionLimits {
     pub header_read_timeout: Duration,
     pub keep_alive_timeout: Duration,
+    /// How long a closing connection may take to finish writing its last answer.
+    pub close_grace: Duration,
     pub max_connections: usize,
 }
 
@@ -44,6 +46,9 @@ impl ConnectionLimits {
         ConnectionLimits {
             header_read_timeout: config.header_read_timeout,
             keep_alive_timeout: config.keep_alive_timeout,
+            // As long as a client may take to send a request body: a client too slow to read its
+            // answer is as harmful as one too slow to write its request.
+            close_grace: config.body_read_timeout,
             max_connections: config
                 .max_connections
                 .unwrap_or_else(|| default_max_connections(raise_open_file_limit())),
@@ -136,8 +141,15 @@ pub async fn serve(
     }
     drop(listener);
     let _ = stop_tx.send(true);
-    // Every connection holds a slot until it ends.
-    let _all = slots.acquire_many(max).await;
+    // Every connection holds a slot until it ends, which its close grace bounds (the extra
+    // second covers a connection accepted just as the stop came).
+    let ended = slots.acquire_many(max);
+    if tokio::time::timeout(limits.close_grace + Duration::from_secs(1), ended)
+        .await
+        .is_err()
+    {
+        tracing::warn!("stopped with connections still open past their close grace");
+    }
     Ok(())
 }
 
@@ -181,8 +193,11 @@ async fn serve_connection(
         .header_read_timeout(limits.header_read_timeout)
         .serve_connection(TokioIo::new(stream), service);
     tokio::pin!(connection);
-    let mut closing = false;
+    // Once closing, a connection has this long to finish what it is writing: a client that stops
+    // reading its answer would otherwise hold the connection (and a shutdown) for ever.
+    let mut closed_by: Option<tokio::time::Instant> = None;
     loop {
+        let deadline = closed_by.unwrap_or_else(tokio::time::Instant::now);
         tokio::select! {
             result = connection.as_mut() => {
                 if let Err(e) = result {
@@ -190,13 +205,17 @@ async fn serve_connection(
                 }
                 return;
             }
-            _ = stop.wait_for(|stop| *stop), if !closing => {
+            _ = stop.wait_for(|stop| *stop), if closed_by.is_none() => {
                 connection.as_mut().graceful_shutdown();
-                closing = true;
+                closed_by = Some(tokio::time::Instant::now() + limits.close_grace);
             }
-            () = activity.idle_for(limits.keep_alive_timeout), if !closing => {
+            () = activity.idle_for(limits.keep_alive_timeout), if closed_by.is_none() => {
                 connection.as_mut().graceful_shutdown();
-                closing = true;
+                closed_by = Some(tokio::time::Instant::now() + limits.close_grace);
+            }
+            () = tokio::time::sleep_until(deadline), if closed_by.is_some() => {
+                tracing::debug!("dropped a connection that did not finish closing in time");
+                return;
             }
         }
     }

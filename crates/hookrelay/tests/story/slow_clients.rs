@@ -166,3 +166,30 @@ async fn connections_beyond_the_cap_wait_until_one_closes() {
     let answer = String::from_utf8_lossy(&answer);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+#[story]
+async fn clients_that_never_read_their_answers_are_cut_and_do_not_hold_up_a_stop() {
+    let server = impatient_server(|_| {}).await;
+    let address = server.base.trim_start_matches("http://").parse().unwrap();
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        // A small receive window and 40 pipelined requests for a 100 KB answer, never read: the
+        // server's writes stall once the socket buffers are full.
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.set_recv_buffer_size(4096).unwrap();
+        let mut stream = socket.connect(address).await.unwrap();
+        let request = "GET /openapi.json HTTP/1.1\r\nHost: x\r\n\r\n".repeat(40);
+        stream.write_all(request.as_bytes()).await.unwrap();
+        stalled.push(stream);
+    }
+    // Long enough for every stalled answer to have hit the full buffers.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stopping = Instant::now();
+    tokio::time::timeout(Duration::from_secs(8), server.stop())
+        .await
+        .expect("the server waited on clients that never read instead of stopping");
+    // Idle after their last request, each connection closes, gets its close grace (1 s) to finish
+    // writing, and is then dropped.
+    assert!(stopping.elapsed() < Duration::from_secs(8));
+    drop(stalled);
+}
