@@ -18,14 +18,19 @@ use crate::domain::ingest_plan::Placement;
 use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
 use crate::domain::recovery::Recovery;
-use crate::domain::signing::SigningKeys;
 use crate::domain::visitor_details::VisitorDetails;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 
 mod columns;
 pub mod postgres;
+mod recovery_steps;
 pub mod sqlite;
+mod webhook_changes;
+
+use recovery_steps::in_recovery_steps;
+pub use recovery_steps::{RecoveryStep, RECOVER_BATCH};
+pub use webhook_changes::{stored_signing, AutoDisabled, WebhookChanges, SIGNING_RACE};
 
 /// What can go wrong in a store.
 #[derive(Debug, thiserror::Error)]
@@ -130,92 +135,6 @@ pub enum Resend {
     WebhookDeleted,
     Job(DeliveryJob),
 }
-
-/// The most failed deliveries one step of a bulk recovery looks at (and so changes), in one
-/// transaction: small enough that SQLite's writer is never held for more than a few
-/// milliseconds, so ingest goes on while millions are recovered.
-pub const RECOVER_BATCH: usize = 1000;
-
-/// What one step of a bulk recovery did (see [`Store::recover_failed`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RecoveryStep {
-    /// The id to go on after; `None` once the step has looked at the last failed delivery.
-    pub next_after: Option<i64>,
-    /// How many deliveries it made due (in a dry run: would have).
-    pub recovered: u64,
-}
-
-impl RecoveryStep {
-    /// A step that looked at `looked` deliveries out of a batch of `limit`, the last being
-    /// `last`: a batch that was not full was the end.
-    pub fn new(last: Option<i64>, looked: usize, limit: usize, recovered: u64) -> RecoveryStep {
-        RecoveryStep {
-            next_after: last.filter(|_| looked >= limit),
-            recovered,
-        }
-    }
-}
-
-/// Runs a bulk recovery step after step, each starting after the id the previous one ended
-/// with, and adds up what they recovered.
-async fn in_recovery_steps<F, Fut>(mut step: F) -> StoreResult<u64>
-where
-    F: FnMut(i64) -> Fut,
-    Fut: std::future::Future<Output = StoreResult<RecoveryStep>>,
-{
-    let (mut after, mut total) = (0, 0);
-    loop {
-        let done = step(after).await?;
-        total += done.recovered;
-        match done.next_after {
-            Some(id) => after = id,
-            None => return Ok(total),
-        }
-    }
-}
-
-/// Changes to a webhook (`None`: keep).
-#[derive(Debug, Clone, Default)]
-pub struct WebhookChanges {
-    /// The new URL as stored, with its target key.
-    pub url: Option<(String, String)>,
-    pub data_types: Option<u8>,
-    pub description: Option<Option<String>>,
-    pub enabled: Option<bool>,
-    /// The new signing keys (`Some(None)`: stop signing).
-    pub signing: Option<Option<SigningKeys>>,
-    /// Change only if the stored signing keys are still these (`Some(None)`: none), so that two
-    /// changes racing cannot hand out a secret the other one then overwrites; a mismatch is a
-    /// [`StoreError::Conflict`].
-    pub signing_was: Option<Option<SigningKeys>>,
-    /// Disabled by hookrelay (with `enabled: Some(false)`): why, when, and whether a
-    /// `webhook_disabled` event is to be produced. Enabling (`enabled: Some(true)`) clears the
-    /// reason and the failure streak.
-    pub auto_disabled: Option<AutoDisabled>,
-}
-
-/// Why and when hookrelay disabled a webhook.
-#[derive(Debug, Clone)]
-pub struct AutoDisabled {
-    pub reason: String,
-    pub at: Millis,
-    /// The start of the failure streak the decision was made on: if the webhook's streak is no
-    /// longer that one (a success ended it meanwhile), nothing is changed.
-    pub failing_since: Millis,
-    /// Whether its `webhook_disabled` event is to be produced
-    /// ([`crate::domain::auto_disable::announces`]).
-    pub announce: bool,
-}
-
-/// The text stored for a webhook's signing keys (`None`: it does not sign).
-pub fn stored_signing(keys: &Option<SigningKeys>) -> Option<String> {
-    keys.as_ref().map(SigningKeys::to_stored)
-}
-
-/// The answer to a signing change that lost a race.
-pub const SIGNING_RACE: &str =
-    "the webhook's signing secrets were changed by another request meanwhile; nothing was changed, \
-     try again";
 
 /// Everything hookrelay stores. Implemented by [`sqlite::SqliteStore`] and
 /// [`postgres::PostgresStore`]. The trait holds no rules: the rules it applies are the domain's

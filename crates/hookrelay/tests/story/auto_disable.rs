@@ -45,19 +45,43 @@ async fn settle(server: &TestServer) {
     server.wait_idle().await;
 }
 
-#[story]
-async fn a_webhook_failing_for_disable_after_is_disabled_announced_and_delivers_what_it_held_once_enabled(
-) {
-    // Retries every 200 ms for 4 s: the one delivery keeps failing past `disable_after`.
+/// A server that disables after `disable_after`, retrying every 200 ms `retries` times; a target
+/// answering 500; a receiver for the operational events.
+struct Failing {
+    server: TestServer,
+    license: TestLicense,
+    target: Receiver,
+    ops: Receiver,
+}
+
+async fn failing(disable_after: Duration, retries: usize) -> Failing {
     let server = TestServer::start_with(|c| {
-        c.disable_after = Duration::from_secs(1);
-        c.retry_schedule = vec![Duration::from_millis(200); 20];
+        c.disable_after = disable_after;
+        c.retry_schedule = vec![Duration::from_millis(200); retries];
     })
     .await;
     let license = server.license().await;
     let target = Receiver::start().await;
     target.answer(Answer::Status(500));
     let ops = Receiver::start().await;
+    Failing {
+        server,
+        license,
+        target,
+        ops,
+    }
+}
+
+#[story]
+async fn a_webhook_failing_for_disable_after_is_disabled_announced_and_delivers_what_it_held_once_enabled(
+) {
+    // Retries every 200 ms for 4 s: the one delivery keeps failing past `disable_after`.
+    let Failing {
+        server,
+        license,
+        target,
+        ops,
+    } = failing(Duration::from_secs(1), 20).await;
     let failing_url = target.url.replace("http://", "http://ops:s3cret@") + "/hook";
     let id = server
         .webhook(&license, &failing_url, "visitor_queued", &["visitor"])
@@ -435,15 +459,12 @@ async fn a_disable_decided_on_a_streak_a_success_has_ended_changes_nothing() {
 async fn saving_a_failing_webhook_with_enabled_true_does_not_restart_its_clock() {
     // The console's edit form sends `enabled` with every save: a webhook already enabled must keep
     // its failure streak, or a failing webhook edited now and then would never be disabled.
-    let server = TestServer::start_with(|c| {
-        c.disable_after = Duration::from_secs(2);
-        c.retry_schedule = vec![Duration::from_millis(200); 30];
-    })
-    .await;
-    let license = server.license().await;
-    let target = Receiver::start().await;
-    target.answer(Answer::Status(500));
-    let ops = Receiver::start().await;
+    let Failing {
+        server,
+        license,
+        target,
+        ops,
+    } = failing(Duration::from_secs(2), 30).await;
     let id = server
         .webhook(&license, &target.url, "visitor_queued", &["visitor"])
         .await;

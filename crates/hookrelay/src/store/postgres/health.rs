@@ -1,5 +1,6 @@
 //! The engine's writes that touch targets' health, each one transaction: recording attempts
-//! (and the transition they cause), arming probes, giving up on parked deliveries.
+//! (and the transition they cause), arming probes, giving up on parked deliveries, handing
+//! deliveries back, and the safety sweep for deliveries parked for a target that answers.
 
 use std::time::Duration;
 
@@ -159,4 +160,32 @@ pub async fn backfill_target_keys(c: &Object) -> Result<usize, Error> {
         targets::set_target_key(c, row.get(0), &key).await?;
     }
     Ok(missing.len())
+}
+
+/// Gives leased deliveries back (see [`crate::store::Store::release`]); due now, every node is
+/// told.
+pub async fn release(
+    c: &Object,
+    leases: Vec<(crate::domain::delivery::DeliveryId, Millis)>,
+    due_at: Millis,
+    window: Duration,
+    channel: &str,
+) -> Result<(), Error> {
+    let (ids, leases): (Vec<i64>, Vec<i64>) = leases.into_iter().map(|(id, l)| (id.0, l)).unzip();
+    deliveries::release(c, &ids, &leases, due_at, window_ms(window)).await?;
+    if due_at <= crate::domain::now_ms() {
+        // Due now (e.g. handed back at shutdown): another node may take them at once.
+        deliveries::notify(c, channel).await?;
+    }
+    Ok(())
+}
+
+/// Makes due the parked deliveries whose webhook's target is not silent (see
+/// [`crate::store::Store::unpark_stranded`]); every node is told when there were some.
+pub async fn unpark_stranded(c: &Object, now: Millis, channel: &str) -> Result<u64, Error> {
+    let n = targets::unpark_stranded(c, now).await?;
+    if n > 0 {
+        deliveries::notify(c, channel).await?;
+    }
+    Ok(n)
 }

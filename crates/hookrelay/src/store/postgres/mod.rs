@@ -20,8 +20,10 @@ mod migrate;
 mod open;
 mod pool;
 mod recovery;
+mod resend;
 mod rows;
 mod sql;
+mod upkeep;
 mod webhooks;
 
 use std::sync::{Arc, Mutex};
@@ -35,7 +37,6 @@ use tokio::task::JoinHandle;
 use crate::domain::auto_disable::Failing;
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
-use crate::domain::health::window_ms;
 use crate::domain::ingest_plan::Placement;
 use crate::domain::job::{AttemptRecord, DeliveryJob};
 use crate::domain::license::License;
@@ -45,11 +46,11 @@ use crate::domain::webhook::Webhook;
 use crate::domain::{now_ms, Millis};
 use crate::store::{
     DeliveryDetail, HealthChanges, Ingested, News, NextDue, Notices, Purged, Resend, Store,
-    StoreError, StoreResult, WebhookChanges, RECOVER_BATCH,
+    StoreError, StoreResult, WebhookChanges,
 };
 use committer::Committer;
 use ingest::IngestRequest;
-use sql::{accounts, deliveries, operational, retention, targets, visitors};
+use sql::{accounts, deliveries, visitors};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -233,19 +234,10 @@ impl Store for PostgresStore {
         due_at: Millis,
         window: Duration,
     ) -> StoreResult<()> {
-        let (ids, leases): (Vec<i64>, Vec<i64>) =
-            leases.into_iter().map(|(id, l)| (id.0, l)).unzip();
         let c = self.client().await?;
-        deliveries::release(&c, &ids, &leases, due_at, window_ms(window))
+        health::release(&c, leases, due_at, window, &self.channel)
             .await
-            .map_err(error::db)?;
-        if due_at <= now_ms() {
-            // Due now (e.g. handed back at shutdown): another node may take them at once.
-            deliveries::notify(&c, &self.channel)
-                .await
-                .map_err(error::db)?;
-        }
-        Ok(())
+            .map_err(error::db)
     }
 
     async fn arm_probes(&self, now: Millis, watchdog: Duration) -> StoreResult<usize> {
@@ -269,43 +261,11 @@ impl Store for PostgresStore {
     }
 
     async fn failing_webhooks(&self, since_before: Millis) -> StoreResult<Vec<(Webhook, Failing)>> {
-        let c = self.client().await?;
-        let found = operational::failing_webhooks(&c, since_before)
-            .await
-            .map_err(error::db)?;
-        found
-            .iter()
-            .map(|row| {
-                let failing = Failing {
-                    since: row.get(20),
-                    last_at: row.get::<_, Option<Millis>>(21).unwrap_or(0),
-                    last: row.get::<_, Option<String>>(22).unwrap_or_default(),
-                };
-                Ok((rows::webhook(row).map_err(internal)?, failing))
-            })
-            .collect()
+        upkeep::failing_webhooks(&self.client().await?, since_before).await
     }
 
     async fn notices(&self, limit: usize) -> StoreResult<Notices> {
-        let c = self.client().await?;
-        let disabled = operational::disable_notices(&c, limit)
-            .await
-            .map_err(error::db)?;
-        let failed = operational::failure_notices(&c, limit)
-            .await
-            .map_err(error::db)?;
-        Ok(Notices {
-            disabled: disabled
-                .iter()
-                .map(rows::webhook)
-                .collect::<Result<_, _>>()
-                .map_err(internal)?,
-            failed: failed
-                .iter()
-                .map(|row| Ok((row.get(11), rows::delivery(row)?)))
-                .collect::<Result<_, _>>()
-                .map_err(internal)?,
-        })
+        upkeep::notices(&self.client().await?, limit).await
     }
 
     async fn clear_notices(
@@ -313,24 +273,14 @@ impl Store for PostgresStore {
         webhooks: Vec<(String, Millis)>,
         deliveries: Vec<DeliveryId>,
     ) -> StoreResult<()> {
-        let ids: Vec<&str> = webhooks.iter().map(|(id, _)| id.as_str()).collect();
-        let at: Vec<i64> = webhooks.iter().map(|(_, at)| *at).collect();
-        let deliveries: Vec<i64> = deliveries.iter().map(|d| d.0).collect();
-        let c = self.client().await?;
-        operational::clear_notices(&c, &ids, &at, &deliveries)
-            .await
-            .map_err(error::db)
+        upkeep::clear_notices(&self.client().await?, webhooks, deliveries).await
     }
 
     async fn unpark_stranded(&self, now: Millis) -> StoreResult<u64> {
         let c = self.client().await?;
-        let n = targets::unpark_stranded(&c, now).await.map_err(error::db)?;
-        if n > 0 {
-            deliveries::notify(&c, &self.channel)
-                .await
-                .map_err(error::db)?;
-        }
-        Ok(n)
+        health::unpark_stranded(&c, now, &self.channel)
+            .await
+            .map_err(error::db)
     }
 
     async fn release_all_leases(&self) -> StoreResult<u64> {
@@ -359,22 +309,7 @@ impl Store for PostgresStore {
         license_id: &str,
         id: DeliveryId,
     ) -> StoreResult<Option<DeliveryDetail>> {
-        let c = self.client().await?;
-        let Some(row) = deliveries::delivery(&c, license_id, id)
-            .await
-            .map_err(error::db)?
-        else {
-            return Ok(None);
-        };
-        let delivery = rows::delivery(&row).map_err(internal)?;
-        let body = rows::delivery_body(&row, 11, &delivery, license_id);
-        let attempts = deliveries::attempts(&c, id).await.map_err(error::db)?;
-        Ok(Some(DeliveryDetail {
-            delivery,
-            license_id: license_id.to_string(),
-            body,
-            attempts: attempts.iter().map(rows::attempt).collect(),
-        }))
+        resend::detail(&self.client().await?, license_id, id).await
     }
 
     async fn resend(
@@ -384,23 +319,7 @@ impl Store for PostgresStore {
         now: Millis,
         lease_until: Millis,
     ) -> StoreResult<Resend> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(error::db)?;
-        let current = deliveries::lock_for_resend(&tx, license_id, id)
-            .await
-            .map_err(error::db)?;
-        match current {
-            None => return Ok(Resend::NotFound),
-            Some((_, _, false)) => return Ok(Resend::WebhookDeleted),
-            Some((0, Some(lease), _)) if lease > now => return Ok(Resend::InFlight),
-            Some(_) => {}
-        }
-        let row = deliveries::lease_now(&tx, id, now, lease_until)
-            .await
-            .map_err(error::db)?;
-        let job = rows::job(&row, 0).map_err(internal)?;
-        tx.commit().await.map_err(error::db)?;
-        Ok(Resend::Job(job))
+        resend::resend(&mut self.client().await?, license_id, id, now, lease_until).await
     }
 
     async fn pending_count(&self) -> StoreResult<i64> {
@@ -415,57 +334,19 @@ impl Store for PostgresStore {
         dry_run: bool,
         now: Millis,
     ) -> StoreResult<u64> {
-        crate::store::in_recovery_steps(|after| async move {
-            let mut c = self.client().await?;
-            recovery::step(
-                &mut c,
-                which,
-                after,
-                RECOVER_BATCH,
-                dry_run,
-                now,
-                &self.channel,
-            )
-            .await
-            .map_err(error::db)
-        })
-        .await
+        recovery::recover(self, which, dry_run, now).await
     }
 
     async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
-        let mut c = self.client().await?;
-        let tx = c.transaction().await.map_err(error::db)?;
-        let (deliveries, attempts, with_deliveries) =
-            retention::purge_deliveries(&tx, cutoff, limit)
-                .await
-                .map_err(error::db)?;
-        let events = with_deliveries
-            + retention::purge_events(&tx, cutoff, limit)
-                .await
-                .map_err(error::db)?;
-        let chat_tags = retention::purge_chat_tags(&tx, cutoff, limit)
-            .await
-            .map_err(error::db)?;
-        tx.commit().await.map_err(error::db)?;
-        Ok(Purged {
-            deliveries,
-            attempts,
-            events,
-            chat_tags,
-        })
+        upkeep::purge(&mut self.client().await?, cutoff, limit).await
     }
 
     async fn purged_through(&self, license_id: &str) -> StoreResult<i64> {
-        retention::purged_through(&self.client().await?, license_id)
-            .await
-            .map_err(error::db)
+        upkeep::purged_through(&self.client().await?, license_id).await
     }
 
     async fn database_bytes(&self) -> StoreResult<u64> {
-        let bytes = retention::database_bytes(&self.client().await?)
-            .await
-            .map_err(error::db)?;
-        Ok(bytes.max(0) as u64)
+        upkeep::database_bytes(&self.client().await?).await
     }
 
     async fn put_visitor_details(&self, details: VisitorDetails) -> StoreResult<()> {

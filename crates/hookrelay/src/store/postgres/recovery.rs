@@ -40,3 +40,28 @@ pub async fn step(
     let last = looked.last().map(|r| r.get::<_, i64>(0));
     Ok(RecoveryStep::new(last, looked.len(), limit, recovered))
 }
+
+/// A whole bulk recovery (see [`crate::store::Store::recover_failed`]): step after step, each
+/// on a connection of its own.
+pub async fn recover(
+    store: &super::PostgresStore,
+    which: &Recovery,
+    dry_run: bool,
+    now: Millis,
+) -> crate::store::StoreResult<u64> {
+    crate::store::in_recovery_steps(|after| async move {
+        let mut c = store.client().await?;
+        step(
+            &mut c,
+            which,
+            after,
+            crate::store::RECOVER_BATCH,
+            dry_run,
+            now,
+            &store.channel,
+        )
+        .await
+        .map_err(super::error::db)
+    })
+    .await
+}
