@@ -26,6 +26,7 @@
 
 mod listen;
 mod output;
+pub mod session_protocol;
 mod signing;
 mod target;
 mod trigger;

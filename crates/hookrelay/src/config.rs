@@ -54,6 +54,9 @@ pub struct Config {
     /// How long a webhook's target may answer no HTTP 200, while its deliveries keep failing,
     /// before hookrelay disables the webhook (and says why, with a `webhook_disabled` event).
     pub disable_after: Duration,
+    /// How long a listen session's webhooks stay after its socket closed, for the command to
+    /// reconnect (or be started again) without losing a delivery.
+    pub cli_session_grace: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -75,6 +78,7 @@ impl fmt::Debug for Config {
             .field("success_any_2xx", &self.success_any_2xx)
             .field("retention", &self.retention)
             .field("disable_after", &self.disable_after)
+            .field("cli_session_grace", &self.cli_session_grace)
             .finish_non_exhaustive()
     }
 }
@@ -103,6 +107,7 @@ pub struct RawConfig {
     pub log_format: Option<String>,
     pub retention: Option<String>,
     pub disable_after: Option<String>,
+    pub cli_session_grace: Option<String>,
 }
 
 /// A list written either as a TOML array or as one comma-separated string (the env form).
@@ -196,6 +201,7 @@ impl RawConfig {
             log_format: get("HOOKRELAY_LOG_FORMAT"),
             retention: get("HOOKRELAY_RETENTION"),
             disable_after: get("HOOKRELAY_DISABLE_AFTER"),
+            cli_session_grace: get("HOOKRELAY_CLI_SESSION_GRACE"),
         })
     }
 
@@ -224,6 +230,7 @@ impl RawConfig {
             log_format: over.log_format.or(self.log_format),
             retention: over.retention.or(self.retention),
             disable_after: over.disable_after.or(self.disable_after),
+            cli_session_grace: over.cli_session_grace.or(self.cli_session_grace),
         }
     }
 
@@ -288,6 +295,10 @@ impl RawConfig {
         if disable_after < Duration::from_millis(100) {
             return Err(bad("disable_after", "must be at least 100ms"));
         }
+        let cli_session_grace = duration(raw.cli_session_grace, "cli_session_grace")?;
+        if cli_session_grace < Duration::from_millis(500) {
+            return Err(bad("cli_session_grace", "must be at least 500ms"));
+        }
         let positive = |v: Option<usize>, name| match v {
             Some(0) | None => Err(bad(name, "must be at least 1")),
             Some(n) => Ok(n),
@@ -350,6 +361,7 @@ impl RawConfig {
             log_format,
             retention,
             disable_after,
+            cli_session_grace,
         })
     }
 }

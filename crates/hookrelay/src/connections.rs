@@ -191,7 +191,8 @@ async fn serve_connection(
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
-        .serve_connection(TokioIo::new(stream), service);
+        .serve_connection(TokioIo::new(stream), service)
+        .with_upgrades();
     tokio::pin!(connection);
     // Once closing, a connection has this long to finish what it is writing: a client that stops
     // reading its answer would otherwise hold the connection (and a shutdown) for ever.

@@ -38,6 +38,7 @@ use crate::dispatch::retry::RetryPolicy;
 use crate::dispatch::sender::Sender;
 use crate::dispatch::target_policy::TargetPolicy;
 use crate::dispatch::{Engine, EngineConfig};
+use crate::domain::listen_session::Timings;
 use crate::store::Store;
 
 /// Runs the server on `listener` until `shutdown` completes, then stops gracefully: requests
@@ -93,7 +94,14 @@ pub async fn run_and_report(
         tokio::spawn(upkeep::notices::run(
             store.clone(),
             engine.clone(),
-            stop_rx_for_upkeep,
+            stop_rx_for_upkeep.clone(),
+        )),
+        tokio::spawn(dispatch::listen::keep_sessions(
+            engine.clone(),
+            Timings {
+                grace: config.cli_session_grace,
+            },
+            stop_rx_for_upkeep.clone(),
         )),
     ];
     let state = api::AppState {
@@ -103,6 +111,7 @@ pub async fn run_and_report(
         config: Arc::new(config),
         admin_hash,
         key_cache: Arc::new(RwLock::new(HashMap::new())),
+        stop: stop_rx_for_upkeep.clone(),
     };
     let limits = connections::ConnectionLimits::from_config(&state.config);
     let app = api::router(state);

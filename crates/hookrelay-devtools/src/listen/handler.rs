@@ -29,6 +29,15 @@ pub(crate) struct State {
     pub(crate) out: Output,
 }
 
+/// Set on a request pushed by a hookrelay server (`listen --server`): shown on its line.
+#[derive(Debug, Clone)]
+pub(crate) struct PushLabel(pub(crate) String);
+
+/// Set on an answer when `--forward-to` gave none: the reason (a server records no answer, not
+/// this command's 502).
+#[derive(Debug, Clone)]
+pub(crate) struct ForwardFailed(pub(crate) String);
+
 /// Every path and method lands in one handler, so any webhook URL path works.
 pub(crate) fn router(state: State) -> Router {
     Router::new().fallback(handle).with_state(state)
@@ -38,10 +47,12 @@ async fn handle(
     AxumState(state): AxumState<State>,
     method: Method,
     uri: Uri,
+    label: Option<axum::Extension<PushLabel>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let now = humantime::format_rfc3339_seconds(SystemTime::now());
+    let label = label.map(|l| format!("  {}", l.0 .0)).unwrap_or_default();
     let State { config, stats, out } = &state;
 
     if method != Method::POST {
@@ -122,7 +133,7 @@ async fn handle(
     let status = answer.status().as_u16();
     stats.answered(status);
     out.line(format!(
-        "{now}  {}{mark}  <-- [{status}]{note}",
+        "{now}  {}{label}{mark}  <-- [{status}]{note}",
         describe(&payload)
     ));
     if config.json {
@@ -230,14 +241,15 @@ async fn forward(
                 "  (forwarding to {} failed after {ms} ms: {why})",
                 target.url
             );
-            (
-                (
-                    StatusCode::BAD_GATEWAY,
-                    format!("hookrelay listen: forwarding failed: {why}"),
-                )
-                    .into_response(),
-                note,
+            let mut response = (
+                StatusCode::BAD_GATEWAY,
+                format!("hookrelay listen: forwarding failed: {why}"),
             )
+                .into_response();
+            response
+                .extensions_mut()
+                .insert(ForwardFailed(format!("{}: {why}", target.url)));
+            (response, note)
         }
     }
 }

@@ -3,6 +3,7 @@
 //! retry), and can relay each webhook to the developer's own app.
 
 mod handler;
+mod session;
 mod stats;
 
 use std::future::Future;
@@ -75,6 +76,36 @@ pub struct ListenArgs {
     /// came, so your app can verify them.
     #[arg(long, value_name = "URL")]
     pub forward_to: Option<String>,
+
+    /// Receive a running hookrelay server's webhooks over one connection from here, instead of
+    /// listening on a port (no public URL needed): while it runs, the license has a session
+    /// webhook for each event type, and each delivery is handled as above and its answer
+    /// recorded by the server. Reconnects by itself.
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+
+    /// With --server: a license's API key (or the admin token, with --license). Default: the
+    /// credentials file `serve` wrote beside its database in this directory.
+    #[arg(
+        long,
+        env = "HOOKRELAY_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub api_key: Option<String>,
+
+    /// With --server and the admin token: the license to listen to.
+    #[arg(long, value_name = "ID", requires = "server")]
+    pub license: Option<String>,
+
+    /// With --server: only these event types (comma-separated; default: all).
+    #[arg(long, value_name = "TYPES", value_delimiter = ',', requires = "server")]
+    pub events: Vec<String>,
+
+    /// With --server: only these data types in the bodies (comma-separated; default: all each
+    /// event type carries).
+    #[arg(long, value_name = "TYPES", value_delimiter = ',', requires = "server")]
+    pub data_types: Vec<String>,
 }
 
 impl ListenArgs {
@@ -92,6 +123,11 @@ impl ListenArgs {
             fail_status: 500,
             delay: 0,
             forward_to: None,
+            server: None,
+            api_key: None,
+            license: None,
+            events: Vec::new(),
+            data_types: Vec::new(),
         }
     }
 }
@@ -181,6 +217,9 @@ pub async fn listen(
     args: ListenArgs,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<ListenSummary> {
+    if args.server.is_some() {
+        return session::run(args, Output::stdout(), shutdown).await;
+    }
     let address = SocketAddr::new(args.host, args.port);
     let listener = TcpListener::bind(address)
         .await

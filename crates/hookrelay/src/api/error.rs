@@ -38,8 +38,14 @@ pub enum ApiError {
     /// 405: the path exists, the method is not one of its own (the `Allow` header lists them).
     #[error("the method {0} is not allowed on this path; the Allow header lists those that are")]
     MethodNotAllowed(String),
+    /// 426: a WebSocket route asked without the upgrade.
+    #[error("{0}")]
+    UpgradeRequired(&'static str),
     #[error("the database is unavailable; nothing was stored, try again")]
     Unavailable,
+    /// 503: a limit of this node is reached; the text says which.
+    #[error("{0}")]
+    Busy(&'static str),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -57,7 +63,8 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
+            ApiError::Unavailable | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -73,7 +80,8 @@ impl ApiError {
             ApiError::TooLarge(_) => "payload_too_large",
             ApiError::BodyTimeout(_) => "request_timeout",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
-            ApiError::Unavailable => "unavailable",
+            ApiError::UpgradeRequired(_) => "upgrade_required",
+            ApiError::Unavailable | ApiError::Busy(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }

@@ -9,6 +9,7 @@ mod events;
 mod fallback;
 mod health;
 mod licenses;
+mod listen;
 mod livechat_v2;
 pub mod openapi;
 mod paging;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub admin_hash: [u8; 32],
     /// API key hash → license, so authenticating a busy producer costs no query.
     pub key_cache: Arc<RwLock<HashMap<[u8; 32], License>>>,
+    /// Turns true when the server stops (long-lived sockets close then).
+    pub stop: tokio::sync::watch::Receiver<bool>,
 }
 
 /// The whole HTTP surface.
@@ -54,6 +57,7 @@ pub fn router(state: AppState) -> Router {
         .merge(events::routes())
         .merge(deliveries::routes())
         .merge(visitors::routes())
+        .merge(listen::routes())
         .merge(livechat_v2::routes())
         .merge(console::routes())
         .merge(openapi::routes())

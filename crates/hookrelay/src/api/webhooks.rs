@@ -137,6 +137,7 @@ pub async fn create_webhook(
         signing: input.signing.then(|| SigningKeys::new(&new_secret())),
         disabled_reason: None,
         disabled_at: None,
+        session: None,
     };
     state.store.create_webhook(webhook.clone()).await?;
     Ok(webhook)
@@ -187,6 +188,18 @@ async fn find(state: &AppState, license: &License, id: &str) -> ApiResult<Webhoo
         .ok_or(ApiError::NotFound("webhook"))
 }
 
+/// A listen session's webhook is the command's: it cannot be changed, only removed.
+fn changeable(w: Webhook) -> ApiResult<Webhook> {
+    if w.url.session_id().is_some() {
+        return Err(ApiError::Conflict(
+            "this is a session webhook of `hookrelay listen --server` (\"kind\": \"cli\"): it \
+             cannot be changed; restart the command with other options, or delete it"
+                .into(),
+        ));
+    }
+    Ok(w)
+}
+
 async fn change(
     State(state): State<AppState>,
     caller: Caller,
@@ -194,7 +207,7 @@ async fn change(
     JsonBody(patch): JsonBody<WebhookPatch>,
 ) -> ApiResult<(NoStore, Json<Value>)> {
     let license = license_for(&state, &caller, &license_id).await?;
-    let current = find(&state, &license, &id).await?;
+    let current = changeable(find(&state, &license, &id).await?)?;
     let url = patch
         .url
         .map(|u| checked_target(&state, &u))
@@ -279,7 +292,7 @@ async fn rotate_signing_secret(
         parse_json(&bytes)?
     };
     let grace = parse_grace(input.grace.as_deref())?;
-    let current = find(&state, &license, &id).await?;
+    let current = changeable(find(&state, &license, &id).await?)?;
     let Some(keys) = &current.signing else {
         return Err(ApiError::Conflict(
             "this webhook does not sign its requests; turn signing on with PATCH {\"signing\": true}"
@@ -382,6 +395,12 @@ pub fn view(w: &Webhook) -> Value {
         "created_at": rfc3339(w.created_at),
         "updated_at": rfc3339(w.updated_at),
         "target_health": health_view(&w.health),
+        "kind": w.kind(),
+        "session": w.url.session_id().map(|id| json!({
+            "id": id,
+            "started_at": rfc3339(w.created_at),
+            "connected": w.session.as_ref().is_some_and(|s| s.node.is_some()),
+        })),
     })
 }
 

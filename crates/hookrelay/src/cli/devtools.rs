@@ -2,7 +2,16 @@
 
 use hookrelay_devtools::{ListenArgs, TriggerArgs};
 
-pub fn listen(args: ListenArgs) -> anyhow::Result<()> {
+pub fn listen(mut args: ListenArgs) -> anyhow::Result<()> {
+    if args.server.is_some() && args.api_key.is_none() {
+        // The credentials file `serve` wrote here: its license's key (or, with --license for
+        // another license, the admin token).
+        let found = super::client::credentials::Credentials::find()?;
+        args.api_key = match &args.license {
+            Some(id) if found.license_id.as_deref() != Some(id.as_str()) => found.admin_token,
+            _ => found.api_key,
+        };
+    }
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
         hookrelay_devtools::listen(args, async {

@@ -43,6 +43,7 @@ impl Attempter {
                 job.body.clone(),
                 job.attempt_no,
                 job.signing.as_ref(),
+                Some(&job),
             )
             .await;
         over(sent.attempt.duration_ms);

@@ -253,7 +253,7 @@ impl Dispatcher {
         if let Some(parsed) = self.parsed_urls.get(url) {
             return Ok(parsed.clone());
         }
-        let t = Arc::new(TargetUrl::parse(url)?);
+        let t = Arc::new(TargetUrl::stored(url)?);
         let parsed = (t.clone(), Arc::from(t.key()));
         if self.parsed_urls.len() >= PARSED_URLS {
             self.parsed_urls.clear();

@@ -239,13 +239,27 @@ impl Engine {
         body: Bytes,
         signing: Option<&JobSigning>,
     ) -> (Sent, bool) {
-        let sent = self.attempter.sender.send(target, body, 1, signing).await;
+        let sent = self
+            .attempter
+            .sender
+            .send(target, body, 1, signing, None)
+            .await;
         let any_2xx = self.attempter.success_any_2xx;
         let delivered = sent
             .attempt
             .status_code
             .is_some_and(|c| is_success(c, any_2xx));
         (sent, delivered)
+    }
+
+    /// The store the engine works on.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.shared.store
+    }
+
+    /// The listen sessions whose sockets are on this node.
+    pub fn sessions(&self) -> &Arc<super::sessions::Sessions> {
+        self.attempter.sender.sessions()
     }
 
     /// Jobs currently in memory.

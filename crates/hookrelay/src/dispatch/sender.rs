@@ -1,4 +1,6 @@
-//! Makes one HTTP attempt of a delivery and describes what happened.
+//! Makes one attempt of a delivery and describes what happened: an HTTP exchange with its
+//! target, or for a listen session's webhook, a push over the session's socket
+//! ([`super::sessions`]) answered by the command.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -9,12 +11,14 @@ use reqwest::header::{
 };
 
 use super::retry::{honours_retry_after, parse_retry_after};
+use super::sessions::Sessions;
 use super::target_policy::{GuardedResolver, TargetPolicy};
 use crate::domain::delivery::{Attempt, RESPONSE_SNIPPET_BYTES};
-use crate::domain::job::JobSigning;
+use crate::domain::job::{DeliveryJob, JobSigning};
 use crate::domain::now_ms;
 use crate::domain::signing::SignatureHeaders;
 use crate::domain::target::TargetUrl;
+use hookrelay_devtools::session_protocol::Push;
 use livechat_webhooks::signature::{HEADER_ID, HEADER_SIGNATURE, HEADER_TIMESTAMP};
 
 /// The `User-Agent` of every webhook.
@@ -26,6 +30,7 @@ pub struct Sender {
     client: reqwest::Client,
     policy: Arc<TargetPolicy>,
     timeout: Duration,
+    sessions: Arc<Sessions>,
 }
 
 /// One attempt's result, plus what the retry policy needs.
@@ -55,7 +60,13 @@ impl Sender {
             client,
             policy,
             timeout,
+            sessions: Arc::default(),
         })
+    }
+
+    /// The listen sessions whose sockets are on this node.
+    pub fn sessions(&self) -> &Arc<Sessions> {
+        &self.sessions
     }
 
     pub fn policy(&self) -> &TargetPolicy {
@@ -63,18 +74,23 @@ impl Sender {
     }
 
     /// POSTs `body` to `target` once, as attempt number `attempt_no`, signed with `signing`'s
-    /// valid secrets at this instant when the webhook signs.
+    /// valid secrets at this instant when the webhook signs (`job`: the delivery it is, `None`
+    /// for a test).
     pub async fn send(
         &self,
         target: &TargetUrl,
         body: Bytes,
         attempt_no: i64,
         signing: Option<&JobSigning>,
+        job: Option<&DeliveryJob>,
     ) -> Sent {
         let started_at = now_ms();
         let clock = Instant::now();
         let signature = signing.map(|s| s.keys.header(&s.message_id, started_at, &body));
-        let result = self.exchange(target, body, signature).await;
+        let result = match target.session_id() {
+            Some(session) => self.push(session, body, attempt_no, signature, job).await,
+            None => self.exchange(target, body, signature).await,
+        };
         let duration_ms = clock.elapsed().as_millis() as i64;
         let (status_code, error, response_body, retry_after) = match result {
             Ok(r) => r,
@@ -90,6 +106,68 @@ impl Sender {
                 response_body,
             },
             retry_after,
+        }
+    }
+
+    /// The attempt as a push over a listen session's socket, with the headers an HTTP attempt
+    /// carries; the command's acknowledgement is the answer.
+    #[allow(clippy::type_complexity)]
+    async fn push(
+        &self,
+        session: &str,
+        body: Bytes,
+        attempt_no: i64,
+        signature: Option<SignatureHeaders>,
+        job: Option<&DeliveryJob>,
+    ) -> Result<
+        (
+            Option<u16>,
+            Option<String>,
+            Option<String>,
+            Option<Duration>,
+        ),
+        String,
+    > {
+        let mut headers = vec![
+            (CONTENT_TYPE.to_string(), "application/json".to_string()),
+            (USER_AGENT.to_string(), USER_AGENT_VALUE.to_string()),
+        ];
+        if let Some(s) = signature {
+            headers.push((HEADER_ID.to_string(), s.id));
+            headers.push((HEADER_TIMESTAMP.to_string(), s.timestamp.to_string()));
+            headers.push((HEADER_SIGNATURE.to_string(), s.signature));
+        }
+        let push = Push {
+            push_id: self.sessions.next_push_id(),
+            delivery_id: job.map(|j| j.id.to_string()).unwrap_or_default(),
+            webhook_id: job.map(|j| j.webhook_id.clone()).unwrap_or_default(),
+            event_type: job
+                .map(|j| j.event_type.as_str().to_string())
+                .unwrap_or_default(),
+            attempt: attempt_no,
+            headers,
+            body: String::from_utf8_lossy(&body).into_owned(),
+        };
+        let ack = self
+            .sessions
+            .exchange(session, push, self.timeout)
+            .await
+            .map_err(|e| e.to_string())?;
+        let snippet = ack.body.map(|mut b| {
+            if b.len() > RESPONSE_SNIPPET_BYTES {
+                let mut end = RESPONSE_SNIPPET_BYTES;
+                while !b.is_char_boundary(end) {
+                    end -= 1;
+                }
+                b.truncate(end);
+            }
+            b
+        });
+        match ack.status {
+            Some(status) => Ok((Some(status), None, snippet, None)),
+            None => Err(ack
+                .error
+                .unwrap_or_else(|| "the listen session's app gave no answer".into())),
         }
     }
 

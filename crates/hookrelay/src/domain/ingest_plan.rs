@@ -8,7 +8,8 @@
 //! - Each other event fans out to every enabled webhook of its type. A delivery is **parked** when
 //!   its target is silent (a current silence: see [`Health::confirmed_silent`]), **leased** to the
 //!   ingesting node when it has room (its body composed here, so it goes out with no claim round
-//!   trip), or left **due** now for any node's claimer.
+//!   trip) and, for a listen session's webhook, holds the session's socket, or left **due** now
+//!   for a claimer.
 //!
 //! Each backend only looks the inputs up, calls [`plan`], and writes what it returns.
 
@@ -38,6 +39,9 @@ pub struct Subscriber {
     pub health: Health,
     /// Its signing keys (`None`: it does not sign).
     pub signing: Option<Arc<SigningKeys>>,
+    /// A listen session's webhook whose socket is not on this node (held by another node, or by
+    /// none): its deliveries are left due for the node that holds it, never leased here.
+    pub held_elsewhere: bool,
 }
 
 /// An event stored earlier under an idempotency key.
@@ -218,7 +222,7 @@ fn place(license: &License, event: &NewEvent, s: &Subscriber, p: Placement) -> P
     {
         d.parked = true;
         d.next_attempt_at = parked_until(p.now, since, p.window);
-    } else if let Some(until) = p.lease_until {
+    } else if let Some(until) = p.lease_until.filter(|_| !s.held_elsewhere) {
         d.next_attempt_at = until;
         d.lease_until = Some(until);
         let wanted = DataTypes::from_bits_for(event.event_type, s.data_types);

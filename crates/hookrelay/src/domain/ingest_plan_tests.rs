@@ -46,6 +46,7 @@ fn subscriber(id: &str, health: Health) -> Subscriber {
         data_types: 0,
         health,
         signing: None,
+        held_elsewhere: false,
     }
 }
 
@@ -189,6 +190,30 @@ fn without_room_in_memory_deliveries_are_due_now_for_any_node() {
         (d.next_attempt_at, d.lease_until, d.body.is_none()),
         (1_000, None, true)
     );
+}
+
+#[test]
+fn a_listen_session_held_by_another_node_gets_its_deliveries_due_for_that_node() {
+    let here = subscriber("here", Health::default());
+    let elsewhere = Subscriber {
+        held_elsewhere: true,
+        ..subscriber("elsewhere", Health::default())
+    };
+    let l = lookups(&[
+        (EventType::VisitorQueued, here),
+        (EventType::VisitorQueued, elsewhere),
+    ]);
+    let p = plan(
+        &license(),
+        &[event(1, EventType::VisitorQueued, None, None)],
+        &l,
+        LEASED,
+    );
+    let placed: Vec<(&str, bool, bool)> = deliveries(&p.events[0])
+        .iter()
+        .map(|d| (d.webhook_id.as_str(), d.lease_until.is_some(), d.left_due()))
+        .collect();
+    assert_eq!(placed, [("here", true, false), ("elsewhere", false, true)]);
 }
 
 fn arb_event() -> impl Strategy<Value = (u8, u8, Vec<u8>, Option<u8>)> {

@@ -10,6 +10,7 @@ pub mod health;
 pub mod ingest_plan;
 pub mod job;
 pub mod license;
+pub mod listen_session;
 pub mod operational;
 pub mod recovery;
 pub mod secret;

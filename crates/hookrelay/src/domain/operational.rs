@@ -97,6 +97,7 @@ mod tests {
             signing: None,
             disabled_reason: Some("because".into()),
             disabled_at: Some(1_000),
+            session: None,
         };
         let event = webhook_disabled(&webhook);
         let section = parsed(&event).webhook.unwrap();

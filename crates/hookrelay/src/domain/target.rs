@@ -12,6 +12,10 @@ use super::Invalid;
 /// Longest accepted target URL.
 const MAX_LEN: usize = 2048;
 
+/// The scheme of a `hookrelay listen --server` session's webhooks (`cli://SESSION_ID`): they are
+/// reached over the session's WebSocket, never over the network, and cannot be given by users.
+const SESSION_SCHEME: &str = "cli";
+
 /// A checked target URL.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TargetUrl {
@@ -69,6 +73,39 @@ impl TargetUrl {
             request_url: url,
             authorization,
         })
+    }
+
+    /// The target of a listen session's webhooks, `cli://SESSION_ID`.
+    pub fn session(session_id: &str) -> TargetUrl {
+        let raw = format!("{SESSION_SCHEME}://{session_id}");
+        let request_url = Url::parse(&raw).expect("a session id is a valid host");
+        TargetUrl {
+            raw,
+            request_url,
+            authorization: None,
+        }
+    }
+
+    /// A URL as stored: a webhook's (as [`TargetUrl::parse`] takes it) or a listen session's.
+    pub fn stored(text: &str) -> Result<TargetUrl, Invalid> {
+        match text
+            .strip_prefix(SESSION_SCHEME)
+            .and_then(|t| t.strip_prefix("://"))
+        {
+            Some(id)
+                if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+            {
+                Ok(TargetUrl::session(id))
+            }
+            _ => TargetUrl::parse(text),
+        }
+    }
+
+    /// The listen session whose WebSocket this target is (`None`: an HTTP target).
+    pub fn session_id(&self) -> Option<&str> {
+        (self.request_url.scheme() == SESSION_SCHEME)
+            .then(|| self.request_url.host_str())
+            .flatten()
     }
 
     /// The URL as given, credentials included. Only the sender and the store see this.
@@ -179,6 +216,23 @@ mod tests {
         }
         let long = format!("https://example.com/{}", "a".repeat(3000));
         assert!(TargetUrl::parse(&long).is_err());
+    }
+
+    #[test]
+    fn session_targets_are_read_from_the_store_but_never_taken_from_users() {
+        let t = TargetUrl::stored("cli://ses_0a1b").unwrap();
+        assert_eq!(t.session_id(), Some("ses_0a1b"));
+        assert_eq!(t.as_stored(), "cli://ses_0a1b");
+        assert_eq!(t.key(), "cli://ses_0a1b:0");
+        assert_eq!(TargetUrl::session("ses_0a1b"), t);
+        let err = TargetUrl::parse("cli://ses_0a1b").unwrap_err();
+        assert!(err.message.contains("https://"), "{}", err.message);
+        let http = TargetUrl::stored("https://example.com/hook").unwrap();
+        assert_eq!(http.session_id(), None);
+        assert!(
+            TargetUrl::stored("cli://a/b").is_err(),
+            "a path is not a session"
+        );
     }
 
     #[test]

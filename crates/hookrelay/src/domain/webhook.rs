@@ -4,6 +4,7 @@
 use livechat_webhooks::{DataTypes, EventType};
 
 use super::health::Health;
+use super::listen_session::SessionHold;
 use super::signing::SigningKeys;
 use super::target::TargetUrl;
 use super::{Invalid, Millis};
@@ -29,6 +30,20 @@ pub struct Webhook {
     pub disabled_reason: Option<String>,
     /// When hookrelay disabled it.
     pub disabled_at: Option<Millis>,
+    /// For a listen session's webhook (`"kind": "cli"`, URL `cli://SESSION_ID`): which node holds
+    /// the session and since when; `None` for an HTTP webhook.
+    pub session: Option<SessionHold>,
+}
+
+impl Webhook {
+    /// `"cli"` for a listen session's webhook, `"http"` for the others.
+    pub fn kind(&self) -> &'static str {
+        if self.url.session_id().is_some() {
+            "cli"
+        } else {
+            "http"
+        }
+    }
 }
 
 /// Longest accepted description.

@@ -389,6 +389,7 @@ async fn a_disable_decided_on_a_streak_a_success_has_ended_changes_nothing() {
             signing: None,
             disabled_reason: None,
             disabled_at: None,
+            session: None,
         })
         .await
         .unwrap();

@@ -88,6 +88,7 @@ async fn two_nodes() -> Nodes {
             signing: None,
             disabled_reason: None,
             disabled_at: None,
+            session: None,
         })
         .await
         .unwrap();

@@ -29,7 +29,12 @@ async fn list(
     BasicLicense(license): BasicLicense,
 ) -> V2Result<Json<Value>> {
     let webhooks = state.store.webhooks(&license.license_id).await?;
-    let events: Vec<Value> = webhooks.iter().map(|w| view(&license, w)).collect();
+    // Session webhooks of `hookrelay listen --server` are hookrelay's own, not LiveChat's.
+    let events: Vec<Value> = webhooks
+        .iter()
+        .filter(|w| w.url.session_id().is_none())
+        .map(|w| view(&license, w))
+        .collect();
     Ok(Json(json!({ "events": events })))
 }
 

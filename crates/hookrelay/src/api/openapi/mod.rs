@@ -63,6 +63,7 @@ pub fn document() -> Value {
             {"name": "webhooks", "description": "Subscriptions: one event type to one URL."},
             {"name": "events", "description": "The producer's door: events to deliver."},
             {"name": "deliveries", "description": "What was sent, what came back, and resending."},
+            {"name": "listen", "description": "`hookrelay listen --server`: a license's webhooks pushed to a developer's command over a WebSocket."},
             {"name": "visitors", "description": "Details that integrations push about a visitor."},
             {"name": "livechat-v2", "description": "The LiveChat v2-compatible API."},
             {"name": "operations", "description": "Health, readiness, metrics and this document."},

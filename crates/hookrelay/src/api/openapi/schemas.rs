@@ -42,8 +42,13 @@ fn error_responses() -> Value {
         ),
         (422, "A field broke a rule; `error.field` names it."),
         (
+            426,
+            "The route opens a WebSocket and the request did not ask to upgrade.",
+        ),
+        (
             503,
-            "The database is unavailable; nothing was stored, try again.",
+            "The database is unavailable (nothing was stored, try again), or a limit of this \
+             node is reached (the message says which).",
         ),
     ] {
         responses.insert(
@@ -187,9 +192,10 @@ fn webhooks() -> Value {
             "next_probe_at": {"type": ["string", "null"], "format": "date-time", "description": "When the next probe goes; null while it answers or while a probe is under way."},
             "last_error": {"type": ["string", "null"], "description": "Why its last attempt got no answer; null once it answers."},
         })),
-        "Webhook": object(&["id", "license_id", "url", "event_type", "data_types", "enabled", "disabled_reason", "disabled_at", "signing", "created_at", "updated_at", "target_health"], json!({
+        "Webhook": object(&["id", "license_id", "kind", "url", "event_type", "data_types", "enabled", "disabled_reason", "disabled_at", "signing", "created_at", "updated_at", "target_health", "session"], json!({
             "id": rules::webhook_id(),
             "license_id": rules::license_id(),
+            "kind": {"type": "string", "enum": ["http", "cli"], "description": "`http`: POSTed to its URL. `cli`: a session webhook of `hookrelay listen --server`, delivered over the command's connection (URL `cli://SESSION_ID`); it goes away a grace (`cli_session_grace`, 1 minute) after the command disconnects."},
             "url": {"type": "string", "description": "The password, if any, is shown as `***`."},
             "event_type": reference("EventType"),
             "data_types": {"type": "array", "items": reference("DataType")},
@@ -202,6 +208,11 @@ fn webhooks() -> Value {
             "previous_secrets_valid_until": {"type": "array", "items": time(), "description": "Only in a rotation's answer: when each previous secret stops being valid."},
             "created_at": time(), "updated_at": time(),
             "target_health": reference("TargetHealth"),
+            "session": {"type": ["object", "null"], "description": "For a `cli` webhook: its listen session; null for `http`.", "required": ["id", "started_at", "connected"], "properties": {
+                "id": {"type": "string", "pattern": "^ses_[0-9a-f]{24}$"},
+                "started_at": time(),
+                "connected": {"type": "boolean", "description": "Whether a `hookrelay listen` holds the session right now."},
+            }},
         })),
         "WebhookList": object(&["webhooks"], json!({"webhooks": {"type": "array", "items": reference("Webhook")}})),
         "TestResult": object(&["succeeded", "duration_ms"], json!({

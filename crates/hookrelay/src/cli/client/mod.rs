@@ -6,7 +6,7 @@
 //! everything they have in common, so that every command resolves credentials and reports errors
 //! the same way.
 
-mod credentials;
+pub mod credentials;
 pub mod deliveries;
 pub mod events;
 pub mod licenses;

@@ -37,11 +37,14 @@ pub struct Committer {
 }
 
 impl Committer {
-    pub fn start(pool: Pool, channel: String) -> (Committer, Vec<JoinHandle<()>>) {
+    pub fn start(pool: Pool, channel: String, node: String) -> (Committer, Vec<JoinHandle<()>>) {
         let (queue, rx) = mpsc::unbounded_channel();
         let rx = Arc::new(Mutex::new(rx));
         let workers = (0..WORKERS)
-            .map(|_| tokio::spawn(work(pool.clone(), channel.clone(), rx.clone())))
+            .map(|_| {
+                let (channel, node) = (channel.clone(), node.clone());
+                tokio::spawn(work(pool.clone(), channel, node, rx.clone()))
+            })
             .collect();
         (Committer { queue }, workers)
     }
@@ -59,7 +62,7 @@ impl Committer {
 
 type Queue = Arc<Mutex<mpsc::UnboundedReceiver<(IngestRequest, Reply)>>>;
 
-async fn work(pool: Pool, channel: String, queue: Queue) {
+async fn work(pool: Pool, channel: String, node: String, queue: Queue) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     loop {
         // Only one worker gathers at a time; the other is committing meanwhile.
@@ -68,12 +71,12 @@ async fn work(pool: Pool, channel: String, queue: Queue) {
             return;
         }
         let (requests, replies): (Vec<_>, Vec<_>) = batch.drain(..).unzip();
-        match commit(&pool, &requests, &channel).await {
+        match commit(&pool, &requests, &channel, &node).await {
             Ok(results) => answer(replies, results.into_iter().map(Ok)),
             Err(e) if requests.len() > 1 && matches!(e, StoreError::Internal(_)) => {
                 tracing::warn!(error = %e, "a group commit failed; committing its requests one by one");
                 for (request, reply) in requests.into_iter().zip(replies) {
-                    let one = commit(&pool, std::slice::from_ref(&request), &channel).await;
+                    let one = commit(&pool, std::slice::from_ref(&request), &channel, &node).await;
                     let _ = reply.send(one.map(|mut r| r.pop().unwrap_or_default()));
                 }
             }
@@ -106,6 +109,7 @@ async fn commit(
     pool: &Pool,
     requests: &[IngestRequest],
     channel: &str,
+    node: &str,
 ) -> StoreResult<Vec<Vec<Ingested>>> {
     let mut tries = 0;
     loop {
@@ -113,7 +117,7 @@ async fn commit(
         let mut client = pool.get().await.map_err(error::pool)?;
         let attempt = async {
             let tx = client.transaction().await?;
-            let results = ingest_batch(&tx, requests, channel).await?;
+            let results = ingest_batch(&tx, requests, channel, node).await?;
             tx.commit().await?;
             Ok::<_, tokio_postgres::Error>(results)
         };

@@ -154,7 +154,7 @@ pub async fn backfill_target_keys(c: &Object) -> Result<usize, Error> {
     let missing = targets::webhooks_without_key(c).await?;
     for row in &missing {
         let url: &str = row.get(1);
-        let key = crate::domain::target::TargetUrl::parse(url)
+        let key = crate::domain::target::TargetUrl::stored(url)
             .map(|t| t.key())
             .unwrap_or_default();
         targets::set_target_key(c, row.get(0), &key).await?;

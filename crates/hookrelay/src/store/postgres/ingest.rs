@@ -44,6 +44,7 @@ pub async fn ingest_batch<C: GenericClient>(
     c: &C,
     requests: &[IngestRequest],
     channel: &str,
+    node: &str,
 ) -> Result<Vec<Vec<Ingested>>, Error> {
     let keys: BTreeSet<(&str, &str)> = requests
         .iter()
@@ -57,7 +58,7 @@ pub async fn ingest_batch<C: GenericClient>(
     if !keys.is_empty() {
         q::lock_idempotency_keys(c, &keys).await?;
     }
-    let mut lookups = look_up(c, requests, &keys).await?;
+    let mut lookups = look_up(c, requests, &keys, node).await?;
     let plans: Vec<IngestPlan> = requests
         .iter()
         .map(|r| {
@@ -76,6 +77,7 @@ async fn look_up<C: GenericClient>(
     c: &C,
     requests: &[IngestRequest],
     keys: &[(&str, &str)],
+    node: &str,
 ) -> Result<HashMap<String, Lookups>, Error> {
     let mut by_license: HashMap<String, Lookups> = HashMap::new();
     if !keys.is_empty() {
@@ -110,7 +112,7 @@ async fn look_up<C: GenericClient>(
         q::ensure_chat_tags(c, &chats).await?;
         tags = q::lock_chat_tags(c, &chats).await?;
     }
-    let webhooks = q::webhook_targets(c, &types).await?;
+    let webhooks = q::webhook_targets(c, &types, node).await?;
     for (license, chat, json) in tags {
         let tags = serde_json::from_str(&json).unwrap_or_default();
         let known = by_license.entry(license).or_default();
@@ -128,6 +130,7 @@ async fn look_up<C: GenericClient>(
             signing: w
                 .get::<_, Option<String>>(14)
                 .map(|text| Arc::new(SigningKeys::read(&text))),
+            held_elsewhere: w.get(15),
         };
         let license: String = w.get(0);
         let known = by_license.entry(license).or_default();

@@ -27,6 +27,7 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "operational",
         include_str!("migrations/0006_operational.sql"),
     ),
+    (7, "sessions", include_str!("migrations/0007_sessions.sql")),
 ];
 
 /// Brings the schema up to date; refuses a database written by a newer hookrelay.

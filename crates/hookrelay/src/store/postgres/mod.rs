@@ -22,6 +22,7 @@ mod pool;
 mod recovery;
 mod resend;
 mod rows;
+mod sessions;
 mod sql;
 mod upkeep;
 mod webhooks;
@@ -61,6 +62,8 @@ pub struct PostgresStore {
     news: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<News>>,
     /// The `NOTIFY` channel of this database schema.
     channel: String,
+    /// This node's id (random per process), for the listen sessions its sockets hold.
+    node: String,
 }
 
 fn internal(e: rows::BadValue) -> StoreError {
@@ -119,9 +122,40 @@ impl Store for PostgresStore {
     }
 
     async fn create_webhook(&self, webhook: Webhook) -> StoreResult<()> {
-        accounts::insert_webhook(&self.client().await?, &webhook)
+        accounts::insert_webhook(&self.client().await?, &webhook, &self.node)
             .await
             .map_err(error::db)
+    }
+
+    async fn create_session(&self, webhooks: Vec<Webhook>, _now: Millis) -> StoreResult<()> {
+        sessions::create(self, &webhooks).await
+    }
+
+    async fn hold_session(
+        &self,
+        license_id: &str,
+        session_id: &str,
+        now: Millis,
+        stale_before: Millis,
+        take_over: bool,
+    ) -> StoreResult<Vec<String>> {
+        sessions::hold(self, license_id, session_id, now, stale_before, take_over).await
+    }
+
+    async fn touch_sessions(&self, ids: Vec<String>, now: Millis) -> StoreResult<Vec<String>> {
+        sessions::touch(self, &ids, now).await
+    }
+
+    async fn release_session(&self, session_id: &str, now: Millis) -> StoreResult<()> {
+        sessions::release(self, session_id, now).await
+    }
+
+    async fn remove_expired_sessions(
+        &self,
+        before: Millis,
+        now: Millis,
+    ) -> StoreResult<Vec<Webhook>> {
+        sessions::remove_expired(self, before, now).await
     }
 
     async fn webhooks(&self, license_id: &str) -> StoreResult<Vec<Webhook>> {
@@ -198,7 +232,7 @@ impl Store for PostgresStore {
         lease_until: Millis,
     ) -> StoreResult<Vec<DeliveryJob>> {
         let c = self.client().await?;
-        let claimed = deliveries::claim_due(&c, now, limit, lease_until).await;
+        let claimed = deliveries::claim_due(&c, now, limit, lease_until, &self.node).await;
         claimed
             .map_err(error::db)?
             .iter()
@@ -208,7 +242,7 @@ impl Store for PostgresStore {
     }
 
     async fn next_due_at(&self) -> StoreResult<NextDue> {
-        deliveries::next_due_at(&self.client().await?)
+        deliveries::next_due_at(&self.client().await?, &self.node)
             .await
             .map_err(error::db)
     }

@@ -33,7 +33,8 @@ impl PostgresStore {
             news: news_tx,
         };
         let listener = listener::start(config, channel.clone(), to);
-        let (committer, workers) = Committer::start(pool.clone(), channel.clone());
+        let node = crate::domain::listen_session::new_node_id();
+        let (committer, workers) = Committer::start(pool.clone(), channel.clone(), node.clone());
         Ok(PostgresStore {
             pool,
             committer: Mutex::new(Some(committer)),
@@ -42,6 +43,7 @@ impl PostgresStore {
             wake,
             news: tokio::sync::Mutex::new(news_rx),
             channel,
+            node,
         })
     }
 

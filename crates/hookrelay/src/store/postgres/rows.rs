@@ -9,6 +9,7 @@ use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
 use crate::domain::health::Health;
 use crate::domain::job::{DeliveryJob, JobSigning};
 use crate::domain::license::License;
+use crate::domain::listen_session::SessionHold;
 use crate::domain::signing::SigningKeys;
 use crate::domain::target::TargetUrl;
 use crate::domain::visitor_details::VisitorDetails;
@@ -62,7 +63,7 @@ pub fn webhook(row: &Row) -> RowResult<Webhook> {
     Ok(Webhook {
         id: row.get(0),
         license_id: row.get(1),
-        url: TargetUrl::parse(&url).map_err(|e| bad("url", e))?,
+        url: TargetUrl::stored(&url).map_err(|e| bad("url", e))?,
         event_type,
         data_types: DataTypes::from_bits_for(event_type, bits(row, 4)),
         description: row.get(5),
@@ -75,6 +76,10 @@ pub fn webhook(row: &Row) -> RowResult<Webhook> {
             .map(|text| SigningKeys::read(&text)),
         disabled_reason: row.get(18),
         disabled_at: row.get(19),
+        session: (row.get::<_, i16>(20) == 1).then(|| SessionHold {
+            node: row.get(21),
+            seen_at: row.get::<_, Option<i64>>(22).unwrap_or(0),
+        }),
     })
 }
 

@@ -43,10 +43,11 @@ pub async fn failing_webhooks(
     found
         .iter()
         .map(|row| {
+            const N: usize = crate::store::columns::WEBHOOK_COLUMN_COUNT;
             let failing = Failing {
-                since: row.get(20),
-                last_at: row.get::<_, Option<Millis>>(21).unwrap_or(0),
-                last: row.get::<_, Option<String>>(22).unwrap_or_default(),
+                since: row.get(N),
+                last_at: row.get::<_, Option<Millis>>(N + 1).unwrap_or(0),
+                last: row.get::<_, Option<String>>(N + 2).unwrap_or_default(),
             };
             Ok((rows::webhook(row).map_err(internal)?, failing))
         })

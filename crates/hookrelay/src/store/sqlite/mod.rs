@@ -41,6 +41,9 @@ pub struct SqliteStore {
     writer_thread: Mutex<Option<std::thread::JoinHandle<()>>>,
     readers: Arc<Mutex<Vec<Connection>>>,
     path: String,
+    /// This process's node id, for the listen sessions its sockets hold (a restarted process
+    /// holds none until their commands reconnect).
+    node: Arc<str>,
 }
 
 #[async_trait]
@@ -87,7 +90,67 @@ impl Store for SqliteStore {
     }
 
     async fn create_webhook(&self, webhook: Webhook) -> StoreResult<()> {
-        self.write(move |c| queries::insert_webhook(c, &webhook))
+        let node = self.node.clone();
+        self.write(move |c| queries::insert_webhook(c, &webhook, &node))
+            .await
+    }
+
+    async fn create_session(&self, webhooks: Vec<Webhook>, _now: Millis) -> StoreResult<()> {
+        let node = self.node.clone();
+        self.write(move |c| {
+            webhooks
+                .iter()
+                .try_for_each(|w| queries::insert_webhook(c, w, &node))
+        })
+        .await
+    }
+
+    async fn hold_session(
+        &self,
+        license_id: &str,
+        session_id: &str,
+        now: Millis,
+        stale_before: Millis,
+        take_over: bool,
+    ) -> StoreResult<Vec<String>> {
+        let (license_id, session_id) = (license_id.to_string(), session_id.to_string());
+        let node = self.node.clone();
+        self.write(move |c| {
+            queries::hold_session(
+                c,
+                &license_id,
+                &session_id,
+                &node,
+                now,
+                stale_before,
+                take_over,
+            )
+        })
+        .await
+    }
+
+    async fn touch_sessions(
+        &self,
+        session_ids: Vec<String>,
+        now: Millis,
+    ) -> StoreResult<Vec<String>> {
+        let node = self.node.clone();
+        self.write(move |c| queries::touch_sessions(c, &session_ids, &node, now))
+            .await
+    }
+
+    async fn release_session(&self, session_id: &str, now: Millis) -> StoreResult<()> {
+        let (session_id, node) = (session_id.to_string(), self.node.clone());
+        self.write(move |c| queries::release_session(c, &session_id, &node, now))
+            .await
+    }
+
+    async fn remove_expired_sessions(
+        &self,
+        before: Millis,
+        now: Millis,
+    ) -> StoreResult<Vec<Webhook>> {
+        self.write(move |c| queries::remove_expired_sessions(c, before, now))
             .await
     }
 
@@ -127,7 +190,8 @@ impl Store for SqliteStore {
         placement: Placement,
     ) -> StoreResult<Vec<Ingested>> {
         let license = license.clone();
-        self.write(move |c| queries::ingest_events(c, &license, &events, placement))
+        let node = self.node.clone();
+        self.write(move |c| queries::ingest_events(c, &license, &events, placement, &node))
             .await
     }
 
@@ -137,12 +201,14 @@ impl Store for SqliteStore {
         limit: usize,
         lease_until: Millis,
     ) -> StoreResult<Vec<DeliveryJob>> {
-        self.write(move |c| queries::claim_due(c, now, limit, lease_until))
+        let node = self.node.clone();
+        self.write(move |c| queries::claim_due(c, now, limit, lease_until, &node))
             .await
     }
 
     async fn next_due_at(&self) -> StoreResult<NextDue> {
-        self.read(queries::next_due_at).await
+        let node = self.node.clone();
+        self.read(move |c| queries::next_due_at(c, &node)).await
     }
 
     async fn record_attempts(

@@ -51,6 +51,7 @@ impl SqliteStore {
             writer_thread: Mutex::new(Some(thread)),
             readers: Arc::new(Mutex::new(readers)),
             path,
+            node: crate::domain::listen_session::new_node_id().into(),
         })
     }
 

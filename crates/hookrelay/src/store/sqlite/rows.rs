@@ -6,6 +6,7 @@ use rusqlite::Row;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryId, DeliveryStatus};
 use crate::domain::health::Health;
 use crate::domain::license::License;
+use crate::domain::listen_session::SessionHold;
 use crate::domain::signing::SigningKeys;
 use crate::domain::target::TargetUrl;
 use crate::domain::visitor_details::VisitorDetails;
@@ -49,7 +50,7 @@ pub fn webhook(row: &Row) -> rusqlite::Result<Webhook> {
     Ok(Webhook {
         id: row.get(0)?,
         license_id: row.get(1)?,
-        url: TargetUrl::parse(&url).map_err(|e| bad_value(2, e.to_string()))?,
+        url: TargetUrl::stored(&url).map_err(|e| bad_value(2, e.to_string()))?,
         event_type,
         data_types: DataTypes::from_bits_for(event_type, row.get(4)?),
         description: row.get(5)?,
@@ -62,6 +63,13 @@ pub fn webhook(row: &Row) -> rusqlite::Result<Webhook> {
             .map(|text| SigningKeys::read(&text)),
         disabled_reason: row.get(18)?,
         disabled_at: row.get(19)?,
+        session: match row.get::<_, i64>(20)? {
+            1 => Some(SessionHold {
+                node: row.get(21)?,
+                seen_at: row.get::<_, Option<i64>>(22)?.unwrap_or(0),
+            }),
+            _ => None,
+        },
     })
 }
 

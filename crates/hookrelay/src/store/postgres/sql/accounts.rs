@@ -81,12 +81,15 @@ pub async fn licenses_after<C: GenericClient>(
     query(c, &sql, &[&after, &(limit as i64)]).await
 }
 
-pub async fn insert_webhook<C: GenericClient>(c: &C, w: &Webhook) -> Result<(), Error> {
+/// Inserts a webhook; a listen session's is held by `node` (from its `session.seen_at`).
+pub async fn insert_webhook<C: GenericClient>(c: &C, w: &Webhook, node: &str) -> Result<(), Error> {
+    let session = w.session.as_ref().filter(|_| w.url.session_id().is_some());
     execute(
         c,
         "INSERT INTO webhooks (id, license_id, url, event_type, data_types, description, enabled,
-                               created_at, updated_at, target_key, signing)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                               created_at, updated_at, target_key, signing, kind, session_node,
+                               session_seen_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         &[
             &w.id,
             &w.license_id,
@@ -99,6 +102,9 @@ pub async fn insert_webhook<C: GenericClient>(c: &C, w: &Webhook) -> Result<(), 
             &w.updated_at,
             &w.url.key(),
             &w.signing.as_ref().map(|k| k.to_stored()),
+            &i16::from(session.is_some()),
+            &session.map(|_| node),
+            &session.map(|s| s.seen_at),
         ],
     )
     .await

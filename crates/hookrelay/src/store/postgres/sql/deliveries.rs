@@ -14,7 +14,8 @@ use crate::store::postgres::rows::{ATTEMPT_COLUMNS, BODY_COLUMNS, DELIVERY_COLUM
 use crate::store::NextDue;
 
 /// Leases up to `limit` due deliveries of enabled webhooks, earliest first, and returns them as
-/// [`JOB_COLUMNS`] rows. Rows another node is claiming right now are skipped, not waited for.
+/// [`JOB_COLUMNS`] rows. Rows another node is claiming right now are skipped, not waited for; a
+/// listen session's deliveries are only claimed by the node holding its socket (`node`).
 ///
 /// A leased delivery's `next_attempt_at` is its lease end (as on SQLite): deliveries under way
 /// leave the due range, so claims never rescan them, and a dead node's work becomes due again by
@@ -24,11 +25,13 @@ pub async fn claim_due<C: GenericClient>(
     now: Millis,
     limit: usize,
     lease_until: Millis,
+    node: &str,
 ) -> Result<Vec<Row>, Error> {
     let sql = format!(
         "WITH due AS (
              SELECT d.id FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
              WHERE d.status = 0 AND NOT d.parked AND d.next_attempt_at <= $1 AND w.enabled
+               AND (w.kind = 0 OR w.session_node = $4)
              ORDER BY d.next_attempt_at LIMIT $2
              FOR UPDATE OF d SKIP LOCKED
          )
@@ -38,17 +41,17 @@ pub async fn claim_due<C: GenericClient>(
            AND l.license_id = d.license_id
          RETURNING {JOB_COLUMNS}"
     );
-    query(c, &sql, &[&now, &(limit as i64), &lease_until]).await
+    query(c, &sql, &[&now, &(limit as i64), &lease_until, &node]).await
 }
 
 /// When the claimer has work next (see [`crate::store::Store::next_due_at`]).
-pub async fn next_due_at<C: GenericClient>(c: &C) -> Result<NextDue, Error> {
+pub async fn next_due_at<C: GenericClient>(c: &C, node: &str) -> Result<NextDue, Error> {
     let delivery = query_opt(
         c,
         "SELECT d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
-         WHERE d.status = 0 AND NOT d.parked AND w.enabled
+         WHERE d.status = 0 AND NOT d.parked AND w.enabled AND (w.kind = 0 OR w.session_node = $1)
          ORDER BY d.next_attempt_at LIMIT 1",
-        &[],
+        &[&node],
     )
     .await?;
     let probe = query(

@@ -165,16 +165,19 @@ pub async fn update_chat_tags<C: GenericClient>(
 /// its target's health, key-share-locked until the commit (a concurrent transition, which locks
 /// `FOR UPDATE`, waits for this commit, or this read waits for the transition's; arming a probe,
 /// which only takes `FOR NO KEY UPDATE`, does not): `(license, event type, webhook id, url, data types,
-/// target key, health columns…, signing)` rows.
+/// target key, health columns…, signing, held elsewhere)` rows; "held elsewhere" is a listen
+/// session's webhook whose socket is not on `node`.
 pub async fn webhook_targets<C: GenericClient>(
     c: &C,
     keys: &[(&str, &str)],
+    node: &str,
 ) -> Result<Vec<Row>, Error> {
     let (licenses, types): (Vec<&str>, Vec<&str>) = keys.iter().copied().unzip();
     let sql = format!(
         "WITH w AS (
              SELECT w.license_id, w.event_type, w.id, w.url, w.data_types, w.target_key,
-                    w.created_at, w.signing
+                    w.created_at, w.signing,
+                    w.kind = 1 AND w.session_node IS DISTINCT FROM $3 AS held_elsewhere
              FROM webhooks w
              JOIN unnest($1::text[], $2::text[]) AS u(license_id, event_type)
                ON w.license_id = u.license_id AND w.event_type = u.event_type
@@ -183,11 +186,11 @@ pub async fn webhook_targets<C: GenericClient>(
              SELECT * FROM targets WHERE key IN (SELECT target_key FROM w)
              ORDER BY key FOR KEY SHARE)
          SELECT w.license_id, w.event_type, w.id, w.url, w.data_types, w.target_key,
-                {HEALTH_COLUMNS}, w.signing
+                {HEALTH_COLUMNS}, w.signing, w.held_elsewhere
          FROM w LEFT JOIN t ON t.key = w.target_key
          ORDER BY w.created_at, w.id"
     );
-    query(c, &sql, &[&licenses, &types]).await
+    query(c, &sql, &[&licenses, &types, &node]).await
 }
 
 /// One new delivery to insert.

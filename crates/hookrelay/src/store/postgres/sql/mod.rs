@@ -7,6 +7,7 @@ pub mod deliveries;
 pub mod ingest;
 pub mod operational;
 pub mod retention;
+pub mod sessions;
 pub mod targets;
 pub mod visitors;
 

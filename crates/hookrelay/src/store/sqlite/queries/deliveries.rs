@@ -65,15 +65,17 @@ pub fn claim_due(
     now: Millis,
     limit: usize,
     lease_until: Millis,
+    node: &str,
 ) -> rusqlite::Result<Vec<DeliveryJob>> {
     let sql = format!(
         "SELECT {JOB_COLUMNS} {JOB_JOINS}
          WHERE d.status = 0 AND d.parked = 0 AND d.next_attempt_at <= ?1 AND w.enabled = 1
+           AND (w.kind = 0 OR w.session_node = ?3)
          ORDER BY d.next_attempt_at LIMIT ?2"
     );
     let mut jobs: Vec<DeliveryJob> = conn
         .prepare_cached(&sql)?
-        .query_map(params![now, limit as i64], job)?
+        .query_map(params![now, limit as i64, node], job)?
         .collect::<rusqlite::Result<_>>()?;
     let mut lease = conn.prepare_cached(
         "UPDATE deliveries SET lease_until = ?2, next_attempt_at = ?2 WHERE id = ?1",
@@ -86,14 +88,15 @@ pub fn claim_due(
 }
 
 /// When the claimer has work next (see [`crate::store::Store::next_due_at`]).
-pub fn next_due_at(conn: &Connection) -> rusqlite::Result<NextDue> {
+pub fn next_due_at(conn: &Connection, node: &str) -> rusqlite::Result<NextDue> {
     let delivery = conn
         .prepare_cached(
             "SELECT d.next_attempt_at FROM deliveries d JOIN webhooks w ON w.id = d.webhook_id
              WHERE d.status = 0 AND d.parked = 0 AND w.enabled = 1
+               AND (w.kind = 0 OR w.session_node = ?1)
              ORDER BY d.next_attempt_at LIMIT 1",
         )?
-        .query_row([], |r| r.get(0))
+        .query_row([node], |r| r.get(0))
         .optional()?;
     let probe = conn
         .prepare_cached("SELECT min(probe_at) FROM targets WHERE silent_since IS NOT NULL")?

@@ -19,8 +19,9 @@ pub fn ingest_events(
     license: &License,
     events: &[NewEvent],
     placement: Placement,
+    node: &str,
 ) -> rusqlite::Result<Vec<Ingested>> {
-    let lookups = look_up(conn, &license.license_id, events)?;
+    let lookups = look_up(conn, &license.license_id, events, node)?;
     let plan = plan(license, events, &lookups, placement);
     let mut results = Vec::with_capacity(events.len());
     for (event, planned) in events.iter().zip(plan.events) {
@@ -81,8 +82,14 @@ pub fn ingest_events(
 }
 
 /// What the plan needs: earlier uses of the request's idempotency keys, its chats' last tags,
-/// and the enabled webhooks of its event types with their targets' health.
-fn look_up(conn: &Connection, license_id: &str, events: &[NewEvent]) -> rusqlite::Result<Lookups> {
+/// and the enabled webhooks of its event types with their targets' health (and, for a listen
+/// session's, whether its socket is on another node than `node`).
+fn look_up(
+    conn: &Connection,
+    license_id: &str,
+    events: &[NewEvent],
+    node: &str,
+) -> rusqlite::Result<Lookups> {
     let mut l = Lookups::default();
     for event in events {
         if let Some(key) = &event.idempotency_key {
@@ -100,7 +107,7 @@ fn look_up(conn: &Connection, license_id: &str, events: &[NewEvent]) -> rusqlite
             }
         }
         if !l.subscribers.contains_key(&event.event_type) {
-            let found = subscribers(conn, license_id, event.event_type)?;
+            let found = subscribers(conn, license_id, event.event_type, node)?;
             l.subscribers.insert(event.event_type, found);
         }
     }
@@ -140,9 +147,12 @@ fn subscribers(
     conn: &Connection,
     license_id: &str,
     event_type: EventType,
+    node: &str,
 ) -> rusqlite::Result<Vec<Subscriber>> {
     let sql = format!(
-        "SELECT w.id, w.url, w.data_types, w.signing, {} FROM webhooks w
+        "SELECT w.id, w.url, w.data_types, w.signing, {},
+                w.kind = 1 AND w.session_node IS NOT ?3
+         FROM webhooks w
          LEFT JOIN targets t ON t.key = w.target_key
          WHERE w.license_id = ?1 AND w.event_type = ?2 AND w.enabled = 1
          ORDER BY w.created_at, w.id",
@@ -150,7 +160,7 @@ fn subscribers(
     );
     let found = conn
         .prepare_cached(&sql)?
-        .query_map([license_id, event_type.as_str()], |r| {
+        .query_map([license_id, event_type.as_str(), node], |r| {
             Ok(Subscriber {
                 webhook_id: r.get(0)?,
                 url: r.get(1)?,
@@ -159,6 +169,7 @@ fn subscribers(
                     .get::<_, Option<String>>(3)?
                     .map(|text| Arc::new(SigningKeys::read(&text))),
                 health: rows::health(r, 4)?,
+                held_elsewhere: r.get(12)?,
             })
         })?
         .collect();

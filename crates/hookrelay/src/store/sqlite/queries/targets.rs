@@ -272,7 +272,7 @@ pub fn backfill_target_keys(conn: &Connection) -> rusqlite::Result<usize> {
         .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, url) in &missing {
-        let key = crate::domain::target::TargetUrl::parse(url)
+        let key = crate::domain::target::TargetUrl::stored(url)
             .map(|t| t.key())
             .unwrap_or_default();
         conn.execute(

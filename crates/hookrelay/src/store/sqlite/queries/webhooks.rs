@@ -8,11 +8,14 @@ use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
 use crate::store::{stored_signing, WebhookChanges, SIGNING_RACE};
 
-pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
+/// Inserts a webhook; a listen session's is held by `node` (from its `session.seen_at`).
+pub fn insert_webhook(conn: &Connection, w: &Webhook, node: &str) -> rusqlite::Result<()> {
+    let session = w.session.as_ref().filter(|_| w.url.session_id().is_some());
     conn.execute(
         "INSERT INTO webhooks (id, license_id, url, event_type, data_types, description, enabled,
-                               created_at, updated_at, target_key, signing)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                               created_at, updated_at, target_key, signing, kind, session_node,
+                               session_seen_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
         params![
             w.id,
             w.license_id,
@@ -24,7 +27,10 @@ pub fn insert_webhook(conn: &Connection, w: &Webhook) -> rusqlite::Result<()> {
             w.created_at,
             w.updated_at,
             w.url.key(),
-            w.signing.as_ref().map(|k| k.to_stored())
+            w.signing.as_ref().map(|k| k.to_stored()),
+            i64::from(session.is_some()),
+            session.map(|_| node),
+            session.map(|s| s.seen_at),
         ],
     )
     .map(drop)
@@ -140,9 +146,22 @@ pub fn delete_webhook(
     id: &str,
     now: Millis,
 ) -> rusqlite::Result<bool> {
+    delete_webhook_if(conn, license_id, id, now, None)
+}
+
+/// Deletes a webhook (and fails its pending deliveries) if it exists and, with `expired_before`,
+/// if it is a listen session's that nobody has held since then.
+pub fn delete_webhook_if(
+    conn: &Connection,
+    license_id: &str,
+    id: &str,
+    now: Millis,
+    expired_before: Option<Millis>,
+) -> rusqlite::Result<bool> {
     let deleted = conn.execute(
-        "DELETE FROM webhooks WHERE license_id = ?1 AND id = ?2",
-        [license_id, id],
+        "DELETE FROM webhooks WHERE license_id = ?1 AND id = ?2
+           AND (?3 IS NULL OR (kind = 1 AND session_seen_at < ?3))",
+        params![license_id, id, expired_before],
     )?;
     if deleted > 0 {
         forget_probe_of(conn, id, now)?;

@@ -1,0 +1,359 @@
+//! `hookrelay listen --server URL`: a hookrelay server's webhooks, pushed over one WebSocket
+//! ([`crate::session_protocol`]), handled exactly as if they had been POSTed to `listen` (the
+//! same line, signature check, forced answers and `--forward-to`), and the answer reported back:
+//! the server records it as the attempt's outcome. A dropped connection is reopened by itself,
+//! with backoff, taking the same session up again, so nothing is missed.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use futures::{SinkExt as _, StreamExt as _};
+use hookrelay_receiver::Verifier;
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tower::ServiceExt as _;
+use url::Url;
+
+use super::handler::{self, ForwardFailed, PushLabel};
+use super::stats::{ListenSummary, Stats};
+use super::{Config, ListenArgs};
+use crate::session_protocol::{query, Ack, ClientMessage, Push, Ready, ServerMessage, PATH};
+use crate::signing::parse_secrets;
+use crate::Output;
+
+/// Waits between reconnections: doubling from the first, up to the last.
+const BACKOFF: [u64; 6] = [1, 2, 4, 8, 15, 30];
+/// How long opening the connection may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of the local answer's body goes back to the server.
+const ACK_BODY: usize = 1024;
+
+/// Why a connection ended.
+enum Ended {
+    /// Ctrl-C: stop.
+    Stopped,
+    /// The server refused the request for good (wrong key, bad option): stop with its message.
+    Refused(String),
+    /// Anything else: reconnect.
+    Lost(String),
+}
+
+/// Runs `listen --server` until `shutdown`; returns the summary it printed last.
+pub async fn run(
+    args: ListenArgs,
+    out: Output,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<ListenSummary> {
+    let server = args.server.clone().context("--server is required")?;
+    let key = args
+        .api_key
+        .clone()
+        .filter(|k| !k.trim().is_empty())
+        .context("--server needs --api-key KEY (or HOOKRELAY_API_KEY): a license's API key, or the admin token with --license")?;
+    let mut url = stream_url(&server, &args)?;
+    let given_secrets = parse_secrets(&args.signing_secrets)?;
+    let stats = Arc::new(Stats::new(SocketAddr::from(([0, 0, 0, 0], 0))));
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let mut session: Option<String> = None;
+    let mut failures = 0usize;
+    loop {
+        if let Some(id) = &session {
+            set_query(&mut url, query::SESSION, Some(id));
+        }
+        let started = std::time::Instant::now();
+        let ended = tokio::select! {
+            ended = connection(&url, &key, &args, &given_secrets, &stats, &out, &mut session) => ended,
+            _ = stop.wait_for(|s| *s) => Ended::Stopped,
+        };
+        match ended {
+            Ended::Stopped => break,
+            Ended::Refused(why) => {
+                out.line(format!("Refused by {server}: {why}"));
+                anyhow::bail!("{why}");
+            }
+            Ended::Lost(why) => {
+                if started.elapsed() > Duration::from_secs(30) {
+                    failures = 0;
+                }
+                let wait = BACKOFF[failures.min(BACKOFF.len() - 1)];
+                failures += 1;
+                out.line(format!(
+                    "Connection to {server} lost ({why}); reconnecting in {wait}s…"
+                ));
+                let sleep = tokio::time::sleep(Duration::from_secs(wait));
+                tokio::select! {
+                    () = sleep => {}
+                    _ = stop.wait_for(|s| *s) => break,
+                }
+            }
+        }
+    }
+    let summary = stats.summary();
+    out.line(summary.to_string());
+    Ok(summary)
+}
+
+/// `ws(s)://HOST/v1/listen?events=…&label=…` from the server's `http(s)://` URL.
+fn stream_url(server: &str, args: &ListenArgs) -> anyhow::Result<Url> {
+    let mut url = Url::parse(server.trim())
+        .with_context(|| format!("--server: `{server}` is not a URL like http://127.0.0.1:8080"))?;
+    let scheme = match url.scheme() {
+        "http" | "ws" => "ws",
+        "https" | "wss" => "wss",
+        other => anyhow::bail!("--server: use http:// or https://, not {other}://"),
+    };
+    url.set_scheme(scheme)
+        .map_err(|()| anyhow::anyhow!("--server: cannot use {server}"))?;
+    url.set_path(PATH);
+    url.set_query(None);
+    url.set_fragment(None);
+    let join = |v: &[String]| (!v.is_empty()).then(|| v.join(","));
+    set_query(&mut url, query::EVENTS, join(&args.events).as_deref());
+    set_query(
+        &mut url,
+        query::DATA_TYPES,
+        join(&args.data_types).as_deref(),
+    );
+    set_query(&mut url, query::LICENSE_ID, args.license.as_deref());
+    set_query(&mut url, query::LABEL, Some(&label(args)));
+    Ok(url)
+}
+
+fn set_query(url: &mut Url, name: &str, value: Option<&str>) {
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut pairs = url.query_pairs_mut();
+    pairs.clear().extend_pairs(kept);
+    if let Some(v) = value {
+        pairs.append_pair(name, v);
+    }
+}
+
+/// This machine and where webhooks go: what the session's webhooks are described as, and how
+/// a command started again finds its session.
+fn label(args: &ListenArgs) -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".into());
+    let to = match &args.forward_to {
+        Some(url) => crate::target::Target::parse(url)
+            .map(|t| t.url.to_string())
+            .unwrap_or_else(|_| url.clone()),
+        None => "printed".into(),
+    };
+    format!("hookrelay listen on {host} → {to}")
+}
+
+/// One connection: open, say ready, answer pushes until it ends.
+async fn connection(
+    url: &Url,
+    key: &str,
+    args: &ListenArgs,
+    given_secrets: &[hookrelay_receiver::SigningSecret],
+    stats: &Arc<Stats>,
+    out: &Output,
+    session: &mut Option<String>,
+) -> Ended {
+    let mut request = match url.as_str().into_client_request() {
+        Ok(r) => r,
+        Err(e) => return Ended::Refused(e.to_string()),
+    };
+    match format!("Bearer {key}").parse() {
+        Ok(value) => request.headers_mut().insert("authorization", value),
+        Err(_) => return Ended::Refused("the API key has characters a header cannot carry".into()),
+    };
+    let socket = match tokio::time::timeout(
+        CONNECT_TIMEOUT,
+        tokio_tungstenite::connect_async(request),
+    )
+    .await
+    {
+        Err(_) => return Ended::Lost("timed out connecting".into()),
+        Ok(Err(tungstenite::Error::Http(response))) => {
+            let status = response.status();
+            let message = response
+                .body()
+                .as_deref()
+                .and_then(|b| serde_json::from_slice::<serde_json::Value>(b).ok())
+                .and_then(|v| v["error"]["message"].as_str().map(str::to_string))
+                .unwrap_or_else(|| status.to_string());
+            let why = format!("{message} (HTTP {})", status.as_u16());
+            return if status.is_client_error()
+                && status != StatusCode::REQUEST_TIMEOUT
+                && status != StatusCode::TOO_MANY_REQUESTS
+            {
+                Ended::Refused(why)
+            } else {
+                Ended::Lost(why)
+            };
+        }
+        Ok(Err(e)) => return Ended::Lost(e.to_string()),
+        Ok(Ok((socket, _))) => socket,
+    };
+    let (mut sink, mut stream) = socket.split();
+    let (acks_tx, mut acks) = mpsc::unbounded_channel::<Ack>();
+    let mut app = None;
+    loop {
+        tokio::select! {
+            frame = stream.next() => {
+                let text = match frame {
+                    Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(frame))) => {
+                        let why = frame.map(|f| f.reason.to_string()).filter(|r| !r.is_empty());
+                        return Ended::Lost(why.unwrap_or_else(|| "the server closed the connection".into()));
+                    }
+                    Some(Ok(_)) => continue,
+                    Some(Err(e)) => return Ended::Lost(e.to_string()),
+                    None => return Ended::Lost("the connection closed".into()),
+                };
+                match serde_json::from_str::<ServerMessage>(&text) {
+                    Ok(ServerMessage::Ready(ready)) => {
+                        announce(out, &ready, args, session.as_deref());
+                        *session = Some(ready.session_id.clone());
+                        match local_app(args, given_secrets, &ready, stats, out) {
+                            Ok(router) => app = Some(router),
+                            Err(e) => return Ended::Refused(e.to_string()),
+                        }
+                    }
+                    Ok(ServerMessage::Delivery(push)) => {
+                        let Some(router) = app.clone() else { continue };
+                        let acks = acks_tx.clone();
+                        tokio::spawn(async move {
+                            let _ = acks.send(answer(router, push).await);
+                        });
+                    }
+                    Err(e) => return Ended::Lost(format!("the server sent something unexpected: {e}")),
+                }
+            }
+            Some(ack) = acks.recv() => {
+                let text = serde_json::to_string(&ClientMessage::Ack(ack)).expect("acks serialize");
+                if let Err(e) = sink.send(Message::Text(text.into())).await {
+                    return Ended::Lost(e.to_string());
+                }
+            }
+        }
+    }
+}
+
+/// The Ready line: what is listened to, where it goes, and the secret to verify with.
+fn announce(out: &Output, ready: &Ready, args: &ListenArgs, before: Option<&str>) {
+    let events: Vec<&str> = ready
+        .webhooks
+        .iter()
+        .map(|w| w.event_type.as_str())
+        .collect();
+    let to = args
+        .forward_to
+        .as_deref()
+        .map(|u| format!("forwarding to {u}"))
+        .unwrap_or_else(|| "printing them".into());
+    let again = match (before, ready.resumed) {
+        (Some(_), true) => ", reconnected: missed deliveries follow",
+        (None, true) => ", took up the earlier session: missed deliveries follow",
+        (Some(_), false) => ", a new session (the earlier one had ended)",
+        (None, false) => "",
+    };
+    out.line(format!(
+        "Ready! License {}: {} ({}), {to}. Session {}{again}. Press Ctrl-C to stop.",
+        ready.license_id,
+        events.join(", "),
+        events.len(),
+        ready.session_id
+    ));
+    if let Some(secret) = &ready.signing_secret {
+        out.line(format!(
+            "Your webhook signing secret is {secret} (verify the webhook-signature header with it)"
+        ));
+    }
+}
+
+/// The `listen` handler for this session: the arguments' behaviour, checking signatures with
+/// `--signing-secret` or, without it, the session's own secret.
+fn local_app(
+    args: &ListenArgs,
+    given: &[hookrelay_receiver::SigningSecret],
+    ready: &Ready,
+    stats: &Arc<Stats>,
+    out: &Output,
+) -> anyhow::Result<axum::Router> {
+    let mut config = Config::from_args(args)?;
+    if given.is_empty() {
+        if let Some(secret) = &ready.signing_secret {
+            let secrets = parse_secrets(std::slice::from_ref(secret))?;
+            config.signatures = secrets.into_iter().next().map(Verifier::new);
+        }
+    }
+    Ok(handler::router(handler::State {
+        config: Arc::new(config),
+        stats: stats.clone(),
+        out: out.clone(),
+    }))
+}
+
+/// Handles one push as a POST to `listen`, and turns the answer into its acknowledgement.
+async fn answer(app: axum::Router, push: Push) -> Ack {
+    let mut request = Request::post("/");
+    for (name, value) in &push.headers {
+        request = request.header(name.as_str(), value.as_str());
+    }
+    let label = match push.attempt {
+        1 => push.delivery_id.clone(),
+        n => format!("{} attempt {n}", push.delivery_id),
+    };
+    let request = request
+        .extension(PushLabel(label))
+        .body(Body::from(push.body));
+    let request = match request {
+        Ok(r) => r,
+        Err(e) => {
+            return no_answer(
+                push.push_id,
+                format!("the pushed request was not valid: {e}"),
+            )
+        }
+    };
+    let response = match app.oneshot(request).await {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    if let Some(ForwardFailed(why)) = response.extensions().get::<ForwardFailed>() {
+        return no_answer(push.push_id, why.clone());
+    }
+    let status = response.status().as_u16();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let mut text = String::from_utf8_lossy(&body[..body.len().min(ACK_BODY)]).into_owned();
+    text.retain(|c| c != '\u{FFFD}');
+    Ack {
+        push_id: push.push_id,
+        status: Some(status),
+        body: (!text.is_empty()).then_some(text),
+        error: None,
+    }
+}
+
+fn no_answer(push_id: u64, error: String) -> Ack {
+    Ack {
+        push_id,
+        status: None,
+        body: None,
+        error: Some(error),
+    }
+}
