@@ -31,7 +31,7 @@ mod signing;
 mod target;
 mod trigger;
 
-pub use listen::{listen, listen_on, ListenArgs, ListenSummary};
+pub use listen::{listen, listen_on, listen_to_server, ListenArgs, ListenSummary};
 pub use output::Output;
 pub use target::{Target, TargetError, TIMEOUT, USER_AGENT};
 pub use trigger::{

@@ -227,6 +227,15 @@ pub async fn listen(
     listen_on(listener, args, Output::stdout(), shutdown).await
 }
 
+/// `listen --server` writing to `out` (for tests and embedding): runs until `shutdown`.
+pub async fn listen_to_server(
+    args: ListenArgs,
+    out: Output,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<ListenSummary> {
+    session::run(args, out, shutdown).await
+}
+
 /// [`listen`] on an already bound listener, writing to `out` (tests use port 0 and a captured
 /// output). `args.port` and `args.host` are ignored.
 pub async fn listen_on(

@@ -71,10 +71,15 @@ pub async fn run(
             set_query(&mut url, query::SESSION, Some(id));
         }
         let started = std::time::Instant::now();
-        let ended = tokio::select! {
-            ended = connection(&url, &key, &args, &given_secrets, &stats, &out, &mut session) => ended,
-            _ = stop.wait_for(|s| *s) => Ended::Stopped,
+        let link = Link {
+            url: &url,
+            key: &key,
+            args: &args,
+            given_secrets: &given_secrets,
+            stats: &stats,
+            out: &out,
         };
+        let ended = connection(link, &mut session, &mut stop).await;
         match ended {
             Ended::Stopped => break,
             Ended::Refused(why) => {
@@ -93,7 +98,7 @@ pub async fn run(
                 let sleep = tokio::time::sleep(Duration::from_secs(wait));
                 tokio::select! {
                     () = sleep => {}
-                    _ = stop.wait_for(|s| *s) => break,
+                    () = stopping(&mut stop) => break,
                 }
             }
         }
@@ -160,16 +165,32 @@ fn label(args: &ListenArgs) -> String {
     format!("hookrelay listen on {host} → {to}")
 }
 
-/// One connection: open, say ready, answer pushes until it ends.
+/// What every connection uses.
+struct Link<'a> {
+    url: &'a Url,
+    key: &'a str,
+    args: &'a ListenArgs,
+    given_secrets: &'a [hookrelay_receiver::SigningSecret],
+    stats: &'a Arc<Stats>,
+    out: &'a Output,
+}
+
+/// One connection: open, say ready, answer pushes until it ends. On `stop`, the pushes being
+/// answered are answered, then the connection is closed properly (the server lets go of the
+/// session before it confirms), so that a command started again at once takes it up.
 async fn connection(
-    url: &Url,
-    key: &str,
-    args: &ListenArgs,
-    given_secrets: &[hookrelay_receiver::SigningSecret],
-    stats: &Arc<Stats>,
-    out: &Output,
+    link: Link<'_>,
     session: &mut Option<String>,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
 ) -> Ended {
+    let Link {
+        url,
+        key,
+        args,
+        given_secrets,
+        stats,
+        out,
+    } = link;
     let mut request = match url.as_str().into_client_request() {
         Ok(r) => r,
         Err(e) => return Ended::Refused(e.to_string()),
@@ -178,12 +199,12 @@ async fn connection(
         Ok(value) => request.headers_mut().insert("authorization", value),
         Err(_) => return Ended::Refused("the API key has characters a header cannot carry".into()),
     };
-    let socket = match tokio::time::timeout(
-        CONNECT_TIMEOUT,
-        tokio_tungstenite::connect_async(request),
-    )
-    .await
-    {
+    let connect = tokio::time::timeout(CONNECT_TIMEOUT, tokio_tungstenite::connect_async(request));
+    let connected = tokio::select! {
+        c = connect => c,
+        () = stopping(stop) => return Ended::Stopped,
+    };
+    let socket = match connected {
         Err(_) => return Ended::Lost("timed out connecting".into()),
         Ok(Err(tungstenite::Error::Http(response))) => {
             let status = response.status();
@@ -209,8 +230,30 @@ async fn connection(
     let (mut sink, mut stream) = socket.split();
     let (acks_tx, mut acks) = mpsc::unbounded_channel::<Ack>();
     let mut app = None;
+    let mut answering = 0usize;
     loop {
         tokio::select! {
+            () = stopping(stop) => {
+                // Answer what is being answered (briefly), then close and wait for the server.
+                let drain = async {
+                    while answering > 0 {
+                        let Some(ack) = acks.recv().await else { break };
+                        answering -= 1;
+                        let text = serde_json::to_string(&ClientMessage::Ack(ack)).expect("acks serialize");
+                        if sink.send(Message::Text(text.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                    let _ = sink.send(Message::Close(None)).await;
+                    while let Some(Ok(frame)) = stream.next().await {
+                        if matches!(frame, Message::Close(_)) {
+                            break;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(Duration::from_secs(5), drain).await;
+                return Ended::Stopped;
+            }
             frame = stream.next() => {
                 let text = match frame {
                     Some(Ok(Message::Text(text))) => text,
@@ -234,6 +277,7 @@ async fn connection(
                     Ok(ServerMessage::Delivery(push)) => {
                         let Some(router) = app.clone() else { continue };
                         let acks = acks_tx.clone();
+                        answering += 1;
                         tokio::spawn(async move {
                             let _ = acks.send(answer(router, push).await);
                         });
@@ -242,6 +286,7 @@ async fn connection(
                 }
             }
             Some(ack) = acks.recv() => {
+                answering -= 1;
                 let text = serde_json::to_string(&ClientMessage::Ack(ack)).expect("acks serialize");
                 if let Err(e) = sink.send(Message::Text(text.into())).await {
                     return Ended::Lost(e.to_string());
@@ -347,6 +392,11 @@ async fn answer(app: axum::Router, push: Push) -> Ack {
         body: (!text.is_empty()).then_some(text),
         error: None,
     }
+}
+
+/// Completes once the command is told to stop.
+async fn stopping(stop: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = stop.wait_for(|s| *s).await;
 }
 
 fn no_answer(push_id: u64, error: String) -> Ack {

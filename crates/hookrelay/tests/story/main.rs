@@ -14,6 +14,7 @@ mod credentials;
 mod edge;
 mod events;
 mod lifecycle;
+mod listen_sessions;
 mod livechat_v2;
 mod multinode;
 mod openapi;
