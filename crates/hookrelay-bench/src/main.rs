@@ -21,7 +21,8 @@ pub struct Args {
     #[arg(long)]
     quick: bool,
     /// Scenarios to run (comma-separated): baseline, single, signed (single with and without
-    /// signatures, side by side), batch, latency, isolation, backlog, fanout (ten webhooks on one
+    /// signatures, side by side), batch, latency, forward (the latency `listen --server
+    /// --forward-to` adds), isolation, backlog, fanout (ten webhooks on one
     /// host:port), recovery (two nodes, a target that refuses then answers; PostgreSQL only,
     /// skipped otherwise), soak (a steady load with a 10 s retention: the database size every
     /// 10 s, ingest p99 with and without the purge).
@@ -44,8 +45,8 @@ pub struct Args {
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
-    // Re-executed as the server under test.
-    if std::env::args().nth(1).as_deref() == Some("serve") {
+    // Re-executed as the server under test, or as `listen --server` (the `forward` scenario).
+    if matches!(std::env::args().nth(1).as_deref(), Some("serve" | "listen")) {
         std::process::exit(match hookrelay::cli::main() {
             code if code == std::process::ExitCode::SUCCESS => 0,
             _ => 1,

@@ -47,19 +47,16 @@ pub async fn run(bench: &mut Bench<'_>) -> anyhow::Result<Vec<Row>> {
     ])
 }
 
-async fn latency(
+/// Sends `total` chat_started events to `server`, one every `every`, each carrying its send
+/// time since `epoch`; fails if one is refused.
+pub async fn send_steady(
     client: &reqwest::Client,
-    db: Option<&str>,
-    secs: u64,
-) -> anyhow::Result<Percentiles> {
-    let server = Server::start(db, &[]).await?;
-    let epoch = Instant::now();
-    let receiver = Receiver::start(epoch, true, false).await;
-    server
-        .webhook(&receiver.url, "chat_started", &["chat", "visitor"])
-        .await?;
-    let total = secs * 1000;
-    let mut ticker = tokio::time::interval(Duration::from_millis(1));
+    server: &Server,
+    epoch: Instant,
+    total: u64,
+    every: Duration,
+) -> anyhow::Result<()> {
+    let mut ticker = tokio::time::interval(every);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = Vec::with_capacity(total as usize);
     for _ in 0..total {
@@ -77,6 +74,22 @@ async fn latency(
     for t in tasks {
         anyhow::ensure!(matches!(t.await?, Ok(202)), "an event was refused");
     }
+    Ok(())
+}
+
+async fn latency(
+    client: &reqwest::Client,
+    db: Option<&str>,
+    secs: u64,
+) -> anyhow::Result<Percentiles> {
+    let server = Server::start(db, &[]).await?;
+    let epoch = Instant::now();
+    let receiver = Receiver::start(epoch, true, false).await;
+    server
+        .webhook(&receiver.url, "chat_started", &["chat", "visitor"])
+        .await?;
+    let total = secs * 1000;
+    send_steady(client, &server, epoch, total, Duration::from_millis(1)).await?;
     anyhow::ensure!(
         receiver.wait_for(total, Duration::from_secs(60)).await,
         "not every delivery arrived"

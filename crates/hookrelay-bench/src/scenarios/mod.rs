@@ -5,6 +5,7 @@
 mod backlog;
 mod baseline;
 mod fanout;
+mod forward;
 mod isolation;
 mod latency;
 mod recovery;
@@ -18,7 +19,8 @@ use crate::Args;
 
 /// Every scenario, in the order they run: the baseline first, so later rows can be read against
 /// it.
-pub const ALL: &str = "baseline,single,signed,batch,latency,isolation,backlog,fanout,recovery,soak";
+pub const ALL: &str =
+    "baseline,single,signed,batch,latency,forward,isolation,backlog,fanout,recovery,soak";
 
 /// Event counts: full size, or `--quick`.
 pub struct Sizes {
@@ -107,6 +109,7 @@ async fn run_one(name: &str, bench: &mut Bench<'_>) -> anyhow::Result<Vec<Row>> 
         "signed" => throughput::signed(bench).await,
         "batch" => throughput::batch(bench).await,
         "latency" => latency::run(bench).await,
+        "forward" => forward::run(bench).await,
         "isolation" => isolation::run(bench).await,
         "backlog" => backlog::run(bench).await,
         "fanout" => fanout::run(bench).await,
