@@ -120,6 +120,7 @@ async fn list(client: &Client) -> Result<(), ClientError> {
     }
     let mut rows = Table::new(&[
         "ID",
+        "KIND",
         "EVENT TYPE",
         "DATA TYPES",
         "URL",
@@ -131,6 +132,7 @@ async fn list(client: &Client) -> Result<(), ClientError> {
     for w in &webhooks {
         rows.row(vec![
             table::short(w["id"].as_str().unwrap_or_default()),
+            kind(w),
             table::cell(&w["event_type"]),
             table::list(&w["data_types"]),
             table::cell(&w["url"]),
@@ -142,6 +144,15 @@ async fn list(client: &Client) -> Result<(), ClientError> {
     }
     rows.print();
     Ok(())
+}
+
+/// `http`, or `cli` with whether its `listen --server` is connected.
+fn kind(webhook: &Value) -> String {
+    match webhook["session"]["connected"].as_bool() {
+        Some(true) => "cli (connected)".into(),
+        Some(false) => "cli (waiting)".into(),
+        None => table::cell(&webhook["kind"]),
+    }
 }
 
 fn state(webhook: &Value) -> String {
