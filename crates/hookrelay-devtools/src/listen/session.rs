@@ -31,6 +31,8 @@ use crate::Output;
 const BACKOFF: [u64; 6] = [1, 2, 4, 8, 15, 30];
 /// How long opening the connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// A connection the server has not said a word on for this long (it pings every 15 s) is dead.
+const SILENCE: Duration = Duration::from_secs(50);
 /// How much of the local answer's body goes back to the server.
 const ACK_BODY: usize = 1024;
 
@@ -231,8 +233,17 @@ async fn connection(
     let (acks_tx, mut acks) = mpsc::unbounded_channel::<Ack>();
     let mut app = None;
     let mut answering = 0usize;
+    // The server pings every 15 s: a connection silent for longer than this is dead (a network
+    // that dropped it without a word), and is reopened rather than waited on for ever.
+    let mut last_heard = tokio::time::Instant::now();
+    let mut check = tokio::time::interval(Duration::from_secs(5));
     loop {
         tokio::select! {
+            _ = check.tick() => {
+                if last_heard.elapsed() > SILENCE {
+                    return Ended::Lost(format!("no word from the server for {} s", SILENCE.as_secs()));
+                }
+            }
             () = stopping(stop) => {
                 // Answer what is being answered (briefly), then close and wait for the server.
                 let drain = async {
@@ -255,6 +266,7 @@ async fn connection(
                 return Ended::Stopped;
             }
             frame = stream.next() => {
+                last_heard = tokio::time::Instant::now();
                 let text = match frame {
                     Some(Ok(Message::Text(text))) => text,
                     Some(Ok(Message::Close(frame))) => {

@@ -26,11 +26,14 @@ use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::domain::license::License;
-use crate::domain::listen_session::{valid_session_id, Subscription, Timings};
+use crate::domain::listen_session::{sessions, valid_session_id, Subscription, Timings};
+use crate::domain::now_ms;
 use crate::domain::Invalid;
 
 /// Sockets open at once on one node, at most.
 pub const MAX_OPEN: usize = 1_000;
+/// Listen sessions one license may have connected at once (each adds a webhook per event type).
+pub const MAX_PER_LICENSE: usize = 10;
 /// A ping this often; a peer silent for three of them is gone.
 const PING_EVERY: Duration = Duration::from_secs(15);
 /// Largest frame a command may send (an acknowledgement is small).
@@ -80,6 +83,19 @@ async fn open(
         return Err(ApiError::Busy(
             "this node has the most listen sessions it takes; try again later",
         ));
+    }
+    let timings = Timings {
+        grace: state.config.cli_session_grace,
+    };
+    let webhooks = state.store.webhooks(&license.license_id).await?;
+    let held = sessions(&webhooks, timings, now_ms())
+        .iter()
+        .filter(|s| s.held && named.as_deref() != Some(s.session_id.as_str()))
+        .count();
+    if held >= MAX_PER_LICENSE {
+        return Err(ApiError::Conflict(format!(
+            "this license has {held} listen sessions connected, the most it may have; stop one first"
+        )));
     }
     Ok(upgrade
         .max_message_size(MAX_FRAME)

@@ -344,7 +344,7 @@ fn listen() -> Vec<Op> {
         .query("session", json!({"type": "string", "pattern": "^ses_[0-9a-f]{24}$"}), "The session to take up again after a reconnection.")
         .query("license_id", rules::license_id(), "With the admin token: the license to listen to.")
         .answer(101, "Switching to the WebSocket.", None)
-        .errors(&[400, 401, 403, 404, 422, 426, 503])]
+        .errors(&[400, 401, 403, 404, 409, 422, 426, 503])]
 }
 
 fn console() -> Vec<Op> {
