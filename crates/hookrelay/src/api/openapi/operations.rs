@@ -4,6 +4,7 @@ use serde_json::{json, Value};
 
 use super::builder::{reference, Op};
 use super::rules;
+use livechat_webhooks::{DataType, EventType};
 
 /// All operations, in the order they appear in the document.
 pub fn all() -> Vec<Op> {
@@ -334,12 +335,13 @@ fn operations() -> Vec<Op> {
 }
 
 fn listen() -> Vec<Op> {
-    let list = |what: &str| json!({"type": "string", "maxLength": 2000, "description": format!("Comma-separated {what}.")});
+    let event_types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    let data_types: Vec<&str> = DataType::ALL.iter().map(|d| d.as_str()).collect();
     vec![Op::new("get", "/v1/listen", "listen", "listen", "Open a listen session (WebSocket)")
         .describe("The WebSocket of `hookrelay listen --server`: while it is open, the license has a session webhook (`\"kind\": \"cli\"`) for each event type asked for, and each delivery to them is pushed over the socket as `{\"type\": \"delivery\", \"push_id\", \"delivery_id\", \"headers\", \"body\", …}` after a first `{\"type\": \"ready\", \"session_id\", \"webhooks\", \"signing_secret\", …}`. The command answers each with `{\"type\": \"ack\", \"push_id\", \"status\" | \"error\"}`: that is the attempt's outcome (only 200 delivers). A session whose socket closes keeps its webhooks and pending deliveries for `cli_session_grace`; reconnecting with `session` (or the same label and events) takes it up again. A license's API key listens to its license; the admin token names one with `license_id`. Without the WebSocket upgrade the answer is 426.")
         .bearer()
-        .query("events", list("event types (default: all)"), "Which event types to receive.")
-        .query("data_types", list("data types"), "Which data types the bodies carry; each event type takes those it supports (default: all it supports).")
+        .query("events", rules::name_list(&event_types, "event types (default: all)"), "Which event types to receive.")
+        .query("data_types", rules::name_list(&data_types, "data types"), "Which data types the bodies carry; each event type takes those it supports (default: all it supports).")
         .query("label", json!({"type": "string", "maxLength": 200}), "What the session's webhooks are described as (the command sends its host and `--forward-to`).")
         .query("session", json!({"type": "string", "pattern": "^ses_[0-9a-f]{24}$"}), "The session to take up again after a reconnection.")
         .query("license_id", rules::license_id(), "With the admin token: the license to listen to.")

@@ -46,6 +46,18 @@ pub fn description() -> Value {
 }
 
 /// Webhook ids (`secret::random_hex(16)`): 32 lowercase hex.
+/// `listen_session::Subscription::parse`: a comma-separated list of `names` (spaces around each
+/// allowed, empty items skipped; `maxLength` keeps fuzzed URLs reasonable).
+pub fn name_list(names: &[&str], what: &str) -> Value {
+    let one = format!("(?:{})", names.join("|"));
+    json!({
+        "type": "string",
+        "maxLength": 400,
+        "pattern": format!("^[ ,]*(?:{one}[ ]*(?:,[ ,]*{one}[ ]*)*)?[ ,]*$"),
+        "description": format!("Comma-separated {what}."),
+    })
+}
+
 pub fn webhook_id() -> Value {
     json!({"type": "string", "pattern": "^[0-9a-f]{32}$"})
 }
