@@ -38,6 +38,9 @@ pub enum ApiError {
     /// 405: the path exists, the method is not one of its own (the `Allow` header lists them).
     #[error("the method {0} is not allowed on this path; the Allow header lists those that are")]
     MethodNotAllowed(String),
+    /// 429: a bounded resource (the live tails of a node) is all taken; the text says which.
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("the database is unavailable; nothing was stored, try again")]
     Unavailable,
     #[error("internal error")]
@@ -57,6 +60,7 @@ impl ApiError {
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -73,6 +77,7 @@ impl ApiError {
             ApiError::TooLarge(_) => "payload_too_large",
             ApiError::BodyTimeout(_) => "request_timeout",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }

@@ -27,6 +27,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         "operational",
         include_str!("migrations/0006_operational.sql"),
     ),
+    (
+        7,
+        "dashboard",
+        include_str!("migrations/0007_dashboard.sql"),
+    ),
 ];
 
 /// Brings the schema up to date; refuses a database written by a newer hookrelay.

@@ -35,6 +35,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::domain::auto_disable::Failing;
+use crate::domain::dashboard::MinuteCount;
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::ingest_plan::Placement;
@@ -50,7 +51,7 @@ use crate::store::{
 };
 use committer::Committer;
 use ingest::IngestRequest;
-use sql::{accounts, deliveries, visitors};
+use sql::{accounts, deliveries, minutes, visitors};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -339,6 +340,38 @@ impl Store for PostgresStore {
 
     async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
         upkeep::purge(&mut self.client().await?, cutoff, limit).await
+    }
+
+    async fn purge_minutes(&self, before: Millis, limit: usize) -> StoreResult<u64> {
+        let c = self.client().await?;
+        minutes::purge_minutes(&c, before, limit)
+            .await
+            .map_err(error::db)
+    }
+
+    async fn delivery_minutes(
+        &self,
+        license_id: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<MinuteCount>> {
+        let c = self.client().await?;
+        let rows = minutes::minutes_since(&c, license_id, since).await;
+        Ok(rows
+            .map_err(error::db)?
+            .iter()
+            .map(minutes::minute_count)
+            .collect())
+    }
+
+    async fn last_attempts(
+        &self,
+        license_id: &str,
+        webhooks: Vec<String>,
+    ) -> StoreResult<Vec<Option<Millis>>> {
+        let c = self.client().await?;
+        minutes::last_attempts(&c, license_id, &webhooks)
+            .await
+            .map_err(error::db)
     }
 
     async fn purged_through(&self, license_id: &str) -> StoreResult<i64> {

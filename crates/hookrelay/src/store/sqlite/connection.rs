@@ -8,13 +8,14 @@ use rusqlite::Connection;
 use crate::store::StoreError;
 
 /// The schema steps, in order: step N brings a database from version N-1 to N.
-pub(super) const MIGRATIONS: [&str; 6] = [
+pub(super) const MIGRATIONS: [&str; 7] = [
     include_str!("schema.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
+    include_str!("schema_v7.sql"),
 ];
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open; more are opened on demand under load.

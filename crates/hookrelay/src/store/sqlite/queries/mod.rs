@@ -6,6 +6,7 @@
 mod deliveries;
 mod ingest;
 mod licenses;
+mod minutes;
 mod operational;
 mod retention;
 mod targets;
@@ -15,6 +16,7 @@ mod webhooks;
 pub use deliveries::*;
 pub use ingest::*;
 pub use licenses::*;
+pub use minutes::*;
 pub use operational::*;
 pub use retention::*;
 pub use targets::*;
