@@ -9,6 +9,7 @@ mod receiver;
 mod api_rules;
 mod auto_disable;
 mod console;
+mod console_dashboard;
 mod crash;
 mod credentials;
 mod dashboard;

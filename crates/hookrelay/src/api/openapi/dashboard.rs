@@ -19,7 +19,7 @@ pub fn operations() -> Vec<Op> {
             .describe("Server-Sent Events (`text/event-stream`). `ready` (data `{\"after\"}`) once the tail watches; then `delivery` (data: the delivery as the list shows it, `id:` its id) when a delivery of the license is created, on any node, and again whenever an attempt moves it on (followed for the 200 newest); `: heartbeat` comments every 15 s while nothing happens; `end` (data `{\"reason\": \"time_limit\" | \"server_stopping\"}`) when it closes. The store is read every 500 ms. At most 32 tails are open on a server at once (429 beyond). Send the `Authorization` header as with every call (the console reads the stream with `fetch`, so the key never goes into a URL).")
             .bearer()
             .query("seconds", json!({"type": "integer", "minimum": 1, "maximum": 3600, "default": 600}), "How long the tail stays open; open a new one after `end`.")
-            .answer(200, "The event stream.", Some(json!({"text/event-stream": {"schema": {"type": "string"}}})))
+            .answer(200, "The event stream; each event as the schema shows it.", Some(json!({"text/event-stream": {"schema": reference("TailEvent")}})))
             .errors(&[404, 422, 429]),
     ]
 }
@@ -81,7 +81,18 @@ pub fn schemas() -> Map<String, Value> {
             "webhooks": {"type": "array", "items": reference("DashboardWebhook")},
         }),
     );
+    let event = json!({
+        "type": "object",
+        "required": ["event", "data"],
+        "description": "One event of the live tail. `data` is JSON: `ready` `{\"after\"}` (the delivery id the tail follows from), `delivery` a `Delivery` (its `id` also the event's `id`), `end` `{\"reason\"}`.",
+        "properties": {
+            "event": {"type": "string", "enum": ["ready", "delivery", "end"]},
+            "data": {"type": "string", "contentMediaType": "application/json"},
+            "id": rules::delivery_id(),
+        },
+    });
     let mut all = Map::new();
+    all.insert("TailEvent".into(), event);
     all.insert("Dashboard".into(), dashboard);
     all.insert("DashboardPoint".into(), point);
     all.insert("DashboardWebhook".into(), webhook);
