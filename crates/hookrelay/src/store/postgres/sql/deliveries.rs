@@ -194,12 +194,17 @@ pub async fn deliveries<C: GenericClient>(
         Some(_) => format!("e.license_id = $1 AND e.{column} = ${n}"),
         None => format!("${n}::text IS NULL"),
     };
-    let order = if f.after.is_some() { "ASC" } else { "DESC" };
+    // The tail's `after` is written plainly too, so that its read starts at that id in the
+    // `(license_id, id)` index.
+    let (after, order) = match f.after {
+        Some(_) => ("d.id > $6", "ASC"),
+        None => ("$6::bigint IS NULL", "DESC"),
+    };
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE d.license_id = $1 AND ($2::int IS NULL OR d.status = $2)
            AND ($3::text IS NULL OR d.webhook_id = $3) AND ($4::text IS NULL OR d.event_type = $4)
-           AND ($5::bigint IS NULL OR d.id < $5) AND ($6::bigint IS NULL OR d.id > $6)
+           AND ($5::bigint IS NULL OR d.id < $5) AND {after}
            AND {} AND {} AND {}
          ORDER BY d.id {order} LIMIT $7",
         by(&f.event_unique_id, "unique_id", 8),

@@ -206,12 +206,17 @@ pub fn deliveries(
         Some(_) => format!("e.license_id = ?1 AND e.{column} = ?{n}"),
         None => format!("?{n} IS NULL"),
     };
-    let order = if f.after.is_some() { "ASC" } else { "DESC" };
+    // The tail's `after` is written plainly too, so that its read starts at that id in the
+    // `(license_id, id)` index instead of at the license's first delivery.
+    let (after, order) = match f.after {
+        Some(_) => ("d.id > ?6", "ASC"),
+        None => ("?6 IS NULL", "DESC"),
+    };
     let sql = format!(
         "SELECT {} FROM {from}
          WHERE d.license_id = ?1 AND (?2 IS NULL OR d.status = ?2)
            AND (?3 IS NULL OR d.webhook_id = ?3) AND (?4 IS NULL OR d.event_type = ?4)
-           AND (?5 IS NULL OR d.id < ?5) AND (?6 IS NULL OR d.id > ?6)
+           AND (?5 IS NULL OR d.id < ?5) AND {after}
            AND {} AND {} AND {}
          ORDER BY d.id {order} LIMIT ?7",
         rows::DELIVERY_COLUMNS,
