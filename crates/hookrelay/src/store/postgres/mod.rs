@@ -12,6 +12,7 @@
 //! Statements live in [`sql`], one named function each; rows become domain values in [`rows`].
 
 mod committer;
+mod dashboard;
 mod error;
 mod health;
 mod ingest;
@@ -24,6 +25,7 @@ mod resend;
 mod rows;
 mod sql;
 mod upkeep;
+mod visitor_details;
 mod webhooks;
 
 use std::sync::{Arc, Mutex};
@@ -51,7 +53,7 @@ use crate::store::{
 };
 use committer::Committer;
 use ingest::IngestRequest;
-use sql::{accounts, deliveries, minutes, visitors};
+use sql::{accounts, deliveries};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -291,18 +293,8 @@ impl Store for PostgresStore {
             .map_err(error::db)
     }
 
-    async fn deliveries(
-        &self,
-        license_id: &str,
-        filter: &DeliveryFilter,
-    ) -> StoreResult<Vec<Delivery>> {
-        let found = deliveries::deliveries(&self.client().await?, license_id, filter).await;
-        found
-            .map_err(error::db)?
-            .iter()
-            .map(rows::delivery)
-            .collect::<Result<_, _>>()
-            .map_err(internal)
+    async fn deliveries(&self, license_id: &str, f: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
+        resend::list(&self.client().await?, license_id, f).await
     }
 
     async fn delivery(
@@ -343,35 +335,23 @@ impl Store for PostgresStore {
     }
 
     async fn purge_minutes(&self, before: Millis, limit: usize) -> StoreResult<u64> {
-        let c = self.client().await?;
-        minutes::purge_minutes(&c, before, limit)
-            .await
-            .map_err(error::db)
+        dashboard::purge_minutes(&self.client().await?, before, limit).await
     }
 
     async fn delivery_minutes(
         &self,
-        license_id: &str,
+        license: &str,
         since: Millis,
     ) -> StoreResult<Vec<MinuteCount>> {
-        let c = self.client().await?;
-        let rows = minutes::minutes_since(&c, license_id, since).await;
-        Ok(rows
-            .map_err(error::db)?
-            .iter()
-            .map(minutes::minute_count)
-            .collect())
+        dashboard::delivery_minutes(&self.client().await?, license, since).await
     }
 
     async fn last_attempts(
         &self,
-        license_id: &str,
-        webhooks: Vec<String>,
+        license: &str,
+        ids: Vec<String>,
     ) -> StoreResult<Vec<Option<Millis>>> {
-        let c = self.client().await?;
-        minutes::last_attempts(&c, license_id, &webhooks)
-            .await
-            .map_err(error::db)
+        dashboard::last_attempts(&self.client().await?, license, &ids).await
     }
 
     async fn purged_through(&self, license_id: &str) -> StoreResult<i64> {
@@ -383,26 +363,15 @@ impl Store for PostgresStore {
     }
 
     async fn put_visitor_details(&self, details: VisitorDetails) -> StoreResult<()> {
-        let fields =
-            serde_json::to_string(&details.fields).map_err(|e| StoreError::Internal(e.into()))?;
-        visitors::upsert_visitor_details(&self.client().await?, &details, &fields)
-            .await
-            .map_err(error::db)
+        visitor_details::put(&self.client().await?, &details).await
     }
 
     async fn visitor_details(
         &self,
-        license_id: &str,
-        visitor_id: &str,
+        license: &str,
+        visitor: &str,
     ) -> StoreResult<Vec<VisitorDetails>> {
-        let found = visitors::visitor_details_of(&self.client().await?, license_id, visitor_id)
-            .await
-            .map_err(error::db)?;
-        found
-            .iter()
-            .map(|r| rows::visitor_details(r, license_id, visitor_id))
-            .collect::<Result<_, _>>()
-            .map_err(internal)
+        visitor_details::of(&self.client().await?, license, visitor).await
     }
 
     async fn wait_for_new_work(&self) {
