@@ -71,6 +71,7 @@ pub async fn run_and_report(
         config.attempt_timeout,
     )?;
     let (stop_tx, stop_rx) = watch::channel(false);
+    let (stopping_tx, stopping_rx) = watch::channel(false);
     let stop_rx_for_upkeep = stop_rx.clone();
     let (engine, tasks) = Engine::start(
         store.clone(),
@@ -111,7 +112,8 @@ pub async fn run_and_report(
         config: Arc::new(config),
         admin_hash,
         key_cache: Arc::new(RwLock::new(HashMap::new())),
-        stop: stop_rx_for_upkeep.clone(),
+        tails: api::AppState::tail_permits(),
+        stopping: stopping_rx,
     };
     let limits = connections::ConnectionLimits::from_config(&state.config);
     let app = api::router(state);
@@ -120,6 +122,11 @@ pub async fn run_and_report(
         max_connections = limits.max_connections,
         "hookrelay is listening"
     );
+    // Live tails end as soon as the stop begins, before connections are asked to close.
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(true);
+    };
     let result = connections::serve(listener, app, limits, shutdown).await;
     tracing::info!("shutting down: finishing attempts under way");
     let _ = stop_tx.send(true);

@@ -97,7 +97,7 @@ fn describe() {
         "hookrelay_database_bytes",
         "The database's size on disk (SQLite: the file and its WAL; PostgreSQL: pg_database_size), read at each scrape."
     );
-    for kind in PURGED_KINDS {
+    for kind in PURGED_KINDS.into_iter().chain(["delivery_minutes"]) {
         counter!("hookrelay_purged_total", "kind" => kind).absolute(0);
     }
     for outcome in ["succeeded", "failed"] {
@@ -182,6 +182,13 @@ pub fn purged(p: &Purged) {
         if n > 0 {
             counter!("hookrelay_purged_total", "kind" => kind).increment(n);
         }
+    }
+}
+
+/// Counts the dashboard counter rows a retention batch removed.
+pub fn purged_minutes(n: u64) {
+    if n > 0 {
+        counter!("hookrelay_purged_total", "kind" => "delivery_minutes").increment(n);
     }
 }
 

@@ -2,7 +2,8 @@
 //! `hookrelay` binary talking to each other over 127.0.0.1, `listen` on port 0, and Ctrl-C
 //! delivered as a real SIGINT; `hookrelay backup` of a running server (in `cli/backup.rs`);
 //! schemathesis against a running server's OpenAPI document (in `cli/schemathesis.rs`); the
-//! command-line client of a running server (`cli/client.rs` and `cli/client_*.rs`).
+//! command-line client of a running server (`cli/client.rs` and `cli/client_*.rs`);
+//! `hookrelay listen --server` against a running server (`cli/listen_server*.rs`).
 
 #[path = "cli/backup.rs"]
 mod backup;
@@ -14,6 +15,10 @@ mod client_deliveries;
 mod client_setup;
 #[path = "cli/client_webhooks.rs"]
 mod client_webhooks;
+#[path = "cli/listen_server.rs"]
+mod listen_server;
+#[path = "cli/listen_server_more.rs"]
+mod listen_server_more;
 #[path = "cli/schemathesis.rs"]
 mod schemathesis;
 #[path = "cli/server.rs"]

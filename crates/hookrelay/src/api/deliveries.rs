@@ -12,7 +12,9 @@ use super::paging;
 use super::path::PathParams;
 use super::webhooks::license_for;
 use super::{ApiError, ApiResult, AppState, Caller};
-use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
+use crate::domain::delivery::{
+    parse_event_unique_id, parse_find_id, Attempt, Delivery, DeliveryFilter, DeliveryId,
+};
 use crate::domain::recovery::{Recovery, Window};
 use crate::domain::webhook::parse_event_type;
 use crate::domain::{now_ms, rfc3339, Invalid};
@@ -42,6 +44,9 @@ struct ListQuery {
     status: Option<String>,
     webhook_id: Option<String>,
     event_type: Option<String>,
+    event_unique_id: Option<String>,
+    chat_id: Option<String>,
+    visitor_id: Option<String>,
     cursor: Option<String>,
     limit: Option<String>,
 }
@@ -59,6 +64,13 @@ async fn list(
         status: q.status.map(|s| s.parse()).transpose()?,
         webhook_id: q.webhook_id,
         event_type: q.event_type.map(|e| parse_event_type(&e)).transpose()?,
+        event_unique_id: q.event_unique_id.map(parse_event_unique_id).transpose()?,
+        chat_id: q.chat_id.map(|c| parse_find_id("chat_id", c)).transpose()?,
+        visitor_id: q
+            .visitor_id
+            .map(|v| parse_find_id("visitor_id", v))
+            .transpose()?,
+        after: None,
         before: q
             .cursor
             .map(|c| {

@@ -41,6 +41,9 @@ pub enum ApiError {
     /// 426: a WebSocket route asked without the upgrade.
     #[error("{0}")]
     UpgradeRequired(&'static str),
+    /// 429: a bounded resource (the live tails of a node) is all taken; the text says which.
+    #[error("{0}")]
+    TooManyRequests(String),
     #[error("the database is unavailable; nothing was stored, try again")]
     Unavailable,
     /// 503: a limit of this node is reached; the text says which.
@@ -64,6 +67,7 @@ impl ApiError {
             ApiError::BodyTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::UpgradeRequired(_) => StatusCode::UPGRADE_REQUIRED,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -81,6 +85,7 @@ impl ApiError {
             ApiError::BodyTimeout(_) => "request_timeout",
             ApiError::MethodNotAllowed(_) => "method_not_allowed",
             ApiError::UpgradeRequired(_) => "upgrade_required",
+            ApiError::TooManyRequests(_) => "too_many_requests",
             ApiError::Unavailable | ApiError::Busy(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }

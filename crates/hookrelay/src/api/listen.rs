@@ -179,7 +179,7 @@ async fn run(
     );
     let session_id = session.session_id.clone();
     if send(&mut socket, &ready).await {
-        forward(&mut socket, session.attached, state.stop.clone()).await;
+        forward(&mut socket, session.attached, state.stopping.clone()).await;
     }
     engine.close_session(&session_id).await;
     tracing::info!(license_id = %license.license_id, %session_id, "listen session disconnected");

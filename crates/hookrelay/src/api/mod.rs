@@ -3,6 +3,7 @@
 mod auth;
 mod body;
 mod console;
+mod dashboard;
 mod deliveries;
 mod error;
 mod events;
@@ -14,6 +15,7 @@ mod livechat_v2;
 pub mod openapi;
 mod paging;
 mod path;
+mod tail;
 mod visitors;
 mod webhooks;
 
@@ -22,6 +24,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
+use tokio::sync::{watch, Semaphore};
 
 use crate::config::Config;
 use crate::dispatch::sender::Sender;
@@ -43,8 +46,18 @@ pub struct AppState {
     pub admin_hash: [u8; 32],
     /// API key hash → license, so authenticating a busy producer costs no query.
     pub key_cache: Arc<RwLock<HashMap<[u8; 32], License>>>,
-    /// Turns true when the server stops (long-lived sockets close then).
-    pub stop: tokio::sync::watch::Receiver<bool>,
+    /// One permit per live tail that may be open at once ([`tail::MAX_TAILS`]).
+    pub tails: Arc<Semaphore>,
+    /// Turns true when the server starts stopping: live tails end then, so that the stop does
+    /// not wait for them.
+    pub stopping: watch::Receiver<bool>,
+}
+
+impl AppState {
+    /// The permits of [`AppState::tails`].
+    pub fn tail_permits() -> Arc<Semaphore> {
+        Arc::new(Semaphore::new(tail::MAX_TAILS))
+    }
 }
 
 /// The whole HTTP surface.
@@ -56,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .merge(webhooks::routes())
         .merge(events::routes())
         .merge(deliveries::routes())
+        .merge(tail::routes())
+        .merge(dashboard::routes())
         .merge(visitors::routes())
         .merge(listen::routes())
         .merge(livechat_v2::routes())

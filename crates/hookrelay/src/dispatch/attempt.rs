@@ -64,6 +64,7 @@ impl Attempter {
         log_attempt(&job, &sent.attempt, outcome);
         AttemptRecord {
             delivery_id: job.id,
+            license_id: job.license_id,
             webhook_id: job.webhook_id,
             attempt: sent.attempt,
             outcome,
@@ -77,6 +78,7 @@ impl Attempter {
 pub(super) fn not_sent(job: &DeliveryJob, now: Millis, error: String) -> AttemptRecord {
     AttemptRecord {
         delivery_id: job.id,
+        license_id: job.license_id.clone(),
         webhook_id: job.webhook_id.clone(),
         attempt: Attempt {
             attempt_no: job.attempt_no,

@@ -6,6 +6,7 @@ const S: Millis = 1_000;
 fn record(webhook: &str, at: Millis, status: Option<u16>, outcome: Outcome) -> AttemptRecord {
     AttemptRecord {
         delivery_id: DeliveryId(1),
+        license_id: "1".into(),
         webhook_id: webhook.into(),
         attempt: Attempt {
             attempt_no: 1,

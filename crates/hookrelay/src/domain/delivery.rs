@@ -126,14 +126,84 @@ pub struct DeliveryFilter {
     pub status: Option<DeliveryStatus>,
     pub webhook_id: Option<String>,
     pub event_type: Option<EventType>,
+    /// Only deliveries of the event with this `event_unique_id`.
+    pub event_unique_id: Option<String>,
+    /// Only deliveries of events about this chat (`chat.id`).
+    pub chat_id: Option<String>,
+    /// Only deliveries of events about this visitor (`visitor.id`).
+    pub visitor_id: Option<String>,
     /// Only deliveries with an id below this (the cursor of the previous page).
     pub before: Option<DeliveryId>,
+    /// Only deliveries with an id above this, oldest first (the live tail's cursor); without it
+    /// the newest come first.
+    pub after: Option<DeliveryId>,
     pub limit: usize,
+}
+
+impl DeliveryFilter {
+    /// Whether the filter looks deliveries up through their events (by `event_unique_id`, chat
+    /// or visitor), whose indexes find the few that match without reading the others.
+    pub fn by_event(&self) -> bool {
+        self.event_unique_id.is_some() || self.chat_id.is_some() || self.visitor_id.is_some()
+    }
+}
+
+/// The longest chat or visitor id a delivery can be found by.
+const MAX_FIND_ID: usize = 200;
+
+/// A chat or visitor id to find deliveries by (`field` names which): 1 to 200 characters, no
+/// control characters, matched exactly as the producer sent it.
+pub fn parse_find_id(field: &str, text: String) -> Result<String, Invalid> {
+    let count = text.chars().count();
+    if count == 0 || count > MAX_FIND_ID || text.chars().any(char::is_control) {
+        return Err(Invalid::new(
+            field,
+            format!("must be 1 to {MAX_FIND_ID} characters without control characters"),
+        ));
+    }
+    Ok(text)
+}
+
+/// An `event_unique_id` to find deliveries by: 32 lowercase hex characters.
+pub fn parse_event_unique_id(text: String) -> Result<String, Invalid> {
+    match super::secret::is_hex32(&text) {
+        true => Ok(text),
+        false => Err(Invalid::new(
+            "event_unique_id",
+            "must be 32 lowercase hex characters",
+        )),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn find_ids_are_taken_exactly_and_refused_when_empty_long_or_with_control_characters() {
+        let long = "x".repeat(201);
+        for (text, ok) in [
+            ("C1", true),
+            (" C 1 ", true),
+            ("é".repeat(200).as_str(), true),
+            ("", false),
+            (long.as_str(), false),
+            ("a\nb", false),
+        ] {
+            let parsed = parse_find_id("chat_id", text.to_string());
+            assert_eq!(parsed.is_ok(), ok, "{text:?}");
+            if ok {
+                assert_eq!(parsed.unwrap(), text);
+            }
+        }
+        assert!(parse_event_unique_id("0123456789abcdef0123456789abcdef".into()).is_ok());
+        for bad in ["0123456789ABCDEF0123456789ABCDEF", "abc", ""] {
+            assert_eq!(
+                parse_event_unique_id(bad.into()).unwrap_err().field,
+                "event_unique_id"
+            );
+        }
+    }
 
     #[test]
     fn delivery_ids_round_trip() {

@@ -24,6 +24,8 @@ pub struct NewEvent {
     pub sections: Sections,
     /// For chat events: the chat's id and its tag list, for the `chat_changed` rule.
     pub chat_tags: Option<ChatTags>,
+    /// The visitor's id (`visitor.id`), stored so that deliveries can be found by it.
+    pub visitor_id: Option<String>,
     /// The producer's `Idempotency-Key`, if it sent one.
     pub idempotency_key: Option<String>,
 }
@@ -88,6 +90,7 @@ impl NewEvent {
         };
         let mut sections = Sections::default();
         let mut chat_tags = None;
+        let mut visitor_id = None;
         for data_type in DataType::ALL {
             let Some(section) = object.remove(data_type.as_str()) else {
                 continue;
@@ -106,6 +109,9 @@ impl NewEvent {
                     chat_id: chat.id,
                     tags,
                 });
+            } else if data_type == DataType::Visitor {
+                // The shape check and the id deliveries are found by in one parse.
+                visitor_id = Some(typed::<Visitor>(&section, &name)?.id);
             } else {
                 check_shape(data_type, &section, &name)?;
             }
@@ -129,6 +135,7 @@ impl NewEvent {
             unique_id,
             sections,
             chat_tags,
+            visitor_id,
             idempotency_key: None,
         })
     }

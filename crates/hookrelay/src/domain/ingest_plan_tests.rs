@@ -35,6 +35,7 @@ fn event(
             chat_id: id.into(),
             tags: tags.iter().map(|t| t.to_string()).collect(),
         }),
+        visitor_id: Some("v".into()),
         idempotency_key: key.map(str::to_string),
     }
 }

@@ -51,6 +51,8 @@ pub enum Outcome {
 #[derive(Debug, Clone)]
 pub struct AttemptRecord {
     pub delivery_id: DeliveryId,
+    /// Its delivery's license, whose dashboard counters the attempt adds to.
+    pub license_id: String,
     /// Its delivery's webhook, whose failure streak the attempt extends or ends.
     pub webhook_id: String,
     pub attempt: Attempt,

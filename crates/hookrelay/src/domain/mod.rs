@@ -4,6 +4,7 @@
 //! failing webhook is disabled, and the operational events hookrelay produces.
 
 pub mod auto_disable;
+pub mod dashboard;
 pub mod delivery;
 pub mod event;
 pub mod health;
@@ -16,6 +17,7 @@ pub mod recovery;
 pub mod secret;
 pub mod signing;
 pub mod tags;
+pub mod tail;
 pub mod target;
 pub mod visitor_details;
 pub mod webhook;

@@ -58,6 +58,7 @@ fn operational(event_type: EventType, section: String, key: String) -> NewEvent 
         unique_id: secret::random_hex(16),
         sections,
         chat_tags: None,
+        visitor_id: None,
         idempotency_key: Some(key),
     }
 }

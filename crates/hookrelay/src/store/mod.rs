@@ -12,6 +12,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use crate::domain::auto_disable::Failing;
+use crate::domain::dashboard::MinuteCount;
 use crate::domain::delivery::{Attempt, Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::ingest_plan::Placement;
@@ -231,7 +232,8 @@ pub trait Store: Send + Sync + 'static {
     /// When the claimer has work next.
     async fn next_due_at(&self) -> StoreResult<NextDue>;
     /// Records finished attempts, moves their deliveries on and releases their leases (a delivery
-    /// that failed for good gets a notice for its `delivery_failed` event); keeps each webhook's
+    /// that failed for good gets a notice for its `delivery_failed` event); adds them to the
+    /// dashboard's counters ([`crate::domain::dashboard::count_attempts`]); keeps each webhook's
     /// failure streak as [`crate::domain::auto_disable::track`] says; then, in
     /// the same transaction, updates each target's stored health as
     /// [`crate::domain::health::Health::after_attempts`] says and applies its effect: parking the
@@ -258,8 +260,8 @@ pub trait Store: Send + Sync + 'static {
     /// `now + watchdog`) and makes its least-tried parked delivery due now, to be that probe.
     /// Returns how many probes were armed.
     async fn arm_probes(&self, now: Millis, watchdog: Duration) -> StoreResult<usize>;
-    /// Fails (with a `not sent` attempt saying why, ending with the target's last error, and a
-    /// notice for its `delivery_failed` event) up to
+    /// Fails (with a `not sent` attempt saying why, ending with the target's last error, a
+    /// notice for its `delivery_failed` event, and a `failed` in the dashboard's counters) up to
     /// `limit` parked deliveries whose wait is over, of enabled webhooks whose target's silence
     /// was confirmed at or after `confirmed_since`. Returns how many.
     async fn give_up_parked(
@@ -330,6 +332,23 @@ pub trait Store: Send + Sync + 'static {
     /// remembered tags of up to `limit` chats not seen since `cutoff`. Pending deliveries are
     /// never removed, whatever their age, nor licenses, webhooks or visitor details.
     async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged>;
+    /// Removes up to `limit` dashboard counter rows of minutes before `before` (see
+    /// [`crate::domain::dashboard::counters_cutoff`]), in one short transaction; returns how many.
+    async fn purge_minutes(&self, before: Millis, limit: usize) -> StoreResult<u64>;
+    /// The license's dashboard counter rows from the minute `since` on (what
+    /// [`Store::record_attempts`] and [`Store::give_up_parked`] added with the attempts).
+    async fn delivery_minutes(
+        &self,
+        license_id: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<MinuteCount>>;
+    /// When the last attempt counted for each of `webhook_ids` ended, as far as counters are
+    /// kept (`None`: none is), in the order given. One index lookup each.
+    async fn last_attempts(
+        &self,
+        license_id: &str,
+        webhook_ids: Vec<String>,
+    ) -> StoreResult<Vec<Option<Millis>>>;
     /// The highest delivery id of the license that retention removed (0: none), so that a
     /// missing delivery at or below it can be told apart from one that never existed.
     async fn purged_through(&self, license_id: &str) -> StoreResult<i64>;

@@ -1,15 +1,16 @@
 //! The retention purge: every [`interval`] it removes what finished more than `retention` ago
-//! ([`Store::purge`]) in batches of [`BATCH`], each one short transaction, until nothing old is
-//! left, yielding between batches so ingest keeps its latency.
+//! ([`Store::purge`]), then the dashboard's counters past theirs ([`Store::purge_minutes`]), in
+//! batches of [`BATCH`], each one short transaction, until nothing old is left, yielding between
+//! batches so ingest keeps its latency.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::domain::{now_ms, Millis};
+use crate::domain::{dashboard, now_ms, Millis};
 use crate::metrics;
-use crate::store::Store;
+use crate::store::{Store, StoreResult};
 
 /// Rows of each kind one batch removes at most: about a millisecond of SQLite's writer on this
 /// project's 2-core reference machine, so a purge never holds ingest's group commit for long.
@@ -40,24 +41,46 @@ pub async fn run(store: Arc<dyn Store>, retention: Duration, mut shutdown: watch
     }
 }
 
-/// Purges batch after batch until a batch comes back not full (or shutdown).
+/// Purges batch after batch until a batch comes back not full (or shutdown): finished history
+/// older than the retention, then the dashboard's counters older than
+/// [`dashboard::counters_cutoff`] (the retention, but at least two days).
 pub async fn purge_all(store: &dyn Store, retention: Duration, shutdown: &watch::Receiver<bool>) {
-    let cutoff = cutoff(now_ms(), retention);
+    let now = now_ms();
+    let cutoff = cutoff(now, retention);
+    let history = batches(shutdown, || async {
+        let purged = store.purge(cutoff, BATCH).await?;
+        metrics::purged(&purged);
+        Ok(purged.full(BATCH))
+    });
+    if !history.await {
+        return;
+    }
+    let before = dashboard::counters_cutoff(cutoff, now);
+    batches(shutdown, || async {
+        let n = store.purge_minutes(before, BATCH).await?;
+        metrics::purged_minutes(n);
+        Ok(n >= BATCH as u64)
+    })
+    .await;
+}
+
+/// Runs `batch` until it says it was not full; false if it failed or shutdown came first.
+async fn batches<F, Fut>(shutdown: &watch::Receiver<bool>, mut batch: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = StoreResult<bool>>,
+{
     loop {
-        match store.purge(cutoff, BATCH).await {
-            Ok(purged) => {
-                metrics::purged(&purged);
-                if !purged.full(BATCH) {
-                    return;
-                }
-            }
+        match batch().await {
+            Ok(false) => return true,
+            Ok(true) => {}
             Err(e) => {
                 tracing::warn!(error = %e, "retention purge failed; trying again later");
-                return;
+                return false;
             }
         }
         if *shutdown.borrow() {
-            return;
+            return false;
         }
         // Let the requests and attempt records queued meanwhile go first.
         tokio::time::sleep(Duration::from_millis(2)).await;

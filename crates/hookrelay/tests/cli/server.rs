@@ -21,6 +21,11 @@ pub struct Server {
 
 impl Server {
     pub async fn start(database: &Path) -> Server {
+        Server::start_with(database, &[]).await
+    }
+
+    /// [`Server::start`] with more settings, e.g. `("HOOKRELAY_RETRY_SCHEDULE", "300ms")`.
+    pub async fn start_with(database: &Path, extra_env: &[(&str, &str)]) -> Server {
         let mut child = Command::new(HOOKRELAY)
             .arg("serve")
             .env("HOOKRELAY_DATABASE_URL", sqlite_url(database))
@@ -28,6 +33,7 @@ impl Server {
             .env("HOOKRELAY_ADMIN_TOKEN", ADMIN)
             .env("HOOKRELAY_ALLOWED_TARGET_NETWORKS", "127.0.0.0/8")
             .env("HOOKRELAY_LOG", "warn")
+            .envs(extra_env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .kill_on_drop(true)

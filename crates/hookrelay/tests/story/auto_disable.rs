@@ -346,6 +346,7 @@ fn attempt(webhook_id: &str, at: i64, status: u16) -> AttemptRecord {
     };
     AttemptRecord {
         delivery_id: DeliveryId(i64::MAX),
+        license_id: String::new(),
         webhook_id: webhook_id.into(),
         attempt: Attempt {
             attempt_no: 1,

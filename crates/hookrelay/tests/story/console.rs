@@ -262,6 +262,8 @@ async fn the_console_scripts_never_write_html_strings() {
         "recovery.js",
         "deliveries.js",
         "visitors.js",
+        "dashboard.js",
+        "tail.js",
     ] {
         let text = reqwest::get(server.url(&format!("/console/{file}")))
             .await

@@ -34,6 +34,7 @@ fn due_now() -> Placement {
 fn unanswered(target_key: &str) -> AttemptRecord {
     AttemptRecord {
         delivery_id: DeliveryId(i64::MAX),
+        license_id: String::new(),
         webhook_id: String::new(),
         attempt: Attempt {
             attempt_no: 1,

@@ -25,6 +25,8 @@ const ASSETS: &[(&str, &str)] = &[
     ("recovery.js", include_str!("assets/recovery.js")),
     ("deliveries.js", include_str!("assets/deliveries.js")),
     ("visitors.js", include_str!("assets/visitors.js")),
+    ("dashboard.js", include_str!("assets/dashboard.js")),
+    ("tail.js", include_str!("assets/tail.js")),
 ];
 
 const INDEX: &str = include_str!("assets/index.html");

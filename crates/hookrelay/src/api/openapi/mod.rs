@@ -8,6 +8,7 @@
 //! documentation for a route that does not exist) fails the build.
 
 mod builder;
+mod dashboard;
 mod operations;
 mod rules;
 pub use rules::target_url_pattern;

@@ -14,6 +14,7 @@ pub fn all() -> Vec<Op> {
     ops.extend(events());
     ops.extend(deliveries());
     ops.extend(listen());
+    ops.extend(super::dashboard::operations());
     ops.extend(livechat_v2());
     ops.extend(operations());
     ops.extend(console());
@@ -61,6 +62,7 @@ fn licenses() -> Vec<Op> {
                 "ingestEvent",
                 "ingestEvents",
                 "listDeliveries",
+                "getDashboard",
                 "recoverDeliveries",
                 "getVisitorDetails",
             ],
@@ -202,7 +204,7 @@ fn deliveries() -> Vec<Op> {
         "deliveries",
         "List deliveries",
     )
-    .describe("Newest first, cursor-paginated.")
+    .describe("Newest first, cursor-paginated. Filters combine; `event_unique_id`, `chat_id` and `visitor_id` find a delivery without reading the others.")
     .bearer()
     .query(
         "status",
@@ -218,6 +220,21 @@ fn deliveries() -> Vec<Op> {
         "event_type",
         reference("EventType"),
         "Only deliveries of this event type.",
+    )
+    .query(
+        "event_unique_id",
+        rules::event_unique_id(),
+        "Only the deliveries of the event with this `event_unique_id` (found through an index).",
+    )
+    .query(
+        "chat_id",
+        rules::find_id(),
+        "Only deliveries of events about this chat (`chat.id`, exactly as sent; found through an index).",
+    )
+    .query(
+        "visitor_id",
+        rules::find_id(),
+        "Only deliveries of events about this visitor (`visitor.id`, exactly as sent; found through an index).",
     );
     vec![
         cursor_query(list, "deliveries", rules::delivery_id(), 500)

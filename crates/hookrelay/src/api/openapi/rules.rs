@@ -73,6 +73,16 @@ pub fn visitor_id() -> Value {
     json!({"type": "string", "pattern": format!("^[^{CONTROL}]{{1,200}}$")})
 }
 
+/// `delivery::parse_event_unique_id`: 32 lowercase hex.
+pub fn event_unique_id() -> Value {
+    json!({"type": "string", "pattern": "^[0-9a-f]{32}$"})
+}
+
+/// `delivery::parse_find_id`: 1 to 200 characters, no control characters.
+pub fn find_id() -> Value {
+    json!({"type": "string", "pattern": format!("^[^{CONTROL}]{{1,200}}$")})
+}
+
 /// `event::parse_idempotency_key`: 1 to 255 visible ASCII characters.
 pub fn idempotency_key() -> Value {
     json!({"type": "string", "pattern": "^[!-~]{1,255}$"})

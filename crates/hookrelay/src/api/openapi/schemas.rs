@@ -35,6 +35,10 @@ fn error_responses() -> Value {
         ),
         (404, "No such resource."),
         (409, "The request conflicts with the current state."),
+        (
+            429,
+            "A bounded resource is taken (the live tails of a server); try again later.",
+        ),
         (408, "The body did not arrive within `body_read_timeout`."),
         (
             413,
@@ -75,11 +79,11 @@ fn error_responses() -> Value {
     Value::Object(responses)
 }
 
-fn nullable(kind: &str) -> Value {
+pub(super) fn nullable(kind: &str) -> Value {
     json!({"type": [kind, "null"]})
 }
 
-fn time() -> Value {
+pub(super) fn time() -> Value {
     json!({"type": "string", "format": "date-time"})
 }
 
@@ -88,7 +92,7 @@ fn or_null(schema: Value) -> Value {
     json!({"oneOf": [{"type": "null"}, schema]})
 }
 
-fn object(required: &[&str], properties: Value) -> Value {
+pub(super) fn object(required: &[&str], properties: Value) -> Value {
     json!({"type": "object", "required": required, "properties": properties})
 }
 
@@ -100,6 +104,7 @@ fn schemas() -> Value {
         }
     }
     all.extend(sections::schemas());
+    all.extend(super::dashboard::schemas());
     for event_type in EventType::ALL {
         all.insert(
             format!("WebhookInput_{}", event_type.as_str()),

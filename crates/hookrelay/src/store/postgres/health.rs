@@ -8,7 +8,8 @@ use deadpool_postgres::Object;
 use tokio_postgres::Error;
 
 use super::rows;
-use super::sql::{deliveries, operational, targets};
+use super::sql::{deliveries, minutes, operational, targets};
+use crate::domain::dashboard;
 use crate::domain::health::{attempts_by_target, given_up_error, window_ms, Health, MAX_PROBE_GAP};
 use crate::domain::job::AttemptRecord;
 use crate::domain::Millis;
@@ -88,6 +89,8 @@ pub async fn record_attempts(
         // Every node hands back what it holds for this target.
         deliveries::notify_with(&tx, channel, &super::listener::parked_payload(key)).await?;
     }
+    // Last, so that no other lock is waited for while a counter row is held.
+    minutes::add_minutes(&tx, &dashboard::count_attempts(records)).await?;
     tx.commit().await?;
     Ok(changes)
 }
@@ -145,6 +148,10 @@ pub async fn give_up_parked(
         .map(|r| given_up_error(message, r.get::<_, Option<&str>>(2)))
         .collect();
     targets::fail_given_up(&tx, &ids, &attempt_nos, &errors, now).await?;
+    let given_up = over
+        .iter()
+        .map(|r| (r.get::<_, &str>(3), r.get::<_, &str>(4)));
+    minutes::add_minutes(&tx, &dashboard::count_given_up(given_up, now)).await?;
     tx.commit().await?;
     Ok(ids.len() as u64)
 }

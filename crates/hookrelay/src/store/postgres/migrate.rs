@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i32, &str, &str)] = &[
         include_str!("migrations/0006_operational.sql"),
     ),
     (7, "sessions", include_str!("migrations/0007_sessions.sql")),
+    (
+        8,
+        "dashboard",
+        include_str!("migrations/0008_dashboard.sql"),
+    ),
 ];
 
 /// Brings the schema up to date; refuses a database written by a newer hookrelay.

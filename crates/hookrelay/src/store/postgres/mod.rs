@@ -12,6 +12,7 @@
 //! Statements live in [`sql`], one named function each; rows become domain values in [`rows`].
 
 mod committer;
+mod dashboard;
 mod error;
 mod health;
 mod ingest;
@@ -25,6 +26,7 @@ mod rows;
 mod sessions;
 mod sql;
 mod upkeep;
+mod visitor_details;
 mod webhooks;
 
 use std::sync::{Arc, Mutex};
@@ -36,6 +38,7 @@ use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
 use crate::domain::auto_disable::Failing;
+use crate::domain::dashboard::MinuteCount;
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::ingest_plan::Placement;
@@ -51,7 +54,7 @@ use crate::store::{
 };
 use committer::Committer;
 use ingest::IngestRequest;
-use sql::{accounts, deliveries, visitors};
+use sql::{accounts, deliveries};
 
 pub struct PostgresStore {
     pool: Pool,
@@ -324,18 +327,8 @@ impl Store for PostgresStore {
             .map_err(error::db)
     }
 
-    async fn deliveries(
-        &self,
-        license_id: &str,
-        filter: &DeliveryFilter,
-    ) -> StoreResult<Vec<Delivery>> {
-        let found = deliveries::deliveries(&self.client().await?, license_id, filter).await;
-        found
-            .map_err(error::db)?
-            .iter()
-            .map(rows::delivery)
-            .collect::<Result<_, _>>()
-            .map_err(internal)
+    async fn deliveries(&self, license_id: &str, f: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
+        resend::list(&self.client().await?, license_id, f).await
     }
 
     async fn delivery(
@@ -375,6 +368,26 @@ impl Store for PostgresStore {
         upkeep::purge(&mut self.client().await?, cutoff, limit).await
     }
 
+    async fn purge_minutes(&self, before: Millis, limit: usize) -> StoreResult<u64> {
+        dashboard::purge_minutes(&self.client().await?, before, limit).await
+    }
+
+    async fn delivery_minutes(
+        &self,
+        license: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<MinuteCount>> {
+        dashboard::delivery_minutes(&self.client().await?, license, since).await
+    }
+
+    async fn last_attempts(
+        &self,
+        license: &str,
+        ids: Vec<String>,
+    ) -> StoreResult<Vec<Option<Millis>>> {
+        dashboard::last_attempts(&self.client().await?, license, &ids).await
+    }
+
     async fn purged_through(&self, license_id: &str) -> StoreResult<i64> {
         upkeep::purged_through(&self.client().await?, license_id).await
     }
@@ -384,26 +397,15 @@ impl Store for PostgresStore {
     }
 
     async fn put_visitor_details(&self, details: VisitorDetails) -> StoreResult<()> {
-        let fields =
-            serde_json::to_string(&details.fields).map_err(|e| StoreError::Internal(e.into()))?;
-        visitors::upsert_visitor_details(&self.client().await?, &details, &fields)
-            .await
-            .map_err(error::db)
+        visitor_details::put(&self.client().await?, &details).await
     }
 
     async fn visitor_details(
         &self,
-        license_id: &str,
-        visitor_id: &str,
+        license: &str,
+        visitor: &str,
     ) -> StoreResult<Vec<VisitorDetails>> {
-        let found = visitors::visitor_details_of(&self.client().await?, license_id, visitor_id)
-            .await
-            .map_err(error::db)?;
-        found
-            .iter()
-            .map(|r| rows::visitor_details(r, license_id, visitor_id))
-            .collect::<Result<_, _>>()
-            .map_err(internal)
+        visitor_details::of(&self.client().await?, license, visitor).await
     }
 
     async fn wait_for_new_work(&self) {

@@ -1,13 +1,25 @@
-//! A delivery as shown (its exact body and every attempt), and resending it: the lock, the
-//! checks and the new lease in one transaction.
+//! Deliveries as shown (a filtered page of the list; one with its exact body and every attempt),
+//! and resending one: the lock, the checks and the new lease in one transaction.
 
 use deadpool_postgres::Object;
 
 use super::sql::deliveries;
 use super::{error, internal, rows};
-use crate::domain::delivery::DeliveryId;
+use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::Millis;
 use crate::store::{DeliveryDetail, Resend, StoreResult};
+
+/// A page of the license's deliveries (see [`crate::store::Store::deliveries`]).
+pub async fn list(c: &Object, license_id: &str, f: &DeliveryFilter) -> StoreResult<Vec<Delivery>> {
+    let found = deliveries::deliveries(c, license_id, f)
+        .await
+        .map_err(error::db)?;
+    found
+        .iter()
+        .map(rows::delivery)
+        .collect::<Result<_, _>>()
+        .map_err(internal)
+}
 
 /// The delivery with its body and attempts (see [`crate::store::Store::delivery`]).
 pub async fn detail(

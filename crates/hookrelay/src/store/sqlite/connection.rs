@@ -8,7 +8,7 @@ use rusqlite::Connection;
 use crate::store::StoreError;
 
 /// The schema steps, in order: step N brings a database from version N-1 to N.
-pub(super) const MIGRATIONS: [&str; 7] = [
+pub(super) const MIGRATIONS: [&str; 8] = [
     include_str!("schema.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
@@ -16,6 +16,7 @@ pub(super) const MIGRATIONS: [&str; 7] = [
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
     include_str!("schema_v7.sql"),
+    include_str!("schema_v8.sql"),
 ];
 pub(super) const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 /// Reader connections kept open; more are opened on demand under load.

@@ -18,6 +18,7 @@ use async_trait::async_trait;
 use rusqlite::Connection;
 
 use crate::domain::auto_disable::{self, Failing};
+use crate::domain::dashboard::{self, MinuteCount};
 use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::event::NewEvent;
 use crate::domain::health::window_ms;
@@ -222,6 +223,7 @@ impl Store for SqliteStore {
                 .iter()
                 .try_for_each(|r| queries::record_attempt(c, r))?;
             queries::track_failures(c, &auto_disable::track(&records))?;
+            queries::add_minutes(c, &dashboard::count_attempts(&records))?;
             queries::apply_health(c, &records, now, window_ms(window))
         })
         .await
@@ -365,6 +367,36 @@ impl Store for SqliteStore {
 
     async fn purge(&self, cutoff: Millis, limit: usize) -> StoreResult<Purged> {
         self.write(move |c| queries::purge(c, cutoff, limit)).await
+    }
+
+    async fn purge_minutes(&self, before: Millis, limit: usize) -> StoreResult<u64> {
+        self.write(move |c| queries::purge_minutes(c, before, limit))
+            .await
+    }
+
+    async fn delivery_minutes(
+        &self,
+        license_id: &str,
+        since: Millis,
+    ) -> StoreResult<Vec<MinuteCount>> {
+        let license_id = license_id.to_string();
+        self.read(move |c| queries::minutes_since(c, &license_id, since))
+            .await
+    }
+
+    async fn last_attempts(
+        &self,
+        license_id: &str,
+        webhook_ids: Vec<String>,
+    ) -> StoreResult<Vec<Option<Millis>>> {
+        let license_id = license_id.to_string();
+        self.read(move |c| {
+            webhook_ids
+                .iter()
+                .map(|w| queries::last_attempt_at(c, &license_id, w))
+                .collect()
+        })
+        .await
     }
 
     async fn purged_through(&self, license_id: &str) -> StoreResult<i64> {

@@ -85,3 +85,55 @@ export function supportMatrix() {
   }
   return matrixPromise;
 }
+
+/**
+ * Reads a Server-Sent Events stream of the API (the live tail) with fetch, so that the bearer
+ * token goes in the Authorization header like every other call; EventSource cannot send one,
+ * and a token in the URL would end up in logs and history. Calls `onEvent(name, data)` for each
+ * event (comments are skipped) until the stream ends or `signal` aborts; resolves then. Rejects
+ * with ApiError when the server refuses the stream.
+ */
+export async function stream(path, onEvent, signal) {
+  const headers = { Accept: 'text/event-stream', Authorization: `Bearer ${(session() || {}).token}` };
+  let response;
+  try {
+    response = await fetch(path, { headers, signal, cache: 'no-store', credentials: 'omit' });
+  } catch (e) {
+    if (signal && signal.aborted) return;
+    throw new ApiError(0, 'network', 'The server could not be reached. Is hookrelay running?');
+  }
+  if (!response.ok) {
+    let err = {};
+    try {
+      err = (await response.json()).error || {};
+    } catch {
+      err = {};
+    }
+    throw new ApiError(response.status, err.code || 'http', err.message || `The server answered ${response.status}.`);
+  }
+  const reader = response.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = '';
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      buffer += decoder.decode(value, { stream: true }).replace(/\r\n/g, '\n');
+      let end;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        let name = 'message';
+        let data = '';
+        for (const line of block.split('\n')) {
+          if (line.startsWith('event:')) name = line.slice(6).trim();
+          else if (line.startsWith('data:')) data += line.slice(5).trim();
+        }
+        if (data) onEvent(name, JSON.parse(data));
+      }
+    }
+  } catch (e) {
+    if (signal && signal.aborted) return;
+    throw new ApiError(0, 'network', 'The live tail was cut off.');
+  }
+}

@@ -1,11 +1,14 @@
 // The console's entry point: signing in and out, the header, and the hash router that shows
-// one section at a time (#/webhooks, #/deliveries, #/deliveries/<id>, #/visitors).
+// one section at a time (#/dashboard, #/webhooks, #/deliveries, #/deliveries/<id>, #/live,
+// #/visitors).
 
 import { call, session, saveSession, signOut, ApiError } from './api.js';
 import { h, replace, errorBox, empty, focusHeading } from './dom.js';
 import { webhooksPage } from './webhooks.js';
 import { deliveriesPage, deliveryPage } from './deliveries.js';
 import { visitorsPage } from './visitors.js';
+import { dashboardPage } from './dashboard.js';
+import { tailPage } from './tail.js';
 
 const main = () => document.getElementById('main');
 
@@ -168,6 +171,8 @@ export async function route() {
         if (parts[1]) return await deliveryPage(root, parts[1], { notify, stillCurrent });
         return await deliveriesPage(root, query, { notify, stillCurrent });
       case 'visitors': return await visitorsPage(root, parts[1] || '', { notify, stillCurrent });
+      case 'dashboard': return await dashboardPage(root, query, { notify, stillCurrent });
+      case 'live': return await tailPage(root, { notify, stillCurrent });
       default:
         replace(root, h('h1', {}, 'Not found'), empty('There is no such page in the console.', null,
           h('a', { href: '#/webhooks' }, 'Go to webhooks')));

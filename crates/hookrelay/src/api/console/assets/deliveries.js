@@ -7,12 +7,16 @@ import { h, replace, time, codeBlock, badge, empty, errorBox, focusHeading } fro
 
 const PAGE = 50;
 
+/** What a delivery can be found by (the list's query parameters, each served by an index). */
+const FIND = [['event_unique_id', 'Event unique id'], ['chat_id', 'Chat id'], ['visitor_id', 'Visitor id']];
+
 export async function deliveriesPage(root, query, ctx) {
   const filters = {
     status: query.get('status') || '',
     webhook_id: query.get('webhook_id') || '',
     event_type: query.get('event_type') || '',
   };
+  for (const [key] of FIND) filters[key] = query.get(key) || '';
   const [matrix, hooks] = await Promise.all([supportMatrix(), call('GET', licensePath('/webhooks'))]);
   if (!ctx.stillCurrent()) return;
   const webhookName = new Map(hooks.webhooks.map((w) => [w.id, `${w.event_type} → ${w.url}`]));
@@ -53,7 +57,7 @@ export async function deliveriesPage(root, query, ctx) {
   const filtered = Object.values(filters).some(Boolean);
   replace(tableSlot, first.deliveries.length === 0
     ? (filtered
-      ? empty('No deliveries match these filters.', 'Try another status, webhook or event type.',
+      ? empty('No deliveries match these filters.', 'Try another status, webhook, event type or search.',
         h('a', { href: '#/deliveries' }, 'Show all deliveries'))
       : empty('No deliveries yet.', hooks.webhooks.length
         ? 'A delivery is made for each event your producer posts to a matching enabled webhook. Use “Send test” on the Webhooks page to try a target without one.'
@@ -65,6 +69,28 @@ export async function deliveriesPage(root, query, ctx) {
         .map((t) => h('th', { scope: 'col' }, t)))),
       tbody));
 
+  const findBy = (FIND.find(([key]) => filters[key]) || FIND[0])[0];
+  const findSelect = h('select', { id: 'find-by' },
+    FIND.map(([value, text]) => h('option', { value, selected: value === findBy }, text)));
+  const findInput = h('input', { id: 'find-value', type: 'search', value: filters[findBy], autocomplete: 'off',
+    placeholder: 'e.g. 32 hex characters, or a chat or visitor id as LiveChat sends it' });
+  const find = h('form', { class: 'filters', id: 'find', role: 'search', 'aria-label': 'Find deliveries', on: { submit: (ev) => {
+    ev.preventDefault();
+    for (const [key] of FIND) filters[key] = '';
+    const value = findInput.value.trim();
+    if (value) filters[findSelect.value] = value;
+    apply();
+  } } },
+  h('div', { class: 'field' }, h('label', { for: 'find-by' }, 'Find by'), findSelect),
+  h('div', { class: 'field grow' }, h('label', { for: 'find-value' }, 'Value'), findInput),
+  h('button', { type: 'submit', id: 'find-submit' }, 'Find'),
+  FIND.some(([key]) => filters[key])
+    ? h('button', { type: 'button', class: 'link', id: 'find-clear', on: { click: () => {
+      for (const [key] of FIND) filters[key] = '';
+      apply();
+    } } }, 'Clear')
+    : null);
+
   replace(root,
     h('div', { class: 'title-row' }, h('h1', {}, 'Deliveries'),
       h('button', { type: 'button', id: 'refresh', on: { click: () => deliveriesPage(root, query, ctx).catch((e) => replace(tableSlot, errorBox(e.message))) } }, 'Refresh')),
@@ -72,7 +98,7 @@ export async function deliveriesPage(root, query, ctx) {
       select('f-status', 'Status', 'status', [['', 'Any status'], ['pending', 'pending'], ['succeeded', 'succeeded'], ['failed', 'failed']]),
       select('f-webhook', 'Webhook', 'webhook_id', [['', 'Any webhook'], ...hooks.webhooks.map((w) => [w.id, webhookName.get(w.id)])]),
       select('f-event', 'Event type', 'event_type', [['', 'Any event type'], ...matrix.event_types.map((e) => [e.name, e.name])])),
-    tableSlot, more);
+    find, tableSlot, more);
   focusHeading(root);
 }
 

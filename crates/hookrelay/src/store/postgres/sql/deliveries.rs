@@ -184,17 +184,35 @@ pub async fn release<C: GenericClient>(
     Ok(released.len() as u64)
 }
 
+/// A page of the license's deliveries as `f` filters them: newest first, or oldest first above
+/// `f.after` (the live tail). A filter by event (`event_unique_id`, chat, visitor) is written
+/// into the statement only when set, so the planner always sees the equality its index serves.
 pub async fn deliveries<C: GenericClient>(
     c: &C,
     license_id: &str,
     f: &DeliveryFilter,
 ) -> Result<Vec<Row>, Error> {
+    // An unset event filter stays as `$N IS NULL`, so the parameters are the same every time.
+    let by = |value: &Option<String>, column: &str, n: u8| match value {
+        Some(_) => format!("e.license_id = $1 AND e.{column} = ${n}"),
+        None => format!("${n}::text IS NULL"),
+    };
+    // The tail's `after` is written plainly too, so that its read starts at that id in the
+    // `(license_id, id)` index.
+    let (after, order) = match f.after {
+        Some(_) => ("d.id > $6", "ASC"),
+        None => ("$6::bigint IS NULL", "DESC"),
+    };
     let sql = format!(
         "SELECT {DELIVERY_COLUMNS} FROM deliveries d JOIN events e ON e.id = d.event_id
          WHERE d.license_id = $1 AND ($2::int IS NULL OR d.status = $2)
            AND ($3::text IS NULL OR d.webhook_id = $3) AND ($4::text IS NULL OR d.event_type = $4)
-           AND ($5::bigint IS NULL OR d.id < $5)
-         ORDER BY d.id DESC LIMIT $6"
+           AND ($5::bigint IS NULL OR d.id < $5) AND {after}
+           AND {} AND {} AND {}
+         ORDER BY d.id {order} LIMIT $7",
+        by(&f.event_unique_id, "unique_id", 8),
+        by(&f.chat_id, "chat_id", 9),
+        by(&f.visitor_id, "visitor_id", 10),
     );
     query(
         c,
@@ -205,7 +223,11 @@ pub async fn deliveries<C: GenericClient>(
             &f.webhook_id,
             &f.event_type.map(|t| t.as_str()),
             &f.before.map(|b| b.0),
+            &f.after.map(|a| a.0),
             &(f.limit as i64),
+            &f.event_unique_id,
+            &f.chat_id,
+            &f.visitor_id,
         ],
     )
     .await

@@ -53,16 +53,22 @@ pub async fn insert_events<C: GenericClient>(c: &C, events: &[EventRow<'_>]) -> 
     let canned = section(|e| &e.sections.canned_response);
     let webhook = section(|e| &e.sections.webhook);
     let delivery = section(|e| &e.sections.delivery);
+    let visitor_id = section(|e| &e.visitor_id);
+    let chat_id: Vec<Option<&str>> = events
+        .iter()
+        .map(|e| e.event.chat_tags.as_ref().map(|c| c.chat_id.as_str()))
+        .collect();
     let deliveries: Vec<i32> = events.iter().map(|e| e.deliveries).collect();
     let received: Vec<i64> = events.iter().map(|e| e.received_at).collect();
     execute(
         c,
         "INSERT INTO events (id, unique_id, license_id, event_type, idempotency_key, chat, visitor,
                              pre_chat_survey, ticket, canned_response, deliveries, received_at,
-                             webhook, delivery)
+                             webhook, delivery, chat_id, visitor_id)
          SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[],
                               $6::text[], $7::text[], $8::text[], $9::text[], $10::text[],
-                              $11::int[], $12::bigint[], $13::text[], $14::text[])",
+                              $11::int[], $12::bigint[], $13::text[], $14::text[], $15::text[],
+                              $16::text[])",
         &[
             &ids,
             &unique,
@@ -78,6 +84,8 @@ pub async fn insert_events<C: GenericClient>(c: &C, events: &[EventRow<'_>]) -> 
             &received,
             &webhook,
             &delivery,
+            &chat_id,
+            &visitor_id,
         ],
     )
     .await

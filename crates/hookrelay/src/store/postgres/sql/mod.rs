@@ -5,6 +5,7 @@
 pub mod accounts;
 pub mod deliveries;
 pub mod ingest;
+pub mod minutes;
 pub mod operational;
 pub mod retention;
 pub mod sessions;

@@ -226,7 +226,7 @@ pub async fn lock_given_up<C: GenericClient>(
 ) -> Result<Vec<Row>, Error> {
     query(
         c,
-        "SELECT d.id, d.attempts, t.last_error FROM targets t
+        "SELECT d.id, d.attempts, t.last_error, d.license_id, d.webhook_id FROM targets t
          JOIN webhooks w ON w.target_key = t.key AND w.enabled
          JOIN deliveries d ON d.webhook_id = w.id AND d.status = 0 AND d.parked
                           AND d.next_attempt_at <= $1

@@ -191,18 +191,41 @@ pub fn release_all_leases(conn: &Connection, now: Millis) -> rusqlite::Result<u6
     .map(|n| n as u64)
 }
 
+/// A page of the license's deliveries as `f` filters them: newest first, or oldest first
+/// above `f.after` (the live tail). A filter by event (`event_unique_id`, chat, visitor) starts
+/// from that event index and reads only the matching events' deliveries (`CROSS JOIN` keeps
+/// SQLite to that order); the others walk `(license_id, id)`.
 pub fn deliveries(
     conn: &Connection,
     license_id: &str,
     f: &DeliveryFilter,
 ) -> rusqlite::Result<Vec<Delivery>> {
+    let from = match f.by_event() {
+        true => "events e CROSS JOIN deliveries d ON d.event_id = e.id",
+        false => "deliveries d JOIN events e ON e.id = d.event_id",
+    };
+    // An unset event filter stays as `?N IS NULL`, so the parameters are the same every time.
+    let by = |value: &Option<String>, column: &str, n: u8| match value {
+        Some(_) => format!("e.license_id = ?1 AND e.{column} = ?{n}"),
+        None => format!("?{n} IS NULL"),
+    };
+    // The tail's `after` is written plainly too, so that its read starts at that id in the
+    // `(license_id, id)` index instead of at the license's first delivery.
+    let (after, order) = match f.after {
+        Some(_) => ("d.id > ?6", "ASC"),
+        None => ("?6 IS NULL", "DESC"),
+    };
     let sql = format!(
-        "SELECT {} FROM deliveries d JOIN events e ON e.id = d.event_id
+        "SELECT {} FROM {from}
          WHERE d.license_id = ?1 AND (?2 IS NULL OR d.status = ?2)
            AND (?3 IS NULL OR d.webhook_id = ?3) AND (?4 IS NULL OR d.event_type = ?4)
-           AND (?5 IS NULL OR d.id < ?5)
-         ORDER BY d.id DESC LIMIT ?6",
-        rows::DELIVERY_COLUMNS
+           AND (?5 IS NULL OR d.id < ?5) AND {after}
+           AND {} AND {} AND {}
+         ORDER BY d.id {order} LIMIT ?7",
+        rows::DELIVERY_COLUMNS,
+        by(&f.event_unique_id, "unique_id", 8),
+        by(&f.chat_id, "chat_id", 9),
+        by(&f.visitor_id, "visitor_id", 10),
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(
@@ -212,7 +235,11 @@ pub fn deliveries(
             f.webhook_id,
             f.event_type.map(EventType::as_str),
             f.before.map(|b| b.0),
-            f.limit as i64
+            f.after.map(|a| a.0),
+            f.limit as i64,
+            f.event_unique_id,
+            f.chat_id,
+            f.visitor_id,
         ],
         rows::delivery,
     )?;

@@ -187,8 +187,8 @@ fn insert_event(
     conn.prepare_cached(
         "INSERT INTO events (unique_id, license_id, event_type, idempotency_key, chat, visitor,
                              pre_chat_survey, ticket, canned_response, deliveries, received_at,
-                             webhook, delivery)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                             webhook, delivery, chat_id, visitor_id)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
     )?
     .execute(params![
         event.unique_id,
@@ -203,7 +203,9 @@ fn insert_event(
         deliveries as i64,
         now,
         s.webhook,
-        s.delivery
+        s.delivery,
+        event.chat_tags.as_ref().map(|c| &c.chat_id),
+        event.visitor_id
     ])?;
     Ok(conn.last_insert_rowid())
 }

@@ -6,6 +6,7 @@
 mod deliveries;
 mod ingest;
 mod licenses;
+mod minutes;
 mod operational;
 mod retention;
 mod sessions;
@@ -16,6 +17,7 @@ mod webhooks;
 pub use deliveries::*;
 pub use ingest::*;
 pub use licenses::*;
+pub use minutes::*;
 pub use operational::*;
 pub use retention::*;
 pub use sessions::*;

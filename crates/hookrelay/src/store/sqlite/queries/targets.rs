@@ -2,6 +2,7 @@
 //! the target is silent, unparking them when it answers, arming probes, giving up on deliveries
 //! that waited the whole retry window.
 
+use crate::domain::dashboard::count_given_up;
 use rusqlite::{params, Connection, OptionalExtension};
 
 use super::super::rows;
@@ -229,13 +230,13 @@ pub fn give_up_parked(
     message: &str,
     limit: usize,
 ) -> rusqlite::Result<u64> {
-    let over: Vec<(i64, i64, Option<String>)> = conn
+    let over: Vec<(i64, i64, Option<String>, String, String)> = conn
         .prepare_cached(
             // From the targets whose silence is current to their enabled webhooks to those
             // webhooks' parked deliveries that are over (CROSS JOIN keeps SQLite to that order):
             // parked rows nobody can give up yet (a disabled webhook's, a stale silence's) are
             // never read.
-            "SELECT d.id, d.attempts, t.last_error FROM targets t
+            "SELECT d.id, d.attempts, t.last_error, d.license_id, d.webhook_id FROM targets t
              CROSS JOIN webhooks w CROSS JOIN deliveries d
              WHERE t.silent_since IS NOT NULL AND t.last_miss_at >= ?2
                AND w.target_key = t.key AND w.enabled = 1
@@ -244,10 +245,10 @@ pub fn give_up_parked(
              LIMIT ?3",
         )?
         .query_map(params![now, confirmed_since, limit as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
         })?
         .collect::<rusqlite::Result<_>>()?;
-    for (id, attempts, last_error) in &over {
+    for (id, attempts, last_error, _, _) in &over {
         let error = crate::domain::health::given_up_error(message, last_error.as_deref());
         conn.prepare_cached(
             "INSERT INTO attempts (delivery_id, attempt_no, started_at, duration_ms, error)
@@ -262,6 +263,8 @@ pub fn give_up_parked(
         )?
         .execute(params![id, attempts + 1, error, now])?;
     }
+    let given_up = over.iter().map(|(_, _, _, l, w)| (l.as_str(), w.as_str()));
+    super::add_minutes(conn, &count_given_up(given_up, now))?;
     Ok(over.len() as u64)
 }
 
