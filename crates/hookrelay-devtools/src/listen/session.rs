@@ -158,12 +158,7 @@ fn label(args: &ListenArgs) -> String {
         .map(|h| h.trim().to_string())
         .filter(|h| !h.is_empty())
         .unwrap_or_else(|| "localhost".into());
-    let to = match &args.forward_to {
-        Some(url) => crate::target::Target::parse(url)
-            .map(|t| t.url.to_string())
-            .unwrap_or_else(|_| url.clone()),
-        None => "printed".into(),
-    };
+    let to = forward_shown(args).unwrap_or_else(|| "printed".into());
     format!("hookrelay listen on {host} → {to}")
 }
 
@@ -175,6 +170,15 @@ struct Link<'a> {
     given_secrets: &'a [hookrelay_receiver::SigningSecret],
     stats: &'a Arc<Stats>,
     out: &'a Output,
+}
+
+/// `--forward-to` as shown: without its credentials (they go in a header, never on screen).
+fn forward_shown(args: &ListenArgs) -> Option<String> {
+    let url = args.forward_to.as_deref()?;
+    Some(match crate::target::Target::parse(url) {
+        Ok(t) => t.url.to_string(),
+        Err(_) => "(an invalid --forward-to)".into(),
+    })
 }
 
 /// One connection: open, say ready, answer pushes until it ends. On `stop`, the pushes being
@@ -315,9 +319,7 @@ fn announce(out: &Output, ready: &Ready, args: &ListenArgs, before: Option<&str>
         .iter()
         .map(|w| w.event_type.as_str())
         .collect();
-    let to = args
-        .forward_to
-        .as_deref()
+    let to = forward_shown(args)
         .map(|u| format!("forwarding to {u}"))
         .unwrap_or_else(|| "printing them".into());
     let again = match (before, ready.resumed) {

@@ -26,11 +26,13 @@ use crate::domain::Millis;
 mod columns;
 pub mod postgres;
 mod recovery_steps;
+mod sessions;
 pub mod sqlite;
 mod webhook_changes;
 
 use recovery_steps::in_recovery_steps;
 pub use recovery_steps::{RecoveryStep, RECOVER_BATCH};
+pub use sessions::SessionStore;
 pub use webhook_changes::{stored_signing, AutoDisabled, WebhookChanges, SIGNING_RACE};
 
 /// What can go wrong in a store.
@@ -141,7 +143,7 @@ pub enum Resend {
 /// [`postgres::PostgresStore`]. The trait holds no rules: the rules it applies are the domain's
 /// pure functions, called with what the backend looked up.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: SessionStore + Send + Sync + 'static {
     /// Whether the database answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
 
@@ -174,42 +176,6 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Option<Webhook>>;
     /// Removes a webhook; its pending deliveries become `failed`. False if it did not exist.
     async fn delete_webhook(&self, license_id: &str, id: &str, now: Millis) -> StoreResult<bool>;
-
-    /// Creates a listen session's webhooks (URL `cli://SESSION_ID`) in one transaction, held by
-    /// this node from `now`.
-    async fn create_session(&self, webhooks: Vec<Webhook>, now: Millis) -> StoreResult<()>;
-    /// Takes up a listen session of the license for this node, if nobody holds it (no node, or
-    /// a hold last refreshed before `stale_before`) or `take_over` says to take it anyway: its
-    /// webhooks are held by this node from `now`, and their pending deliveries that no node is
-    /// attempting are unparked and due now (with a wake-up, and on PostgreSQL a `webhook:<id>`
-    /// notice for each webhook, so a node that held it hands back what it had in memory).
-    /// Returns the session's webhook ids (empty: not taken).
-    async fn hold_session(
-        &self,
-        license_id: &str,
-        session_id: &str,
-        now: Millis,
-        stale_before: Millis,
-        take_over: bool,
-    ) -> StoreResult<Vec<String>>;
-    /// Refreshes this node's hold of these sessions; returns those it still holds (another node
-    /// may have taken one over).
-    async fn touch_sessions(
-        &self,
-        session_ids: Vec<String>,
-        now: Millis,
-    ) -> StoreResult<Vec<String>>;
-    /// This node lets go of a session (its socket closed): nobody holds it from `now`, and its
-    /// webhooks wait for the grace to pass or a reconnection.
-    async fn release_session(&self, session_id: &str, now: Millis) -> StoreResult<()>;
-    /// Removes the webhooks of sessions nobody has held since `before` (as
-    /// [`Store::delete_webhook`] does: their pending deliveries fail), each only if it is still
-    /// so when removed; returns them.
-    async fn remove_expired_sessions(
-        &self,
-        before: Millis,
-        now: Millis,
-    ) -> StoreResult<Vec<Webhook>>;
 
     /// Durably stores events and their deliveries as [`crate::domain::ingest_plan::plan`]
     /// decides (idempotency keys, the `chat_changed` tag rule, parked / leased / due). The leased

@@ -130,37 +130,6 @@ impl Store for PostgresStore {
             .map_err(error::db)
     }
 
-    async fn create_session(&self, webhooks: Vec<Webhook>, _now: Millis) -> StoreResult<()> {
-        sessions::create(self, &webhooks).await
-    }
-
-    async fn hold_session(
-        &self,
-        license_id: &str,
-        session_id: &str,
-        now: Millis,
-        stale_before: Millis,
-        take_over: bool,
-    ) -> StoreResult<Vec<String>> {
-        sessions::hold(self, license_id, session_id, now, stale_before, take_over).await
-    }
-
-    async fn touch_sessions(&self, ids: Vec<String>, now: Millis) -> StoreResult<Vec<String>> {
-        sessions::touch(self, &ids, now).await
-    }
-
-    async fn release_session(&self, session_id: &str, now: Millis) -> StoreResult<()> {
-        sessions::release(self, session_id, now).await
-    }
-
-    async fn remove_expired_sessions(
-        &self,
-        before: Millis,
-        now: Millis,
-    ) -> StoreResult<Vec<Webhook>> {
-        sessions::remove_expired(self, before, now).await
-    }
-
     async fn webhooks(&self, license_id: &str) -> StoreResult<Vec<Webhook>> {
         let found = accounts::webhooks_of(&self.client().await?, license_id).await;
         let found = found.map_err(error::db)?;

@@ -8,7 +8,41 @@ use super::{error, internal, rows, PostgresStore};
 use crate::domain::target::TargetUrl;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
-use crate::store::StoreResult;
+use crate::store::{SessionStore, StoreResult};
+
+#[async_trait::async_trait]
+impl SessionStore for PostgresStore {
+    async fn create_session(&self, webhooks: Vec<Webhook>, _now: Millis) -> StoreResult<()> {
+        create(self, &webhooks).await
+    }
+
+    async fn hold_session(
+        &self,
+        license_id: &str,
+        session_id: &str,
+        now: Millis,
+        stale_before: Millis,
+        take_over: bool,
+    ) -> StoreResult<Vec<String>> {
+        hold(self, license_id, session_id, now, stale_before, take_over).await
+    }
+
+    async fn touch_sessions(&self, ids: Vec<String>, now: Millis) -> StoreResult<Vec<String>> {
+        touch(self, &ids, now).await
+    }
+
+    async fn release_session(&self, session_id: &str, now: Millis) -> StoreResult<()> {
+        release(self, session_id, now).await
+    }
+
+    async fn remove_expired_sessions(
+        &self,
+        before: Millis,
+        now: Millis,
+    ) -> StoreResult<Vec<Webhook>> {
+        remove_expired(self, before, now).await
+    }
+}
 
 /// Inserts the session's webhooks, held by this node.
 pub async fn create(store: &PostgresStore, webhooks: &[Webhook]) -> StoreResult<()> {
