@@ -31,6 +31,8 @@ use crate::Output;
 const BACKOFF: [u64; 6] = [1, 2, 4, 8, 15, 30];
 /// How long opening the connection may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The close code of a session another connection took over (`api/listen.rs`).
+const TAKEN_OVER: u16 = 4000;
 /// A connection the server has not said a word on for this long (it pings every 15 s) is dead.
 const SILENCE: Duration = Duration::from_secs(50);
 /// How much of the local answer's body goes back to the server.
@@ -42,6 +44,9 @@ enum Ended {
     Stopped,
     /// The server refused the request for good (wrong key, bad option): stop with its message.
     Refused(String),
+    /// Another command took this session over (it named it): reconnect with a session of our
+    /// own, rather than take it back (two commands would take it from each other for ever).
+    TakenOver,
     /// Anything else: reconnect.
     Lost(String),
 }
@@ -88,6 +93,13 @@ pub async fn run(
                 out.line(format!("Refused by {server}: {why}"));
                 anyhow::bail!("{why}");
             }
+            Ended::TakenOver => {
+                out.line(format!(
+                    "Another `hookrelay listen` took session {} over; opening a new session…",
+                    session.take().unwrap_or_default()
+                ));
+                set_query(&mut url, query::SESSION, None);
+            }
             Ended::Lost(why) => {
                 if started.elapsed() > Duration::from_secs(30) {
                     failures = 0;
@@ -97,7 +109,10 @@ pub async fn run(
                 out.line(format!(
                     "Connection to {server} lost ({why}); reconnecting in {wait}s…"
                 ));
-                let sleep = tokio::time::sleep(Duration::from_secs(wait));
+                // ±20%, so that commands cut off together (a server restarting) do not all
+                // come back in the same instant.
+                let jitter = 0.8 + 0.4 * rand::random::<f64>();
+                let sleep = tokio::time::sleep(Duration::from_secs(wait).mul_f64(jitter));
                 tokio::select! {
                     () = sleep => {}
                     () = stopping(&mut stop) => break,
@@ -152,14 +167,25 @@ fn set_query(url: &mut Url, name: &str, value: Option<&str>) {
 /// This machine and where webhooks go: what the session's webhooks are described as, and how
 /// a command started again finds its session.
 fn label(args: &ListenArgs) -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .ok()
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "localhost".into());
+    let first = |names: &[&str]| {
+        names.iter().find_map(|name| {
+            let text = match name.strip_prefix('/') {
+                Some(_) => std::fs::read_to_string(name).ok()?,
+                None => std::env::var(name).ok()?,
+            };
+            Some(text.trim().to_string()).filter(|t| !t.is_empty())
+        })
+    };
+    let host = first(&[
+        "/proc/sys/kernel/hostname",
+        "/etc/hostname",
+        "HOSTNAME",
+        "COMPUTERNAME",
+    ])
+    .unwrap_or_else(|| "localhost".into());
+    let user = first(&["USER", "USERNAME", "LOGNAME"]).unwrap_or_else(|| "someone".into());
     let to = forward_shown(args).unwrap_or_else(|| "printed".into());
-    format!("hookrelay listen on {host} → {to}")
+    format!("hookrelay listen by {user} on {host} → {to}")
 }
 
 /// What every connection uses.
@@ -273,6 +299,9 @@ async fn connection(
                 last_heard = tokio::time::Instant::now();
                 let text = match frame {
                     Some(Ok(Message::Text(text))) => text,
+                    Some(Ok(Message::Close(Some(frame)))) if u16::from(frame.code) == TAKEN_OVER => {
+                        return Ended::TakenOver;
+                    }
                     Some(Ok(Message::Close(frame))) => {
                         let why = frame.map(|f| f.reason.to_string()).filter(|r| !r.is_empty());
                         return Ended::Lost(why.unwrap_or_else(|| "the server closed the connection".into()));

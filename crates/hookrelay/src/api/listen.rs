@@ -24,7 +24,9 @@ use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::AppState;
 use crate::domain::license::License;
-use crate::domain::listen_session::{sessions, valid_session_id, Subscription, Timings};
+use crate::domain::listen_session::{
+    pick, sessions, valid_session_id, Pick, Subscription, Timings,
+};
 use crate::domain::now_ms;
 use crate::domain::Invalid;
 
@@ -32,6 +34,8 @@ use crate::domain::Invalid;
 pub const MAX_OPEN: usize = 1_000;
 /// Listen sessions one license may have connected at once (each adds a webhook per event type).
 pub const MAX_PER_LICENSE: usize = 10;
+/// Listen sessions one license may have at all, connected or waiting for their command.
+pub const MAX_KEPT: usize = 20;
 /// A ping this often; a peer silent for three of them is gone.
 const PING_EVERY: Duration = Duration::from_secs(15);
 /// Largest frame a command may send (an acknowledgement is small).
@@ -87,13 +91,22 @@ async fn open(
         grace: state.config.cli_session_grace,
     };
     let webhooks = state.store.webhooks(&license.license_id).await?;
-    let held = sessions(&webhooks, timings, now_ms())
+    let found = sessions(&webhooks, timings, now_ms());
+    let held = found
         .iter()
         .filter(|s| s.held && named.as_deref() != Some(s.session_id.as_str()))
         .count();
     if held >= MAX_PER_LICENSE {
         return Err(ApiError::Conflict(format!(
             "this license has {held} listen sessions connected, the most it may have; stop one first"
+        )));
+    }
+    if pick(&found, named.as_deref(), &subscription) == Pick::New && found.len() >= MAX_KEPT {
+        return Err(ApiError::Conflict(format!(
+            "this license has {} listen sessions (connected, or waiting {} for their command), the \
+             most it may have; stop one, or wait for a stopped one to end",
+            found.len(),
+            humantime::format_duration(timings.grace)
         )));
     }
     Ok(upgrade
@@ -178,10 +191,18 @@ async fn run(
         "listen session connected"
     );
     let session_id = session.session_id.clone();
+    let webhook_ids: Vec<String> = session.webhooks.iter().map(|(id, _)| id.clone()).collect();
+    let mut attached = session.attached;
     if send(&mut socket, &ready).await {
-        forward(&mut socket, session.attached, state.stopping.clone()).await;
+        forward(&mut socket, &mut attached, state.stopping.clone()).await;
     }
-    engine.close_session(&session_id).await;
+    // Taken over (by the command reconnecting here, or by another node): the session is the new
+    // socket's, so it is not let go of here.
+    let replaced = *attached.replaced.borrow();
+    drop(attached);
+    engine
+        .close_session(&session_id, &webhook_ids, replaced)
+        .await;
     tracing::info!(license_id = %license.license_id, %session_id, "listen session disconnected");
 }
 
@@ -189,7 +210,7 @@ async fn run(
 /// socket takes the session over.
 async fn forward(
     socket: &mut WebSocket,
-    mut attached: crate::dispatch::sessions::Attached,
+    attached: &mut crate::dispatch::sessions::Attached,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut ping = tokio::time::interval(PING_EVERY);
@@ -223,7 +244,9 @@ async fn forward(
             },
             _ = ping.tick() => {
                 silent_pings += 1;
-                if silent_pings > 3 || socket.send(Message::Ping(Vec::new().into())).await.is_err() {
+                // Bounded, so a peer that stops reading cannot hold this task.
+                let pinged = tokio::time::timeout(PING_EVERY, socket.send(Message::Ping(Vec::new().into()))).await;
+                if silent_pings > 3 || !matches!(pinged, Ok(Ok(()))) {
                     return;
                 }
             }
@@ -249,10 +272,19 @@ async fn send(socket: &mut WebSocket, message: &ServerMessage) -> bool {
     matches!(sent, Ok(Ok(())))
 }
 
+/// The longest start of `text` within `max` bytes (a close frame's reason must fit in 123).
+fn within_bytes(text: &str, max: usize) -> String {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_string()
+}
+
 async fn close(socket: &mut WebSocket, code: u16, reason: &str) {
     let frame = CloseFrame {
         code,
-        reason: reason.chars().take(120).collect::<String>().into(),
+        reason: within_bytes(reason, 120).into(),
     };
     let _ = tokio::time::timeout(
         Duration::from_secs(1),

@@ -19,6 +19,8 @@ use crate::domain::target::TargetUrl;
 use crate::domain::{now_ms, Millis};
 use crate::metrics;
 
+/// How long a job for a listen session not held here waits before it is due again.
+const SESSION_ELSEWHERE_MS: Millis = 1_000;
 /// Most parsed target URLs kept; the cache starts over when full.
 const PARSED_URLS: usize = 4096;
 
@@ -206,11 +208,15 @@ impl Dispatcher {
     }
 
     /// Starts what the target's slots and the global limit allow. A job whose lease would end
-    /// before its attempt could goes back to the store instead (another node may have it then).
+    /// before its attempt could goes back to the store instead (another node may have it then),
+    /// and so does a job for a listen session whose socket is not (or no longer) on this node:
+    /// unattempted, so it keeps its retries, and due a second later for the node that holds it.
     fn start(&mut self, key: &str) {
         let config = &self.shared.config;
         let margin = config.attempt_timeout.as_millis() as Millis;
         let mut expiring = Vec::new();
+        let mut elsewhere = Vec::new();
+        let sessions = self.attempter.sender.sessions().clone();
         let Some(t) = self.targets.get_mut(key) else {
             return;
         };
@@ -226,6 +232,10 @@ impl Dispatcher {
             };
             if job.lease_until - now_ms() < margin {
                 expiring.push((job.id, job.lease_until));
+                continue;
+            }
+            if target.session_id().is_some_and(|id| !sessions.is_here(id)) {
+                elsewhere.push((job.id, job.lease_until));
                 continue;
             }
             t.in_flight += 1;
@@ -247,6 +257,7 @@ impl Dispatcher {
             });
         }
         self.hand_back(expiring, now_ms());
+        self.hand_back(elsewhere, now_ms() + SESSION_ELSEWHERE_MS);
     }
 
     fn parse(&mut self, url: &str) -> Result<(Arc<TargetUrl>, Arc<str>), crate::domain::Invalid> {

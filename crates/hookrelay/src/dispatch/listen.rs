@@ -119,11 +119,18 @@ impl Engine {
         })
     }
 
-    /// The socket of a session closed: the session waits for its grace, or for the command to
-    /// reconnect. (Its link went with the socket task's [`Attached`].)
-    pub async fn close_session(&self, session_id: &str) {
-        if let Err(e) = self.store().release_session(session_id, now_ms()).await {
-            tracing::warn!(session_id, error = %e, "could not let go of a listen session; it lapses by itself");
+    /// The socket of a session closed (its link went with the socket task's [`Attached`]): the
+    /// jobs held in memory for its webhooks go back to the store, and unless another socket took
+    /// the session over (`replaced`), this node lets go of it: it waits for its grace, or for the
+    /// command to reconnect.
+    pub async fn close_session(&self, session_id: &str, webhook_ids: &[String], replaced: bool) {
+        if !replaced {
+            if let Err(e) = self.store().release_session(session_id, now_ms()).await {
+                tracing::warn!(session_id, error = %e, "could not let go of a listen session; it lapses by itself");
+            }
+        }
+        for id in webhook_ids {
+            self.webhook_changed(id);
         }
     }
 }

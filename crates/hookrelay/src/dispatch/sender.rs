@@ -164,10 +164,21 @@ impl Sender {
             b
         });
         match ack.status {
-            Some(status) => Ok((Some(status), None, snippet, None)),
-            None => Err(ack
-                .error
-                .unwrap_or_else(|| "the listen session's app gave no answer".into())),
+            Some(status) if (100..=599).contains(&status) => {
+                Ok((Some(status), None, snippet, None))
+            }
+            Some(status) => Err(format!(
+                "the listen session answered an invalid status {status}"
+            )),
+            None => {
+                let why = ack.error.unwrap_or_default();
+                let why: String = why.chars().filter(|c| !c.is_control()).take(300).collect();
+                Err(if why.is_empty() {
+                    "the listen session's app gave no answer".into()
+                } else {
+                    why
+                })
+            }
         }
     }
 

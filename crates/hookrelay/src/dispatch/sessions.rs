@@ -107,6 +107,14 @@ impl Sessions {
         }
     }
 
+    /// Whether a socket of this session is on this node.
+    pub fn is_here(&self, session_id: &str) -> bool {
+        self.links
+            .lock()
+            .expect("sessions")
+            .contains_key(session_id)
+    }
+
     /// The sessions attached here (their holds are refreshed in the store).
     pub fn held(&self) -> Vec<String> {
         self.links

@@ -238,7 +238,8 @@ pub trait Store: SessionStore + Send + Sync + 'static {
         limit: usize,
     ) -> StoreResult<u64>;
     /// Enabled webhooks failing since `since_before` or earlier, with their failure streak: the
-    /// candidates for [`crate::domain::auto_disable::should_disable`].
+    /// candidates for [`crate::domain::auto_disable::should_disable`]. Not a listen session's
+    /// (it is its command's: it ends with the session, and could not be enabled again).
     async fn failing_webhooks(&self, since_before: Millis) -> StoreResult<Vec<(Webhook, Failing)>>;
     /// Up to `limit` of each kind of notice still owed (oldest first).
     async fn notices(&self, limit: usize) -> StoreResult<Notices>;

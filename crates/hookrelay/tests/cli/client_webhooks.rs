@@ -27,7 +27,11 @@ async fn webhooks_are_added_listed_updated_disabled_enabled_tested_and_removed()
         .find(|l| l.starts_with(&id[..8]))
         .expect(table);
     let cells: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(cells[1..3], ["chat_started", "chat,visitor"], "{row}");
+    assert_eq!(
+        cells[1..4],
+        ["http", "chat_started", "chat,visitor"],
+        "{row}"
+    );
     assert!(
         row.contains(&setup.target) && row.contains("enabled"),
         "{row}"

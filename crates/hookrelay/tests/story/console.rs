@@ -16,7 +16,7 @@ use crate::recovery::{two_failing_webhooks, visitors_answered};
 use crate::signing::check;
 
 /// Signs in with a license's id and API key and waits for the webhooks page.
-async fn sign_in_as_license(b: &Browser, server: &TestServer, id: &str, key: &str) {
+pub(crate) async fn sign_in_as_license(b: &Browser, server: &TestServer, id: &str, key: &str) {
     b.client.goto(&server.url("/")).await.unwrap();
     b.fill("#license-id", id).await;
     b.fill("#api-key", key).await;
@@ -25,7 +25,7 @@ async fn sign_in_as_license(b: &Browser, server: &TestServer, id: &str, key: &st
 }
 
 /// How many elements match a CSS selector right now.
-async fn count(b: &Browser, css: &str) -> usize {
+pub(crate) async fn count(b: &Browser, css: &str) -> usize {
     b.client.find_all(Locator::Css(css)).await.unwrap().len()
 }
 

@@ -2,7 +2,8 @@
 //! deliveries wait, unattempted, while no command holds it and go out when one takes it up
 //! again; on PostgreSQL, a session held through one node receives what is ingested through
 //! another, and follows the command when it reconnects to the other node. The command runs
-//! in-process (`hookrelay_devtools::listen_to_server`) with its output captured.
+//! in-process (`hookrelay_devtools::listen_to_server`) with its output captured. The console
+//! shows a session's webhooks as the command's, in Chromium.
 
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::backend::postgres_url;
+use crate::browser::Browser;
+use crate::console::{count, sign_in_as_license};
 use crate::harness::{test_config, TestLicense, TestServer, ADMIN};
 use crate::receiver::Receiver;
 
@@ -232,4 +235,30 @@ async fn on_postgres_a_session_held_through_one_node_gets_what_another_node_inge
     on_b.stop().await;
     b.stop().await;
     a.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_shows_a_session_webhook_as_cli_with_its_start_and_whether_it_is_connected() {
+    let server = TestServer::start_with(|c| c.cli_session_grace = Duration::from_secs(60)).await;
+    let license = server.license().await;
+    let app = Receiver::start().await;
+    let command = Command::start(&server, &license, &app.url).await;
+    let b = Browser::start().await;
+    sign_in_as_license(&b, &server, &license.id, &license.api_key).await;
+    let row = b
+        .wait_text("tr[data-kind=cli]", "hookrelay listen session since")
+        .await;
+    assert!(row.contains("cli://ses_"), "{row}");
+    assert_eq!(count(&b, "tr[data-kind=cli] .badge-connected").await, 1);
+    // The command's webhook: tested, removed or looked into, never edited, disabled or rotated.
+    assert_eq!(count(&b, "tr[data-kind=cli] button.edit").await, 0);
+    assert_eq!(count(&b, "tr[data-kind=cli] button.toggle").await, 0);
+    assert_eq!(count(&b, "tr[data-kind=cli] button.rotate-secret").await, 0);
+    assert_eq!(count(&b, "tr[data-kind=cli] button.danger").await, 1);
+    b.screenshot("webhook-listen-session").await;
+
+    command.stop().await;
+    b.client.refresh().await.unwrap();
+    b.wait("tr[data-kind=cli] .badge-waiting").await;
+    server.stop().await;
 }

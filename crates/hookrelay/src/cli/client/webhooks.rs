@@ -146,16 +146,16 @@ async fn list(client: &Client) -> Result<(), ClientError> {
     Ok(())
 }
 
-/// `http`, or `cli` with whether its `listen --server` is connected.
+/// `http`, or `cli` for a session webhook of `hookrelay listen --server`.
 fn kind(webhook: &Value) -> String {
-    match webhook["session"]["connected"].as_bool() {
-        Some(true) => "cli (connected)".into(),
-        Some(false) => "cli (waiting)".into(),
-        None => table::cell(&webhook["kind"]),
-    }
+    table::cell(&webhook["kind"])
 }
 
+/// Enabled or why not; for a session webhook, whether its command is connected.
 fn state(webhook: &Value) -> String {
+    if let Some(connected) = webhook["session"]["connected"].as_bool() {
+        return if connected { "connected" } else { "waiting" }.into();
+    }
     match (
         webhook["enabled"].as_bool(),
         webhook["disabled_reason"].is_string(),

@@ -68,16 +68,21 @@ export async function webhooksPage(root, ctx) {
       ctx.notify('Webhook deleted.');
       await reload();
     }, remove) } }, 'Delete');
-    return h('tr', { 'data-webhook-id': w.id },
+    const session = w.kind === 'cli' && w.session;
+    return h('tr', { 'data-webhook-id': w.id, 'data-kind': w.kind },
       h('td', {}, h('code', {}, w.event_type)),
       h('td', {}, w.data_types.length ? w.data_types.join(', ') : h('span', { class: 'muted' }, 'none')),
-      h('td', { class: 'url' }, h('span', { class: 'break' }, w.url), w.description ? h('div', { class: 'muted' }, w.description) : null),
-      h('td', {}, badge(w.enabled ? 'enabled' : (w.disabled_reason ? 'auto-disabled' : 'disabled')),
+      h('td', { class: 'url' }, h('span', { class: 'break' }, w.url), w.description ? h('div', { class: 'muted' }, w.description) : null,
+        session ? h('div', { class: 'muted listen-session' }, 'hookrelay listen session since ', time(w.session.started_at)) : null),
+      h('td', {}, session ? h('span', {}, badge('cli'), ' ', badge(w.session.connected ? 'connected' : 'waiting')) : null,
+        session ? null : badge(w.enabled ? 'enabled' : (w.disabled_reason ? 'auto-disabled' : 'disabled')),
         w.signing ? h('span', {}, ' ', badge('signed')) : null,
         silent(w) ? h('span', {}, ' ', badge('silent')) : null),
       h('td', {}, h('div', { class: 'row-actions' }, test,
-        h('button', { type: 'button', class: 'edit', on: { click: () => openForm(w) } }, 'Edit'), toggle,
-        w.signing ? h('button', { type: 'button', class: 'rotate-secret', 'aria-expanded': 'false',
+        // A session webhook is its command's: it cannot be edited, disabled or rotated here.
+        session ? null : h('button', { type: 'button', class: 'edit', on: { click: () => openForm(w) } }, 'Edit'),
+        session ? null : toggle,
+        w.signing && !session ? h('button', { type: 'button', class: 'rotate-secret', 'aria-expanded': 'false',
           on: { click: (ev) => toggleRotation(w, ev.currentTarget) } }, 'Rotate secret') : null,
         h('button', { type: 'button', class: 'recover-failed', 'aria-expanded': 'false',
           on: { click: (ev) => toggleRecovery(w, ev.currentTarget) } }, 'Resend failed\u2026'),

@@ -78,7 +78,7 @@ pub async fn failing_webhooks<C: GenericClient>(
 ) -> Result<Vec<Row>, Error> {
     let sql = format!(
         "SELECT {WEBHOOK_COLUMNS}, w.failing_since, w.last_failure_at, w.last_failure
-         FROM {WEBHOOK_FROM} WHERE w.enabled AND w.failing_since <= $1"
+         FROM {WEBHOOK_FROM} WHERE w.enabled AND w.kind = 0 AND w.failing_since <= $1"
     );
     query(c, &sql, &[&since_before]).await
 }

@@ -48,7 +48,7 @@ pub fn failing_webhooks(
 ) -> rusqlite::Result<Vec<(Webhook, Failing)>> {
     let sql = format!(
         "SELECT {WEBHOOK_COLUMNS}, w.failing_since, w.last_failure_at, w.last_failure
-         FROM {WEBHOOK_FROM} WHERE w.enabled = 1 AND w.failing_since <= ?1"
+         FROM {WEBHOOK_FROM} WHERE w.enabled = 1 AND w.kind = 0 AND w.failing_since <= ?1"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map([since_before], |row| {
