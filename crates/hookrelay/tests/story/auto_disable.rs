@@ -476,13 +476,24 @@ async fn saving_a_failing_webhook_with_enabled_true_does_not_restart_its_clock()
     server.event(&license, queued("S1")).await;
     let path = format!("/v1/licenses/{}/webhooks/{id}", license.id);
     let started = std::time::Instant::now();
-    // Saves keep coming until the webhook_disabled announcement of this webhook arrives (a save
-    // just after the disable enables it again, as it should: the announcement is the proof).
-    while !ops
-        .hits()
-        .iter()
-        .any(|h| h.body["webhook"]["id"] == id.as_str())
-    {
+    // Saves keep coming until hookrelay disables the webhook. The proof is the webhook seen
+    // disabled just before a save (a save enables it again, as it should, and enabling it before
+    // its webhook_disabled event was produced drops that event, so the announcement alone would
+    // race the notices task), or the announcement.
+    loop {
+        let seen = webhook_view(&server, &license, &id).await;
+        if seen["enabled"] == false {
+            let reason = seen["disabled_reason"].as_str().unwrap_or_default();
+            assert!(reason.contains("HTTP 500"), "{seen:#}");
+            break;
+        }
+        if ops
+            .hits()
+            .iter()
+            .any(|h| h.body["webhook"]["id"] == id.as_str())
+        {
+            break;
+        }
         let (status, webhook) = server
             .call(
                 reqwest::Method::PATCH,
