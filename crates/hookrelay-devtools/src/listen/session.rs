@@ -400,9 +400,10 @@ async fn answer(app: axum::Router, push: Push) -> Ack {
     for (name, value) in &push.headers {
         request = request.header(name.as_str(), value.as_str());
     }
-    let label = match push.attempt {
-        1 => push.delivery_id.clone(),
-        n => format!("{} attempt {n}", push.delivery_id),
+    let label = match (push.delivery_id.as_str(), push.attempt) {
+        ("", _) => "test send".to_string(),
+        (id, 1) => id.to_string(),
+        (id, n) => format!("{id} attempt {n}"),
     };
     let request = request
         .extension(PushLabel(label))
