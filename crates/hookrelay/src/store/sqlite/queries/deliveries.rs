@@ -206,6 +206,13 @@ pub fn deliveries(
     };
     // An unset event filter stays as `?N IS NULL`, so the parameters are the same every time.
     let by = |value: &Option<String>, column: &str, n: u8| match value {
+        // The event_unique_id index is on its first 8 digits (schema_v8.sql). The `+` keeps
+        // SQLite from putting ?N in place of the column in the indexed expression (which would
+        // leave it nothing to match the index with).
+        Some(_) if column == "unique_id" => format!(
+            "substr(e.unique_id, 1, 8) = substr(?{n}, 1, 8) AND +e.unique_id = ?{n} \
+             AND e.license_id = ?1"
+        ),
         Some(_) => format!("e.license_id = ?1 AND e.{column} = ?{n}"),
         None => format!("?{n} IS NULL"),
     };
