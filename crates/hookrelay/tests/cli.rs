@@ -90,20 +90,29 @@ impl Listen {
     /// Presses Ctrl-C: sends SIGINT, then returns the exit status and everything printed after
     /// the lines already read.
     async fn interrupt(mut self) -> (ExitStatus, String) {
-        let pid = self.child.id().expect("listen is running") as libc::pid_t;
-        // SAFETY: kill(2) with a pid this test spawned and has not yet reaped.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-        let mut rest = String::new();
-        while let Some(line) = next_line(&mut self.output).await {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        let status = tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .expect("listen did not stop after Ctrl-C")
-            .unwrap();
-        (status, rest)
+        interrupt(&mut self.child, &mut self.output).await
     }
+}
+
+/// Presses Ctrl-C on a `listen`: sends SIGINT, then returns the exit status and everything it
+/// printed after the lines already read.
+async fn interrupt(
+    child: &mut Child,
+    output: &mut Lines<BufReader<ChildStdout>>,
+) -> (ExitStatus, String) {
+    let pid = child.id().expect("listen is running") as libc::pid_t;
+    // SAFETY: kill(2) with a pid this test spawned and has not yet reaped.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+    let mut rest = String::new();
+    while let Some(line) = next_line(output).await {
+        rest.push_str(&line);
+        rest.push('\n');
+    }
+    let status = tokio::time::timeout(WAIT, child.wait())
+        .await
+        .expect("listen did not stop after Ctrl-C")
+        .unwrap();
+    (status, rest)
 }
 
 /// The next line, or `None` when the process closed its output.

@@ -183,19 +183,7 @@ impl ServerListen {
 
     /// Presses Ctrl-C (SIGINT); the exit status and everything printed after the lines read.
     pub async fn interrupt(mut self) -> (ExitStatus, String) {
-        let pid = self.child.id().expect("listen is running") as libc::pid_t;
-        // SAFETY: kill(2) with a pid this test spawned and has not yet reaped.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-        let mut rest = String::new();
-        while let Some(line) = next_line(&mut self.output).await {
-            rest.push_str(&line);
-            rest.push('\n');
-        }
-        let status = tokio::time::timeout(WAIT, self.child.wait())
-            .await
-            .expect("listen did not stop after Ctrl-C")
-            .unwrap();
-        (status, rest)
+        super::interrupt(&mut self.child, &mut self.output).await
     }
 }
 
