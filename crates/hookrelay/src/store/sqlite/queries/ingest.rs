@@ -106,9 +106,10 @@ fn look_up(
                 l.tags.insert(chat.chat_id.clone(), tags);
             }
         }
-        if !l.subscribers.contains_key(&event.event_type) {
-            let found = subscribers(conn, license_id, event.event_type, node)?;
-            l.subscribers.insert(event.event_type, found);
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            l.subscribers.entry(event.event_type)
+        {
+            slot.insert(subscribers(conn, license_id, event.event_type, node)?);
         }
     }
     Ok(l)
