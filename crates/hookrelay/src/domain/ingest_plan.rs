@@ -25,6 +25,7 @@ use super::event::NewEvent;
 use super::health::{parked_until, Health};
 use super::job::{DeliveryJob, JobSigning};
 use super::license::License;
+use super::listen_session::UNHELD_WAIT;
 use super::signing::SigningKeys;
 use super::tags::tags_changed;
 use super::Millis;
@@ -42,6 +43,10 @@ pub struct Subscriber {
     /// A listen session's webhook whose socket is not on this node (held by another node, or by
     /// none): its deliveries are left due for the node that holds it, never leased here.
     pub held_elsewhere: bool,
+    /// A listen session's webhook that no node holds (its command is away): its deliveries wait
+    /// [`UNHELD_WAIT`] (out of the due range every claim reads) until the command comes back,
+    /// which makes them due at once.
+    pub unheld: bool,
 }
 
 /// An event stored earlier under an idempotency key.
@@ -222,6 +227,8 @@ fn place(license: &License, event: &NewEvent, s: &Subscriber, p: Placement) -> P
     {
         d.parked = true;
         d.next_attempt_at = parked_until(p.now, since, p.window);
+    } else if s.unheld {
+        d.next_attempt_at = p.now + UNHELD_WAIT.as_millis() as Millis;
     } else if let Some(until) = p.lease_until.filter(|_| !s.held_elsewhere) {
         d.next_attempt_at = until;
         d.lease_until = Some(until);

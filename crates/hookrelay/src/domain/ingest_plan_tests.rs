@@ -48,6 +48,7 @@ fn subscriber(id: &str, health: Health) -> Subscriber {
         health,
         signing: None,
         held_elsewhere: false,
+        unheld: false,
     }
 }
 
@@ -215,6 +216,27 @@ fn a_listen_session_held_by_another_node_gets_its_deliveries_due_for_that_node()
         .map(|d| (d.webhook_id.as_str(), d.lease_until.is_some(), d.left_due()))
         .collect();
     assert_eq!(placed, [("here", true, false), ("elsewhere", false, true)]);
+}
+
+#[test]
+fn a_listen_session_nobody_holds_gets_its_deliveries_out_of_the_due_range() {
+    let away = Subscriber {
+        held_elsewhere: true,
+        unheld: true,
+        ..subscriber("away", Health::default())
+    };
+    let l = lookups(&[(EventType::VisitorQueued, away)]);
+    let p = plan(
+        &license(),
+        &[event(1, EventType::VisitorQueued, None, None)],
+        &l,
+        LEASED,
+    );
+    let d = &deliveries(&p.events[0])[0];
+    assert_eq!(
+        (d.lease_until, d.parked, d.next_attempt_at),
+        (None, false, 1_000 + 24 * 3600 * 1000)
+    );
 }
 
 fn arb_event() -> impl Strategy<Value = (u8, u8, Vec<u8>, Option<u8>)> {

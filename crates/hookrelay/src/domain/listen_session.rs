@@ -49,6 +49,11 @@ impl Timings {
     }
 }
 
+/// How far off the deliveries of a session no node holds are due: out of the range every claim
+/// reads (a license could otherwise fill it with rows no node may take), until the command comes
+/// back and they are due at once, or the session ends and they fail.
+pub const UNHELD_WAIT: Duration = Duration::from_secs(24 * 3600);
+
 /// A new session id: `ses_` and 24 lowercase hex digits.
 pub fn new_session_id() -> String {
     format!("ses_{:024x}", rand::random::<u128>() >> 32)

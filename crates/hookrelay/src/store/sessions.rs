@@ -33,8 +33,10 @@ pub trait SessionStore {
         session_ids: Vec<String>,
         now: Millis,
     ) -> StoreResult<Vec<String>>;
-    /// This node lets go of a session (its socket closed): nobody holds it from `now`, and its
-    /// webhooks wait for the grace to pass or a reconnection.
+    /// This node lets go of a session (its socket closed): nobody holds it from `now`, its
+    /// webhooks wait for the grace to pass or a reconnection, and their pending deliveries that
+    /// no node is attempting are moved out of the due range
+    /// ([`crate::domain::listen_session::UNHELD_WAIT`]) until then.
     async fn release_session(&self, session_id: &str, now: Millis) -> StoreResult<()>;
     /// Removes the webhooks of sessions nobody has held since `before` (as
     /// [`Store::delete_webhook`](super::Store::delete_webhook) does: their pending deliveries fail), each only if it is still

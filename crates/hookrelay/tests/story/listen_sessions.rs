@@ -131,6 +131,14 @@ async fn a_sessions_deliveries_wait_unattempted_while_no_command_holds_it() {
         waiting.iter().all(|d| d["attempt_count"] == 0),
         "attempted with no command holding the session: {waiting:#?}"
     );
+    // Out of the due range every claim reads, until the command comes back.
+    let at = |d: &Value, field: &str| humantime::parse_rfc3339(d[field].as_str().unwrap()).unwrap();
+    assert!(
+        waiting
+            .iter()
+            .all(|d| at(d, "next_attempt_at") > at(d, "created_at") + Duration::from_secs(3600)),
+        "{waiting:#?}"
+    );
     let hooks = session_webhooks(&server, &license).await;
     assert_eq!(hooks[0]["session"]["connected"], false, "{hooks:#?}");
 

@@ -131,6 +131,7 @@ async fn look_up<C: GenericClient>(
                 .get::<_, Option<String>>(14)
                 .map(|text| Arc::new(SigningKeys::read(&text))),
             held_elsewhere: w.get(15),
+            unheld: w.get(16),
         };
         let license: String = w.get(0);
         let known = by_license.entry(license).or_default();

@@ -5,6 +5,7 @@
 use super::listener::webhook_changed_payload;
 use super::sql::{accounts, deliveries, sessions, targets};
 use super::{error, internal, rows, PostgresStore};
+use crate::domain::listen_session::UNHELD_WAIT;
 use crate::domain::target::TargetUrl;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
@@ -114,10 +115,15 @@ pub async fn touch(store: &PostgresStore, ids: &[String], now: Millis) -> StoreR
 /// See [`crate::store::Store::release_session`].
 pub async fn release(store: &PostgresStore, session_id: &str, now: Millis) -> StoreResult<()> {
     let url = TargetUrl::session(session_id);
-    sessions::release(&store.client().await?, url.as_stored(), &store.node, now)
-        .await
-        .map(drop)
-        .map_err(error::db)
+    let mut c = store.client().await?;
+    let run = async {
+        let tx = c.transaction().await?;
+        let ids = sessions::release(&tx, url.as_stored(), &store.node, now).await?;
+        let away = now + UNHELD_WAIT.as_millis() as Millis;
+        sessions::wait_until(&tx, &ids, now, away).await?;
+        tx.commit().await
+    };
+    run.await.map_err(error::db)
 }
 
 /// See [`crate::store::Store::remove_expired_sessions`].

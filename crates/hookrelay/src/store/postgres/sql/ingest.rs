@@ -185,7 +185,8 @@ pub async fn webhook_targets<C: GenericClient>(
         "WITH w AS (
              SELECT w.license_id, w.event_type, w.id, w.url, w.data_types, w.target_key,
                     w.created_at, w.signing,
-                    w.kind = 1 AND w.session_node IS DISTINCT FROM $3 AS held_elsewhere
+                    w.kind = 1 AND w.session_node IS DISTINCT FROM $3 AS held_elsewhere,
+                    w.kind = 1 AND w.session_node IS NULL AS unheld
              FROM webhooks w
              JOIN unnest($1::text[], $2::text[]) AS u(license_id, event_type)
                ON w.license_id = u.license_id AND w.event_type = u.event_type
@@ -194,7 +195,7 @@ pub async fn webhook_targets<C: GenericClient>(
              SELECT * FROM targets WHERE key IN (SELECT target_key FROM w)
              ORDER BY key FOR KEY SHARE)
          SELECT w.license_id, w.event_type, w.id, w.url, w.data_types, w.target_key,
-                {HEALTH_COLUMNS}, w.signing, w.held_elsewhere
+                {HEALTH_COLUMNS}, w.signing, w.held_elsewhere, w.unheld
          FROM w LEFT JOIN t ON t.key = w.target_key
          ORDER BY w.created_at, w.id"
     );

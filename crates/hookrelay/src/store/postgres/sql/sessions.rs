@@ -59,18 +59,37 @@ pub async fn touch<C: GenericClient>(
     Ok(rows.iter().map(|r| r.get(0)).collect())
 }
 
-/// `node` lets go of the session with this URL.
+/// `node` lets go of the session with this URL; returns its webhook ids.
 pub async fn release<C: GenericClient>(
     c: &C,
     url: &str,
     node: &str,
     now: Millis,
+) -> Result<Vec<String>, Error> {
+    let rows = query(
+        c,
+        "UPDATE webhooks SET session_node = NULL, session_seen_at = $3
+         WHERE url = $1 AND kind = 1 AND session_node = $2
+         RETURNING id",
+        &[&url, &node, &now],
+    )
+    .await?;
+    Ok(rows.iter().map(|r| r.get(0)).collect())
+}
+
+/// Moves the pending deliveries of these webhooks that no node is attempting to `at`.
+pub async fn wait_until<C: GenericClient>(
+    c: &C,
+    ids: &[String],
+    now: Millis,
+    at: Millis,
 ) -> Result<u64, Error> {
     execute(
         c,
-        "UPDATE webhooks SET session_node = NULL, session_seen_at = $3
-         WHERE url = $1 AND kind = 1 AND session_node = $2",
-        &[&url, &node, &now],
+        "UPDATE deliveries SET next_attempt_at = $3
+         WHERE webhook_id = ANY($1) AND status = 0 AND NOT parked
+           AND (lease_until IS NULL OR lease_until <= $2)",
+        &[&ids, &now, &at],
     )
     .await
 }

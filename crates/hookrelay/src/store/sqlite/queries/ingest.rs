@@ -152,7 +152,7 @@ fn subscribers(
 ) -> rusqlite::Result<Vec<Subscriber>> {
     let sql = format!(
         "SELECT w.id, w.url, w.data_types, w.signing, {},
-                w.kind = 1 AND w.session_node IS NOT ?3
+                w.kind = 1 AND w.session_node IS NOT ?3, w.kind = 1 AND w.session_node IS NULL
          FROM webhooks w
          LEFT JOIN targets t ON t.key = w.target_key
          WHERE w.license_id = ?1 AND w.event_type = ?2 AND w.enabled = 1
@@ -171,6 +171,7 @@ fn subscribers(
                     .map(|text| Arc::new(SigningKeys::read(&text))),
                 health: rows::health(r, 4)?,
                 held_elsewhere: r.get(12)?,
+                unheld: r.get(13)?,
             })
         })?
         .collect();

@@ -4,6 +4,7 @@ use rusqlite::{params, Connection};
 
 use super::super::rows::{self, WEBHOOK_COLUMNS, WEBHOOK_FROM};
 use super::webhooks::delete_webhook_if;
+use crate::domain::listen_session::UNHELD_WAIT;
 use crate::domain::target::TargetUrl;
 use crate::domain::webhook::Webhook;
 use crate::domain::Millis;
@@ -71,7 +72,8 @@ pub fn touch_sessions(
     Ok(held)
 }
 
-/// `node` lets go of the session: nobody holds it from `now`.
+/// `node` lets go of the session: nobody holds it from `now`, and its pending deliveries that
+/// are not under way wait out of the due range (`UNHELD_WAIT`) for the command to come back.
 pub fn release_session(
     conn: &Connection,
     session_id: &str,
@@ -79,11 +81,23 @@ pub fn release_session(
     now: Millis,
 ) -> rusqlite::Result<()> {
     let url = TargetUrl::session(session_id);
-    conn.prepare_cached(
-        "UPDATE webhooks SET session_node = NULL, session_seen_at = ?3
-         WHERE url = ?1 AND kind = 1 AND session_node = ?2",
-    )?
-    .execute(params![url.as_stored(), node, now])?;
+    let ids: Vec<String> = conn
+        .prepare_cached(
+            "UPDATE webhooks SET session_node = NULL, session_seen_at = ?3
+             WHERE url = ?1 AND kind = 1 AND session_node = ?2
+             RETURNING id",
+        )?
+        .query_map(params![url.as_stored(), node, now], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    let away = now + UNHELD_WAIT.as_millis() as Millis;
+    let mut wait = conn.prepare_cached(
+        "UPDATE deliveries SET next_attempt_at = ?3
+         WHERE webhook_id = ?1 AND status = 0 AND parked = 0
+           AND (lease_until IS NULL OR lease_until <= ?2)",
+    )?;
+    for id in &ids {
+        wait.execute(params![id, now, away])?;
+    }
     Ok(())
 }
 
