@@ -180,11 +180,15 @@ async fn serve_connection(
         let activity = activity.clone();
         hyper::service::service_fn(move |request: hyper::Request<Incoming>| {
             let busy = activity.begin();
+            let activity = activity.clone();
             let mut app = app.clone();
             async move {
-                let response = tower::Service::call(&mut app, request).await;
-                drop(busy);
-                response
+                let response = tower::Service::call(&mut app, request).await?;
+                // Busy until the answer's body has been written, not only its head: a
+                // streamed answer (the live tail) is not an idle connection.
+                Ok::<_, std::convert::Infallible>(
+                    response.map(|inner| Tracked::new(inner, activity, busy)),
+                )
             }
         })
     };
@@ -214,6 +218,10 @@ async fn serve_connection(
                 connection.as_mut().graceful_shutdown();
                 closed_by = Some(tokio::time::Instant::now() + limits.close_grace);
             }
+            () = activity.stalled_for(limits.close_grace.max(WRITE_STALL)) => {
+                tracing::debug!("dropped a connection whose client stopped reading its answer");
+                return;
+            }
             () = tokio::time::sleep_until(deadline), if closed_by.is_some() => {
                 tracing::debug!("dropped a connection that did not finish closing in time");
                 return;
@@ -222,10 +230,66 @@ async fn serve_connection(
     }
 }
 
-/// Whether a connection is answering a request, and since when it has been idle.
+/// An answer's body not asked for more for this long (or `close_grace`, if longer) has a client
+/// that stopped reading: three of the live tail's 15 s heartbeats.
+const WRITE_STALL: Duration = Duration::from_secs(45);
+
+/// Whether a connection is answering a request, and since when it has been idle; whether an
+/// answer's body is being written, and when the connection last asked it for more.
 struct Activity {
     busy: AtomicUsize,
     idle_since: Mutex<Instant>,
+    bodies: AtomicUsize,
+    asked_at: Mutex<Instant>,
+}
+
+/// An answer's body: keeps its connection busy until it is written (or dropped), and notes each
+/// time the connection asks it for more. A client that stops reading stops the asking once the
+/// socket's buffer is full; a streamed body asks at least at each of its heartbeats.
+struct Tracked {
+    inner: axum::body::Body,
+    activity: Arc<Activity>,
+    _busy: Busy,
+}
+
+impl Tracked {
+    fn new(inner: axum::body::Body, activity: Arc<Activity>, busy: Busy) -> Tracked {
+        activity.bodies.fetch_add(1, Ordering::SeqCst);
+        activity.asked();
+        Tracked {
+            inner,
+            activity,
+            _busy: busy,
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        self.activity.bodies.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+impl hyper::body::Body for Tracked {
+    type Data = bytes::Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<bytes::Bytes>, axum::Error>>> {
+        let this = self.get_mut();
+        this.activity.asked();
+        std::pin::Pin::new(&mut this.inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        self.inner.size_hint()
+    }
 }
 
 /// Held while a request is being answered.
@@ -243,6 +307,28 @@ impl Activity {
         Activity {
             busy: AtomicUsize::new(0),
             idle_since: Mutex::new(Instant::now()),
+            bodies: AtomicUsize::new(0),
+            asked_at: Mutex::new(Instant::now()),
+        }
+    }
+
+    fn asked(&self) {
+        *self.asked_at.lock().expect("asked clock") = Instant::now();
+    }
+
+    /// Completes once an answer's body has not been asked for more for `limit`: its client
+    /// stopped reading (a healthy stream is asked at least at each heartbeat).
+    async fn stalled_for(&self, limit: Duration) {
+        loop {
+            let asked = *self.asked_at.lock().expect("asked clock");
+            let wake = if self.bodies.load(Ordering::SeqCst) == 0 {
+                Instant::now() + limit
+            } else if asked.elapsed() >= limit {
+                return;
+            } else {
+                asked + limit
+            };
+            tokio::time::sleep_until(wake.into()).await;
         }
     }
 

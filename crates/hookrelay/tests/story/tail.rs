@@ -174,3 +174,24 @@ async fn a_tail_ends_when_its_seconds_are_up_and_a_node_serves_32_at_once() {
     let (status, _) = server.get(&path, &other.api_key).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn a_tail_outlives_the_keep_alive_and_close_grace_of_an_idle_connection() {
+    // A streamed answer keeps its connection busy: with a keep-alive of 200 ms and a close
+    // grace of 500 ms, a tail asked for 3 s still runs its 3 s and says why it ended.
+    let server = TestServer::start_with(|c| {
+        c.keep_alive_timeout = Duration::from_millis(200);
+        c.header_read_timeout = Duration::from_millis(200);
+        c.body_read_timeout = Duration::from_millis(500);
+    })
+    .await;
+    let license = server.license().await;
+    let opened = Instant::now();
+    let mut tail = TailReader::open(&server, &license, "?seconds=3").await;
+    let (name, data) = tail.next().await.expect("the tail was cut off");
+    assert_eq!(
+        (name.as_str(), &data),
+        ("end", &json!({"reason": "time_limit"}))
+    );
+    assert!(opened.elapsed() >= Duration::from_millis(2900));
+}
