@@ -148,14 +148,21 @@ impl DeliveryFilter {
     }
 }
 
+/// Whether deliveries can be found by this chat or visitor id: what [`parse_find_id`] takes.
+/// An event's ids are stored for finding only when they are (a longer one could never be asked
+/// for, and would not fit every index).
+pub fn findable(text: &str) -> bool {
+    let count = text.chars().count();
+    count > 0 && count <= MAX_FIND_ID && !text.chars().any(char::is_control)
+}
+
 /// The longest chat or visitor id a delivery can be found by.
 const MAX_FIND_ID: usize = 200;
 
 /// A chat or visitor id to find deliveries by (`field` names which): 1 to 200 characters, no
 /// control characters, matched exactly as the producer sent it.
 pub fn parse_find_id(field: &str, text: String) -> Result<String, Invalid> {
-    let count = text.chars().count();
-    if count == 0 || count > MAX_FIND_ID || text.chars().any(char::is_control) {
+    if !findable(&text) {
         return Err(Invalid::new(
             field,
             format!("must be 1 to {MAX_FIND_ID} characters without control characters"),

@@ -55,6 +55,19 @@ pub fn parse_idempotency_key(text: &str) -> Result<String, Invalid> {
 }
 
 impl NewEvent {
+    /// The chat id its deliveries are found by (`None` beyond what a find takes).
+    pub fn find_chat_id(&self) -> Option<&str> {
+        let id = self.chat_tags.as_ref()?.chat_id.as_str();
+        super::delivery::findable(id).then_some(id)
+    }
+
+    /// The visitor id its deliveries are found by (`None` beyond what a find takes).
+    pub fn find_visitor_id(&self) -> Option<&str> {
+        self.visitor_id
+            .as_deref()
+            .filter(|id| super::delivery::findable(id))
+    }
+
     /// Validates one event object. `prefix` names where it sits in the request (`events[3].`) so
     /// that errors point at the right place.
     pub fn parse(value: Value, prefix: &str) -> Result<NewEvent, Invalid> {

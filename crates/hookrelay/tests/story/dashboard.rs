@@ -321,3 +321,41 @@ async fn the_dashboard_counters_are_purged_after_the_retention_but_kept_two_days
     );
     store.close().await;
 }
+
+#[story]
+async fn an_event_with_a_visitor_id_longer_than_a_find_takes_is_stored_and_delivered_all_the_same()
+{
+    // An index entry has a size limit on PostgreSQL; ids past what a find takes (200 characters)
+    // are not indexed, so such an event is accepted like any other (never a 500).
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    server
+        .webhook(&license, &receiver.url, "visitor_queued", &["visitor"])
+        .await;
+    // Letters and digits with no pattern, so that compression cannot make them fit.
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let long: String = (0..6000)
+        .map(|_| {
+            x = x
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            char::from(ALPHABET[((x >> 33) % 62) as usize])
+        })
+        .collect();
+    server
+        .event(
+            &license,
+            json!({"event_type": "visitor_queued", "visitor": {"id": long}}),
+        )
+        .await;
+    receiver
+        .wait_for_visitor(&long, Duration::from_secs(10))
+        .await;
+    let short: String = long.chars().take(200).collect();
+    let found = server
+        .deliveries(&license, &format!("visitor_id={short}"))
+        .await;
+    assert!(found.is_empty(), "{found:#?}");
+}

@@ -40,11 +40,14 @@ CREATE INDEX delivery_minutes_by_minute ON delivery_minutes (minute);
 ALTER TABLE events ADD COLUMN chat_id TEXT;
 ALTER TABLE events ADD COLUMN visitor_id TEXT;
 UPDATE events SET chat_id = CAST(json_extract(chat, '$.id') AS TEXT) WHERE chat IS NOT NULL;
+-- Ids longer than a find takes (200 characters) are left out, as ingest leaves them out.
 UPDATE events SET visitor_id = CAST(json_extract(visitor, '$.id') AS TEXT)
     WHERE visitor IS NOT NULL;
+UPDATE events SET chat_id = NULL WHERE length(chat_id) > 200;
+UPDATE events SET visitor_id = NULL WHERE length(visitor_id) > 200;
 -- By the first 8 hex digits of the event_unique_id only (random, so rarely shared): a random key
 -- costs a B-tree insert per event wherever it falls, and a short one keeps the index a third of
 -- the size, so it stays in the page cache (the full key made batched ingest ~10% slower).
-CREATE INDEX events_by_unique_id ON events (substr(unique_id, 1, 8));
+CREATE INDEX events_by_unique_id ON events (license_id, substr(unique_id, 1, 8));
 CREATE INDEX events_by_chat ON events (license_id, chat_id) WHERE chat_id IS NOT NULL;
 CREATE INDEX events_by_visitor ON events (license_id, visitor_id) WHERE visitor_id IS NOT NULL;

@@ -39,8 +39,14 @@ CREATE INDEX delivery_minutes_by_minute ON delivery_minutes (minute);
 -- from the event's sections at ingest; filled in here for the events already stored).
 ALTER TABLE events ADD COLUMN chat_id TEXT;
 ALTER TABLE events ADD COLUMN visitor_id TEXT;
-UPDATE events SET chat_id = chat::jsonb ->> 'id' WHERE chat IS NOT NULL;
-UPDATE events SET visitor_id = visitor::jsonb ->> 'id' WHERE visitor IS NOT NULL;
+-- jsonb refuses the escape \u0000 that stored text may hold: such events are left unfindable
+-- rather than failing the migration; so are ids longer than a find takes (200 characters).
+UPDATE events SET chat_id = chat::jsonb ->> 'id'
+    WHERE chat IS NOT NULL AND strpos(chat, '\u0000') = 0;
+UPDATE events SET visitor_id = visitor::jsonb ->> 'id'
+    WHERE visitor IS NOT NULL AND strpos(visitor, '\u0000') = 0;
+UPDATE events SET chat_id = NULL WHERE char_length(chat_id) > 200;
+UPDATE events SET visitor_id = NULL WHERE char_length(visitor_id) > 200;
 CREATE INDEX events_by_unique_id ON events (license_id, unique_id);
 CREATE INDEX events_by_chat ON events (license_id, chat_id) WHERE chat_id IS NOT NULL;
 CREATE INDEX events_by_visitor ON events (license_id, visitor_id) WHERE visitor_id IS NOT NULL;

@@ -53,11 +53,8 @@ pub async fn insert_events<C: GenericClient>(c: &C, events: &[EventRow<'_>]) -> 
     let canned = section(|e| &e.sections.canned_response);
     let webhook = section(|e| &e.sections.webhook);
     let delivery = section(|e| &e.sections.delivery);
-    let visitor_id = section(|e| &e.visitor_id);
-    let chat_id: Vec<Option<&str>> = events
-        .iter()
-        .map(|e| e.event.chat_tags.as_ref().map(|c| c.chat_id.as_str()))
-        .collect();
+    let visitor_id: Vec<Option<&str>> = events.iter().map(|e| e.event.find_visitor_id()).collect();
+    let chat_id: Vec<Option<&str>> = events.iter().map(|e| e.event.find_chat_id()).collect();
     let deliveries: Vec<i32> = events.iter().map(|e| e.deliveries).collect();
     let received: Vec<i64> = events.iter().map(|e| e.received_at).collect();
     execute(

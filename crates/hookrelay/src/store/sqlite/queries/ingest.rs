@@ -206,8 +206,8 @@ fn insert_event(
         now,
         s.webhook,
         s.delivery,
-        event.chat_tags.as_ref().map(|c| &c.chat_id),
-        event.visitor_id
+        event.find_chat_id(),
+        event.find_visitor_id()
     ])?;
     Ok(conn.last_insert_rowid())
 }
