@@ -10,34 +10,38 @@ use crate::domain::dashboard::{MinuteCount, BUCKETS};
 use crate::domain::Millis;
 use crate::store::columns::{MINUTE_COLUMNS, MINUTE_SUMS};
 
-/// Adds `rows` to the stored counters, in the caller's transaction (the attempts' own) and in
-/// the order given: [`crate::domain::dashboard`] folds them in key order, and this is the last
-/// write of the transactions that take these locks, so recorders on two nodes take turns on a
-/// row instead of deadlocking.
+/// Adds `rows` to the stored counters in one statement, in the caller's transaction (the
+/// attempts' own) and in key order: [`crate::domain::dashboard`] folds them one row per key, and
+/// this is the last write of the transactions that take these locks, so recorders on two nodes
+/// take turns on a row instead of deadlocking.
 pub async fn add_minutes<C: GenericClient>(c: &C, rows: &[MinuteCount]) -> Result<(), Error> {
-    let placeholders = (1..=6 + BUCKETS + 1)
-        .map(|i| format!("${i}"))
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let column = |pick: &dyn Fn(&MinuteCount) -> i64| rows.iter().map(pick).collect::<Vec<i64>>();
+    let licenses: Vec<&str> = rows.iter().map(|r| r.license_id.as_str()).collect();
+    let webhooks: Vec<&str> = rows.iter().map(|r| r.webhook_id.as_str()).collect();
+    let mut numbers: Vec<Vec<i64>> = vec![
+        column(&|r| r.minute),
+        column(&|r| r.succeeded),
+        column(&|r| r.retried),
+        column(&|r| r.failed),
+    ];
+    numbers.extend((0..BUCKETS).map(|b| column(&|r| r.buckets[b])));
+    numbers.push(column(&|r| r.last_at));
+    let arrays = (3..=numbers.len() + 2)
+        .map(|i| format!("${i}::bigint[]"))
         .collect::<Vec<_>>()
         .join(", ");
     let sql = format!(
-        "INSERT INTO delivery_minutes ({MINUTE_COLUMNS}) VALUES ({placeholders})
+        "INSERT INTO delivery_minutes ({MINUTE_COLUMNS})
+         SELECT * FROM unnest($1::text[], $2::text[], {arrays}) ORDER BY 1, 2, 3
          ON CONFLICT (license_id, webhook_id, minute)
          DO UPDATE SET {MINUTE_SUMS}, last_at = greatest(delivery_minutes.last_at, excluded.last_at)"
     );
-    for r in rows {
-        let mut values: Vec<&(dyn ToSql + Sync)> = vec![
-            &r.license_id,
-            &r.webhook_id,
-            &r.minute,
-            &r.succeeded,
-            &r.retried,
-            &r.failed,
-        ];
-        values.extend(r.buckets.iter().map(|b| b as &(dyn ToSql + Sync)));
-        values.push(&r.last_at);
-        execute(c, &sql, &values).await?;
-    }
-    Ok(())
+    let mut params: Vec<&(dyn ToSql + Sync)> = vec![&licenses, &webhooks];
+    params.extend(numbers.iter().map(|n| n as &(dyn ToSql + Sync)));
+    execute(c, &sql, &params).await.map(drop)
 }
 
 /// One counter row as [`MINUTE_COLUMNS`] selects it.
