@@ -16,6 +16,7 @@ pub mod openapi;
 mod paging;
 mod path;
 mod tail;
+mod tail_slots;
 mod visitors;
 mod webhooks;
 
@@ -24,7 +25,7 @@ use std::sync::{Arc, RwLock};
 
 use axum::extract::DefaultBodyLimit;
 use axum::Router;
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 
 use crate::config::Config;
 use crate::dispatch::sender::Sender;
@@ -46,8 +47,8 @@ pub struct AppState {
     pub admin_hash: [u8; 32],
     /// API key hash → license, so authenticating a busy producer costs no query.
     pub key_cache: Arc<RwLock<HashMap<[u8; 32], License>>>,
-    /// One permit per live tail that may be open at once ([`tail::MAX_TAILS`]).
-    pub tails: Arc<Semaphore>,
+    /// The live tails open on this node, 32 in all and 8 per license (`tail_slots.rs`).
+    pub tails: Arc<tail_slots::TailSlots>,
     /// Turns true when the server starts stopping: live tails end then, so that the stop does
     /// not wait for them.
     pub stopping: watch::Receiver<bool>,
@@ -55,8 +56,8 @@ pub struct AppState {
 
 impl AppState {
     /// The permits of [`AppState::tails`].
-    pub fn tail_permits() -> Arc<Semaphore> {
-        Arc::new(Semaphore::new(tail::MAX_TAILS))
+    pub fn tail_permits() -> Arc<tail_slots::TailSlots> {
+        Arc::default()
     }
 }
 

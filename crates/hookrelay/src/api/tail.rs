@@ -7,7 +7,7 @@
 //! It polls the store every [`POLL`] by cursor ([`TailCursor`]) rather than listening to this
 //! node's engine: deliveries ingested or attempted by any node of a PostgreSQL cluster show up,
 //! and nothing has to be kept in step in memory. Each poll is one indexed read of at most
-//! [`tail::POLL_LIMIT`] rows. At most [`MAX_TAILS`] tails are open on a node (more: 429), and
+//! [`tail::POLL_LIMIT`] rows. At most [`super::tail_slots::MAX_TAILS`] tails are open on a node, 8 per license (more: 429), and
 //! every tail ends when the server starts stopping, so a stop never waits on one.
 
 use std::collections::VecDeque;
@@ -22,20 +22,19 @@ use axum::Router;
 use futures::Stream;
 use serde::Deserialize;
 use serde_json::json;
-use tokio::sync::{watch, OwnedSemaphorePermit};
+use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::deliveries::view;
 use super::path::PathParams;
 use super::webhooks::license_for;
-use super::{paging, ApiError, ApiResult, AppState, Caller};
+use super::{paging, ApiResult, AppState, Caller};
 use crate::domain::delivery::{Delivery, DeliveryFilter};
 use crate::domain::tail::{self, TailCursor};
 use crate::domain::Invalid;
 use crate::store::Store;
 
-/// How many tails a node serves at once.
-pub const MAX_TAILS: usize = 32;
+use super::tail_slots::TailSlot;
 /// How often a tail looks at the store.
 pub const POLL: Duration = Duration::from_millis(500);
 /// How long a quiet tail waits before sending a comment, so proxies keep it open.
@@ -74,11 +73,7 @@ async fn open(
 ) -> ApiResult<Response> {
     let license = license_for(&state, &caller, &license_id).await?;
     let seconds = parse_seconds(paging::query(query)?.seconds)?;
-    let permit = state.tails.clone().try_acquire_owned().map_err(|_| {
-        ApiError::TooManyRequests(format!(
-            "{MAX_TAILS} live tails are open on this server already; close one or try again later"
-        ))
-    })?;
+    let permit = state.tails.take(&license.license_id)?;
     let newest = state
         .store
         .deliveries(&license.license_id, &page(None, 1))
@@ -142,8 +137,8 @@ struct Tail {
     until: Instant,
     stopping: watch::Receiver<bool>,
     phase: Phase,
-    /// Held while the tail is open: one of the [`MAX_TAILS`].
-    _permit: OwnedSemaphorePermit,
+    /// Held while the tail is open: one of the node's and the license's.
+    _permit: TailSlot,
 }
 
 impl Tail {

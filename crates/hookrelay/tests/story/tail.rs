@@ -151,7 +151,7 @@ async fn stopping_the_server_ends_an_open_tail_and_does_not_wait_for_it() {
 }
 
 #[tokio::test]
-async fn a_tail_ends_when_its_seconds_are_up_and_a_node_serves_32_at_once() {
+async fn a_tail_ends_when_its_seconds_are_up_and_a_node_serves_32_at_once_8_per_license() {
     let server = TestServer::start().await;
     let license = server.license().await;
     let mut short = TailReader::open(&server, &license, "?seconds=1").await;
@@ -162,16 +162,40 @@ async fn a_tail_ends_when_its_seconds_are_up_and_a_node_serves_32_at_once() {
     );
     assert!(short.next().await.is_none());
 
+    // 8 per license, 32 per node.
     let mut open = Vec::new();
-    for _ in 0..32 {
+    for _ in 0..8 {
         open.push(TailReader::open(&server, &license, "").await);
     }
     let path = format!("/v1/licenses/{}/deliveries/tail", license.id);
     let (status, body) = server.get(&path, &license.api_key).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
     assert_eq!(body["error"]["code"], "too_many_requests");
-    let other = server.license().await;
-    let (status, _) = server.get(&path, &other.api_key).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("this license"),
+        "{body}"
+    );
+    for _ in 0..3 {
+        let other = server.license().await;
+        for _ in 0..8 {
+            open.push(TailReader::open(&server, &other, "").await);
+        }
+    }
+    let fresh = server.license().await;
+    let fresh_path = format!("/v1/licenses/{}/deliveries/tail", fresh.id);
+    let (status, body) = server.get(&fresh_path, &fresh.api_key).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("32 live tails"),
+        "{body}"
+    );
+    let (status, _) = server.get(&path, &fresh.api_key).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 }
 
