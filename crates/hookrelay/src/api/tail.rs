@@ -29,7 +29,7 @@ use super::deliveries::view;
 use super::path::PathParams;
 use super::webhooks::license_for;
 use super::{paging, ApiResult, AppState, Caller};
-use crate::domain::delivery::{Delivery, DeliveryFilter};
+use crate::domain::delivery::{Delivery, DeliveryFilter, DeliveryId};
 use crate::domain::tail::{self, TailCursor};
 use crate::domain::Invalid;
 use crate::store::Store;
@@ -70,8 +70,15 @@ async fn open(
     caller: Caller,
     PathParams(license_id): PathParams<String>,
     query: Result<Query<TailQuery>, axum::extract::rejection::QueryRejection>,
+    headers: axum::http::HeaderMap,
 ) -> ApiResult<Response> {
     let license = license_for(&state, &caller, &license_id).await?;
+    // SSE's reconnection header: the id of the last event the client got (a delivery id). One
+    // that does not parse is ignored, as the specification lets a server do.
+    let last_seen: Option<DeliveryId> = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok());
     let seconds = parse_seconds(paging::query(query)?.seconds)?;
     let permit = state.tails.take(&license.license_id)?;
     let newest = state
@@ -81,7 +88,10 @@ async fn open(
     let tail = Tail {
         store: state.store.clone(),
         license_id: license.license_id,
-        cursor: TailCursor::after(newest.first().map(|d| d.id)),
+        cursor: match last_seen {
+            Some(last) => TailCursor::resumed(last, newest.first().map(|d| d.id)),
+            None => TailCursor::after(newest.first().map(|d| d.id)),
+        },
         queue: VecDeque::new(),
         until: Instant::now() + seconds,
         stopping: state.stopping.clone(),

@@ -38,6 +38,18 @@ impl TailCursor {
         }
     }
 
+    /// A tail taken up again after a reconnection whose last event was about delivery `last`
+    /// (its `Last-Event-ID`), when `newest` is the newest now: the [`WATCHED`] deliveries up to
+    /// `last` are shown again as they are now (their changes during the gap are not lost),
+    /// then everything after. A `last` beyond `newest` (not this license's) starts at `newest`.
+    pub fn resumed(last: DeliveryId, newest: Option<DeliveryId>) -> TailCursor {
+        let newest = newest.map_or(0, |d| d.0);
+        if last.0 > newest {
+            return TailCursor::after(Some(DeliveryId(newest)));
+        }
+        TailCursor::after(Some(DeliveryId((last.0 - WATCHED as i64).max(0))))
+    }
+
     /// The id above which the next poll reads, oldest first, [`POLL_LIMIT`] rows.
     pub fn floor(&self) -> DeliveryId {
         DeliveryId(self.floor)
@@ -133,5 +145,19 @@ mod tests {
             d(501, Pending, 0),
         ];
         assert_eq!(ids(&c.news(next)), [floor + 1, 501]);
+    }
+
+    #[test]
+    fn a_resumed_tail_shows_the_watched_deliveries_again_then_what_followed() {
+        let c = TailCursor::resumed(DeliveryId(1_000), Some(DeliveryId(1_050)));
+        assert_eq!(c.floor(), DeliveryId(1_000 - WATCHED as i64));
+        let c = TailCursor::resumed(DeliveryId(7), Some(DeliveryId(9)));
+        assert_eq!(c.floor(), DeliveryId(0));
+        let c = TailCursor::resumed(DeliveryId(99_999), Some(DeliveryId(9)));
+        assert_eq!(
+            c.floor(),
+            DeliveryId(9),
+            "an id not yet given is not trusted"
+        );
     }
 }

@@ -23,16 +23,27 @@ pub struct TailReader {
 impl TailReader {
     /// Opens the license's tail (`query` added to the URL) and waits for its `ready` event.
     pub async fn open(server: &TestServer, license: &TestLicense, query: &str) -> TailReader {
-        let response = server
+        TailReader::resume(server, license, query, None).await
+    }
+
+    /// [`TailReader::open`] taking a tail up again after `last_event_id` (`Last-Event-ID`).
+    pub async fn resume(
+        server: &TestServer,
+        license: &TestLicense,
+        query: &str,
+        last_event_id: Option<&str>,
+    ) -> TailReader {
+        let mut request = server
             .client
             .get(server.url(&format!(
                 "/v1/licenses/{}/deliveries/tail{query}",
                 license.id
             )))
-            .bearer_auth(&license.api_key)
-            .send()
-            .await
-            .unwrap();
+            .bearer_auth(&license.api_key);
+        if let Some(id) = last_event_id {
+            request = request.header("Last-Event-ID", id);
+        }
+        let response = request.send().await.unwrap();
         assert_eq!(response.status(), StatusCode::OK);
         let kind = response.headers()["content-type"].to_str().unwrap();
         assert!(kind.starts_with("text/event-stream"), "{kind}");
@@ -122,6 +133,46 @@ async fn a_live_tail_shows_a_delivery_made_after_it_opened_and_again_when_it_suc
         .await;
     assert_eq!(done["attempt_count"], 2);
     assert_eq!(done["last_status_code"], 200);
+}
+
+#[story]
+async fn a_tail_taken_up_again_with_last_event_id_shows_what_happened_while_it_was_down() {
+    let server = TestServer::start().await;
+    let license = server.license().await;
+    let receiver = Receiver::start().await;
+    server
+        .webhook(&license, &receiver.url, "chat_started", &[])
+        .await;
+    let chat = json!({"event_type": "chat_started", "chat": {"id": "C1", "tags": []}});
+    let mut tail = TailReader::open(&server, &license, "").await;
+    server.event(&license, chat.clone()).await;
+    let seen = tail
+        .until("the first delivery succeeded", |d| {
+            d["status"] == "succeeded"
+        })
+        .await;
+    let seen_id = seen["id"].as_str().unwrap().to_string();
+    drop(tail);
+
+    // While no tail is open, another delivery is made and succeeds.
+    server.event(&license, chat).await;
+    let missed = server
+        .wait_deliveries(&license, "status=succeeded", LIMIT, "two succeeded", |l| {
+            l.len() == 2
+        })
+        .await[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(missed, seen_id);
+
+    let mut again = TailReader::resume(&server, &license, "", Some(&seen_id)).await;
+    let shown = again
+        .until("the delivery made while it was down", |d| {
+            d["id"] == missed.as_str()
+        })
+        .await;
+    assert_eq!(shown["status"], "succeeded");
 }
 
 #[story]

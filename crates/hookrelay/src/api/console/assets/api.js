@@ -93,8 +93,10 @@ export function supportMatrix() {
  * event (comments are skipped) until the stream ends or `signal` aborts; resolves then. Rejects
  * with ApiError when the server refuses the stream.
  */
-export async function stream(path, onEvent, signal) {
+export async function stream(path, onEvent, signal, lastEventId) {
   const headers = { Accept: 'text/event-stream', Authorization: `Bearer ${(session() || {}).token}` };
+  // Taking a stream up again: the server resumes after the last event seen (SSE's own header).
+  if (lastEventId) headers['Last-Event-ID'] = lastEventId;
   let response;
   try {
     response = await fetch(path, { headers, signal, cache: 'no-store', credentials: 'omit' });
@@ -125,11 +127,13 @@ export async function stream(path, onEvent, signal) {
         buffer = buffer.slice(end + 2);
         let name = 'message';
         let data = '';
+        let id = null;
         for (const line of block.split('\n')) {
           if (line.startsWith('event:')) name = line.slice(6).trim();
           else if (line.startsWith('data:')) data += line.slice(5).trim();
+          else if (line.startsWith('id:')) id = line.slice(3).trim();
         }
-        if (data) onEvent(name, JSON.parse(data));
+        if (data) onEvent(name, JSON.parse(data), id);
       }
     }
   } catch (e) {

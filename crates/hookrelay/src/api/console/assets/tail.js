@@ -52,14 +52,18 @@ export async function tailPage(root, ctx) {
     }
   };
   window.addEventListener('hashchange', leave);
+  // The last delivery event seen: a reconnection resumes after it, so nothing made or changed
+  // while the stream was down is missed.
+  let lastId = null;
   while (alive()) {
     let reason = null;
     try {
-      await stream(licensePath('/deliveries/tail'), (name, data) => {
+      await stream(licensePath('/deliveries/tail'), (name, data, id) => {
+        if (id) lastId = id;
         if (name === 'ready') replace(state, h('span', { class: 'live-dot', 'aria-hidden': 'true' }), ' Live');
         else if (name === 'delivery') show(data);
         else if (name === 'end') reason = data.reason;
-      }, controller.signal);
+      }, controller.signal, lastId);
     } catch (e) {
       if (!alive()) return;
       replace(problem, errorBox(e.message));
