@@ -65,7 +65,10 @@ impl Receiver {
             let s = s.clone();
             async move { handle(s, uri, headers, body).await }
         });
-        let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+        let listener = match take_reserved(address) {
+            Some(socket) => socket.listen(1024).unwrap(),
+            None => tokio::net::TcpListener::bind(address).await.unwrap(),
+        };
         let url = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         Receiver { url, shared }
@@ -183,10 +186,24 @@ pub async fn closing_target() -> String {
     url
 }
 
-/// A URL on loopback where nothing listens (connections are refused).
+/// Ports of refusing targets, each held by a socket bound to it but not listening: connections
+/// to it are refused, and no other test's receiver can be given the port meanwhile (a port that
+/// was only picked and let go could be, and would then answer for this one).
+static RESERVED: Mutex<Vec<(String, tokio::net::TcpSocket)>> = Mutex::new(Vec::new());
+
+/// A URL on loopback where nothing listens (connections are refused), kept so for the test
+/// process unless [`Receiver::start_on`] starts answering there.
 pub async fn refusing_target() -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    format!("http://127.0.0.1:{port}/")
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let address = socket.local_addr().unwrap().to_string();
+    RESERVED.lock().unwrap().push((address.clone(), socket));
+    format!("http://{address}/")
+}
+
+/// The socket holding a refusing target's `address`, if it is one.
+fn take_reserved(address: &str) -> Option<tokio::net::TcpSocket> {
+    let mut reserved = RESERVED.lock().unwrap();
+    let at = reserved.iter().position(|(a, _)| a == address)?;
+    Some(reserved.swap_remove(at).1)
 }
