@@ -110,27 +110,9 @@ pub struct RawConfig {
     pub cli_session_grace: Option<String>,
 }
 
-/// A list written either as a TOML array or as one comma-separated string (the env form).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(untagged)]
-pub enum StringList {
-    List(Vec<String>),
-    Joined(String),
-}
-
-impl StringList {
-    fn items(&self) -> Vec<String> {
-        match self {
-            StringList::List(v) => v.iter().map(|s| s.trim().to_string()).collect(),
-            StringList::Joined(s) => s
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect(),
-        }
-    }
-}
+#[path = "config_list.rs"]
+mod list;
+pub use list::StringList;
 
 /// A configuration problem, naming the setting and the rule.
 #[derive(Debug, thiserror::Error)]
@@ -395,16 +377,9 @@ fn parse_duration(setting: &'static str, text: &str) -> Result<Duration, ConfigE
     })
 }
 
-/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs.
-pub fn redact_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
-}
+/// `postgres://user:secret@host/db` → `postgres://user:***@host/db`, for logs (the same
+/// redaction as a webhook's URL).
+pub use crate::domain::target::redact as redact_url;
 
 #[cfg(test)]
 #[path = "config_tests.rs"]

@@ -4,6 +4,7 @@
 
 mod handler;
 mod session;
+mod session_answer;
 mod stats;
 
 use std::future::Future;

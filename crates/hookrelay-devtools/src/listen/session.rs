@@ -10,20 +10,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::StatusCode;
 use futures::{SinkExt as _, StreamExt as _};
-use hookrelay_receiver::Verifier;
 use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tower::ServiceExt as _;
 use url::Url;
 
-use super::handler::{self, ForwardFailed, PushLabel};
+use super::session_answer::{announce, answer, local_app};
 use super::stats::{ListenSummary, Stats};
-use super::{Config, ListenArgs};
-use crate::session_protocol::{query, Ack, ClientMessage, Push, Ready, ServerMessage, PATH};
+use super::ListenArgs;
+use crate::session_protocol::{query, Ack, ClientMessage, ServerMessage, PATH};
 use crate::signing::parse_secrets;
 use crate::Output;
 
@@ -35,8 +32,6 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 const TAKEN_OVER: u16 = 4000;
 /// A connection the server has not said a word on for this long (it pings every 15 s) is dead.
 const SILENCE: Duration = Duration::from_secs(50);
-/// How much of the local answer's body goes back to the server.
-const ACK_BODY: usize = 1024;
 
 /// Why a connection ended.
 enum Ended {
@@ -199,7 +194,7 @@ struct Link<'a> {
 }
 
 /// `--forward-to` as shown: without its credentials (they go in a header, never on screen).
-fn forward_shown(args: &ListenArgs) -> Option<String> {
+pub(super) fn forward_shown(args: &ListenArgs) -> Option<String> {
     let url = args.forward_to.as_deref()?;
     Some(match crate::target::Target::parse(url) {
         Ok(t) => t.url.to_string(),
@@ -341,113 +336,7 @@ async fn connection(
     }
 }
 
-/// The Ready line: what is listened to, where it goes, and the secret to verify with.
-fn announce(out: &Output, ready: &Ready, args: &ListenArgs, before: Option<&str>) {
-    let events: Vec<&str> = ready
-        .webhooks
-        .iter()
-        .map(|w| w.event_type.as_str())
-        .collect();
-    let to = forward_shown(args)
-        .map(|u| format!("forwarding to {u}"))
-        .unwrap_or_else(|| "printing them".into());
-    let again = match (before, ready.resumed) {
-        (Some(_), true) => ", reconnected: missed deliveries follow",
-        (None, true) => ", took up the earlier session: missed deliveries follow",
-        (Some(_), false) => ", a new session (the earlier one had ended)",
-        (None, false) => "",
-    };
-    out.line(format!(
-        "Ready! License {}: {} ({}), {to}. Session {}{again}. Press Ctrl-C to stop.",
-        ready.license_id,
-        events.join(", "),
-        events.len(),
-        ready.session_id
-    ));
-    if let Some(secret) = &ready.signing_secret {
-        out.line(format!(
-            "Your webhook signing secret is {secret} (verify the webhook-signature header with it)"
-        ));
-    }
-}
-
-/// The `listen` handler for this session: the arguments' behaviour, checking signatures with
-/// `--signing-secret` or, without it, the session's own secret.
-fn local_app(
-    args: &ListenArgs,
-    given: &[hookrelay_receiver::SigningSecret],
-    ready: &Ready,
-    stats: &Arc<Stats>,
-    out: &Output,
-) -> anyhow::Result<axum::Router> {
-    let mut config = Config::from_args(args)?;
-    if given.is_empty() {
-        if let Some(secret) = &ready.signing_secret {
-            let secrets = parse_secrets(std::slice::from_ref(secret))?;
-            config.signatures = secrets.into_iter().next().map(Verifier::new);
-        }
-    }
-    Ok(handler::router(handler::State {
-        config: Arc::new(config),
-        stats: stats.clone(),
-        out: out.clone(),
-    }))
-}
-
-/// Handles one push as a POST to `listen`, and turns the answer into its acknowledgement.
-async fn answer(app: axum::Router, push: Push) -> Ack {
-    let mut request = Request::post("/");
-    for (name, value) in &push.headers {
-        request = request.header(name.as_str(), value.as_str());
-    }
-    let label = match (push.delivery_id.as_str(), push.attempt) {
-        ("", _) => "test send".to_string(),
-        (id, 1) => id.to_string(),
-        (id, n) => format!("{id} attempt {n}"),
-    };
-    let request = request
-        .extension(PushLabel(label))
-        .body(Body::from(push.body));
-    let request = match request {
-        Ok(r) => r,
-        Err(e) => {
-            return no_answer(
-                push.push_id,
-                format!("the pushed request was not valid: {e}"),
-            )
-        }
-    };
-    let response = match app.oneshot(request).await {
-        Ok(r) => r,
-        Err(never) => match never {},
-    };
-    if let Some(ForwardFailed(why)) = response.extensions().get::<ForwardFailed>() {
-        return no_answer(push.push_id, why.clone());
-    }
-    let status = response.status().as_u16();
-    let body = axum::body::to_bytes(response.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    let mut text = String::from_utf8_lossy(&body[..body.len().min(ACK_BODY)]).into_owned();
-    text.retain(|c| c != '\u{FFFD}');
-    Ack {
-        push_id: push.push_id,
-        status: Some(status),
-        body: (!text.is_empty()).then_some(text),
-        error: None,
-    }
-}
-
 /// Completes once the command is told to stop.
 async fn stopping(stop: &mut tokio::sync::watch::Receiver<bool>) {
     let _ = stop.wait_for(|s| *s).await;
-}
-
-fn no_answer(push_id: u64, error: String) -> Ack {
-    Ack {
-        push_id,
-        status: None,
-        body: None,
-        error: Some(error),
-    }
 }

@@ -18,6 +18,7 @@ mod path;
 mod tail;
 mod tail_slots;
 mod visitors;
+mod webhook_view;
 mod webhooks;
 
 use std::collections::HashMap;

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 
 use super::body::{parse_json, read_bytes, JsonBody};
 use super::path::PathParams;
+pub use super::webhook_view::{health_view, view};
 use super::{ApiError, ApiResult, AppState, Caller};
 use crate::domain::health::Health;
 use crate::domain::job::JobSigning;
@@ -377,40 +378,4 @@ async fn test(
         "response_body": a.response_body,
         "request_body": serde_json::from_str::<Value>(&body).unwrap_or(Value::Null),
     })))
-}
-
-/// A webhook as shown: the URL's password is always redacted.
-pub fn view(w: &Webhook) -> Value {
-    json!({
-        "id": w.id,
-        "license_id": w.license_id,
-        "url": w.url.redacted(),
-        "event_type": w.event_type,
-        "data_types": w.data_types,
-        "description": w.description,
-        "enabled": w.enabled,
-        "disabled_reason": w.disabled_reason,
-        "disabled_at": w.disabled_at.map(rfc3339),
-        "signing": w.signing.is_some(),
-        "created_at": rfc3339(w.created_at),
-        "updated_at": rfc3339(w.updated_at),
-        "target_health": health_view(&w.health),
-        "kind": w.kind(),
-        "session": w.url.session_id().map(|id| json!({
-            "id": id,
-            "started_at": rfc3339(w.created_at),
-            "connected": w.session.as_ref().is_some_and(|s| s.node.is_some()),
-        })),
-    })
-}
-
-/// A target's health as shown: `answering` or `silent`, with since when, the next probe and the
-/// last error (`null` where unknown or not applicable).
-pub fn health_view(h: &Health) -> Value {
-    json!({
-        "state": if h.is_silent() { "silent" } else { "answering" },
-        "silent_since": h.silent_since.map(rfc3339),
-        "next_probe_at": h.next_probe_at().map(rfc3339),
-        "last_error": h.last_error,
-    })
 }

@@ -33,6 +33,15 @@ pub struct Sender {
     sessions: Arc<Sessions>,
 }
 
+/// What came back from a target: its status, an error despite it (a redirect, a broken-off
+/// body), the start of its body, its `Retry-After`. `Err`: no answer, and why.
+type Answered = (
+    Option<u16>,
+    Option<String>,
+    Option<String>,
+    Option<Duration>,
+);
+
 /// One attempt's result, plus what the retry policy needs.
 #[derive(Debug, Clone)]
 pub struct Sent {
@@ -111,7 +120,6 @@ impl Sender {
 
     /// The attempt as a push over a listen session's socket, with the headers an HTTP attempt
     /// carries; the command's acknowledgement is the answer.
-    #[allow(clippy::type_complexity)]
     async fn push(
         &self,
         session: &str,
@@ -119,15 +127,7 @@ impl Sender {
         attempt_no: i64,
         signature: Option<SignatureHeaders>,
         job: Option<&DeliveryJob>,
-    ) -> Result<
-        (
-            Option<u16>,
-            Option<String>,
-            Option<String>,
-            Option<Duration>,
-        ),
-        String,
-    > {
+    ) -> Result<Answered, String> {
         let mut headers = vec![
             (CONTENT_TYPE.to_string(), "application/json".to_string()),
             (USER_AGENT.to_string(), USER_AGENT_VALUE.to_string()),
@@ -182,21 +182,12 @@ impl Sender {
         }
     }
 
-    #[allow(clippy::type_complexity)]
     async fn exchange(
         &self,
         target: &TargetUrl,
         body: Bytes,
         signature: Option<SignatureHeaders>,
-    ) -> Result<
-        (
-            Option<u16>,
-            Option<String>,
-            Option<String>,
-            Option<Duration>,
-        ),
-        String,
-    > {
+    ) -> Result<Answered, String> {
         if let Some(host) = target.request_url().host() {
             let literal = match host {
                 url::Host::Ipv4(v4) => Some(std::net::IpAddr::V4(v4)),

@@ -54,6 +54,7 @@ use crate::store::{
 };
 use committer::Committer;
 use ingest::IngestRequest;
+use rows::internal;
 use sql::{accounts, deliveries};
 
 pub struct PostgresStore {
@@ -67,10 +68,6 @@ pub struct PostgresStore {
     channel: String,
     /// This node's id (random per process), for the listen sessions its sockets hold.
     node: String,
-}
-
-fn internal(e: rows::BadValue) -> StoreError {
-    StoreError::Internal(e.into())
 }
 
 #[async_trait]

@@ -27,6 +27,11 @@ pub type RowResult<T> = Result<T, BadValue>;
 
 pub const LICENSE_COLUMNS: &str = "license_id, login, token, api_key_hash, created_at";
 
+/// A stored value that does not read back (only possible if the database was edited by hand).
+pub fn internal(e: BadValue) -> crate::store::StoreError {
+    crate::store::StoreError::Internal(e.into())
+}
+
 pub fn license(row: &Row) -> License {
     let hash: Vec<u8> = row.get(3);
     License {
